@@ -1,0 +1,60 @@
+"""MyLiveLinks: the group live-streaming API."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.http import HTTP_STATUS_CODES
+
+from mylivelinks.config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask app from `config` (read from the environment when omitted)."""
+    from mylivelinks import models  # noqa: F401  (registers every model on the metadata)
+    from mylivelinks.api import register_blueprints
+    from mylivelinks.cli import register_cli
+    from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
+    from mylivelinks.observability import configure_logging, init_observability
+    from mylivelinks.services.errors import ServiceError
+    from mylivelinks.services.external_identity import init_external_identity
+    from mylivelinks.transaction import init_transaction_boundary
+
+    config = config or Config()
+    configure_logging(config.LOG_LEVEL)
+    app = Flask(__name__)
+    app.config.update({name: getattr(config, name) for name in vars(config)})
+    app.config.update(config.flask_mapping())
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory())
+    init_redis(app)
+    init_external_identity(app)
+    cors.init_app(
+        app,
+        origins=config.CORS_ORIGINS,
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    init_observability(app)
+    init_transaction_boundary(app)
+    register_blueprints(init_api(app))
+    register_cli(app)
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(error: ServiceError):
+        payload = {
+            "code": error.status,
+            "status": HTTP_STATUS_CODES.get(error.status, "Error"),
+            "message": error.message,
+        }
+        if error.status == 422:
+            payload["errors"] = {error.field or "_schema": [error.message]}
+        return payload, error.status
+
+    return app
+
+
+def _migrations_directory() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")

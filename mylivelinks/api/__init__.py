@@ -1,0 +1,17 @@
+"""HTTP API: one package per resource (routes.py + schemas.py)."""
+
+from __future__ import annotations
+
+API_PREFIX = "/api/v1"
+
+
+def register_blueprints(api) -> None:
+    """Register every resource blueprint on the smorest Api."""
+    from mylivelinks.api.auth.routes import blp as auth_blp
+    from mylivelinks.api.health.routes import blp as health_blp
+    from mylivelinks.api.me.routes import blp as me_blp
+    from mylivelinks.api.profiles.routes import blp as profiles_blp
+
+    api.register_blueprint(health_blp)
+    for blueprint in (auth_blp, me_blp, profiles_blp):
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)

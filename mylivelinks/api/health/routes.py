@@ -1,0 +1,73 @@
+"""Liveness, readiness and metrics for operators and orchestrators."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.observability import render_metrics
+
+blp = Blueprint("health", __name__, url_prefix="", description="Operations")
+
+
+class HealthSchema(ma.Schema):
+    """Liveness answer."""
+
+    status = ma.fields.String(dump_only=True)
+
+
+class ReadinessSchema(ma.Schema):
+    """Readiness answer: each dependency and whether it answered."""
+
+    status = ma.fields.String(dump_only=True, metadata={"description": "ok or unavailable"})
+    checks = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), dump_only=True,
+        metadata={"description": "postgres / redis: ok or the error"},
+    )
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """The process is alive"""
+        return {"status": "ok"}
+
+
+def _check_postgres() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        db.session.rollback()
+        return f"error: {type(exc).__name__}"
+
+
+def _check_redis() -> str:
+    try:
+        get_redis().ping()
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, ReadinessSchema)
+    @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down")
+    def get(self):
+        """PostgreSQL and Redis both answer"""
+        checks = {"postgres": _check_postgres(), "redis": _check_redis()}
+        ready = all(value == "ok" for value in checks.values())
+        return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.response(200, content_type="text/plain", description="Prometheus text exposition")
+    def get(self):
+        """Prometheus metrics"""
+        return render_metrics()

@@ -1,0 +1,81 @@
+"""Public profiles, follows and follow lists."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.profiles.schemas import (
+    FollowPageSchema,
+    FollowStateSchema,
+    PublicProfileSchema,
+)
+from mylivelinks.api.schemas import PageArgsSchema
+from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.services import follows
+from mylivelinks.services.accounts import get_by_username
+
+blp = Blueprint("profiles", __name__, url_prefix="/profiles", description="Public profiles and follows")
+
+NOT_FOUND = {"schema": ErrorSchema, "description": "No such profile"}
+
+
+@blp.route("/<string:username>")
+class PublicProfile(MethodView):
+    @blp.response(200, PublicProfileSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    def get(self, username):
+        """A public profile (username compared case-insensitively)"""
+        return get_by_username(username)
+
+
+@blp.route("/<string:username>/follow")
+class FollowProfile(MethodView):
+    @auth_required(blp)
+    @blp.response(200, FollowStateSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    @blp.alt_response(422, schema=ErrorSchema, description="Following yourself")
+    def post(self, username):
+        """Follow a profile (following twice is still one follow)"""
+        followee = get_by_username(username)
+        follows.follow(current_user(), followee)
+        return {"following": True, "follower_count": followee.follower_count}
+
+    @auth_required(blp)
+    @blp.response(200, FollowStateSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    def delete(self, username):
+        """Unfollow a profile (unfollowing twice is fine)"""
+        followee = get_by_username(username)
+        follows.unfollow(current_user(), followee)
+        return {"following": False, "follower_count": followee.follower_count}
+
+
+def _entries(page):
+    return {
+        "items": [{"profile": row.Profile, "followed_at": row.followed_at} for row in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@blp.route("/<string:username>/followers")
+class Followers(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, FollowPageSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    def get(self, args, username):
+        """Who follows this profile, most recent first"""
+        page = follows.followers(get_by_username(username), **args)
+        return _entries(page)
+
+
+@blp.route("/<string:username>/following")
+class Following(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, FollowPageSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    def get(self, args, username):
+        """Whom this profile follows, most recent first"""
+        page = follows.following(get_by_username(username), **args)
+        return _entries(page)

@@ -1,0 +1,88 @@
+"""Bearer authentication for views: who is calling, and may they."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+import jwt
+from flask import current_app, g, request
+from flask_smorest import Blueprint, abort
+
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.extensions import db
+from mylivelinks.models import Profile
+from mylivelinks.services.errors import Unauthorized
+from mylivelinks.services.external_identity import external_verifier, profile_for_external_claims
+from mylivelinks.services.tokens import decode_access_token
+
+BEARER = [{"bearerAuth": []}]
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _is_ours(token: str) -> bool:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return True  # let our own verification produce the error
+    return claims.get("iss") == current_app.config["JWT_ISSUER"]
+
+
+def profile_from_token(token: str) -> Profile:
+    """The profile a bearer token (ours or the external provider's) stands for."""
+    verifier = external_verifier()
+    if verifier is not None and not _is_ours(token):
+        return profile_for_external_claims(verifier.verify(token))
+    claims = decode_access_token(token)
+    profile = db.session.get(Profile, _uuid_or_401(claims["sub"]))
+    if profile is None:
+        raise Unauthorized("The account no longer exists.")
+    return profile
+
+
+def _uuid_or_401(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Unauthorized("The access token is invalid.") from None
+
+
+def current_user() -> Profile:
+    """The authenticated caller of this request (set by `auth_required`)."""
+    return g.current_user
+
+
+def auth_required(blp: Blueprint, *roles: str):
+    """Require a valid bearer token (and one of `roles`, when given); documents 401/403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            token = _bearer_token()
+            if token is None:
+                abort(401, message="A bearer access token is required.")
+            try:
+                g.current_user = profile_from_token(token)
+            except Unauthorized as exc:
+                abort(401, message=exc.message)
+            if roles and g.current_user.role not in roles:
+                abort(403, message="You are not allowed to do this.")
+            return view(*args, **kwargs)
+
+        documented = blp.alt_response(401, schema=ErrorSchema, description="Not authenticated")(
+            wrapper
+        )
+        if roles:
+            documented = blp.alt_response(403, schema=ErrorSchema, description="Not allowed")(
+                documented
+            )
+        return blp.doc(security=BEARER)(documented)
+
+    return decorator

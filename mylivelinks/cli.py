@@ -1,0 +1,58 @@
+"""Flask CLI commands: `flask seed`, `flask users ...`, `flask jobs ...`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from mylivelinks.extensions import db
+from mylivelinks.services import accounts
+from mylivelinks.services.errors import ServiceError
+
+users_cli = AppGroup("users", help="Manage accounts.")
+
+
+@users_cli.command("create-admin")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.password_option(help="Prompted for when omitted.")
+def create_admin(username: str, email: str, password: str) -> None:
+    """Create an admin account."""
+    if len(password) < 8:
+        raise click.BadParameter("at least 8 characters", param_hint="--password")
+    try:
+        profile = accounts.register(username, email, password, role="admin")
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"admin {profile.username} created ({profile.id})")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["user", "moderator", "admin"]))
+def set_role(username: str, role: str) -> None:
+    """Give an existing account a role."""
+    try:
+        profile = accounts.set_role(username, role)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"{profile.username} is now {profile.role}")
+
+
+@click.command("seed")
+def seed() -> None:
+    """Insert the reference data (idempotent)."""
+    from mylivelinks.seed import seed_reference_data
+
+    for line in seed_reference_data():
+        click.echo(line)
+    db.session.commit()
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the commands to `app`."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed)

@@ -1,0 +1,204 @@
+"""One Config, read from the environment; every variable is declared in SETTINGS."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; raised at start-up."""
+
+
+ENVIRONMENTS = ("production", "development", "testing")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 65535:
+        raise ValueError("must be a TCP port (1-65535)")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _csv(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants "postgresql".
+    value = re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", value)
+    if not value.startswith("postgresql"):
+        raise ValueError("must be a PostgreSQL URL (postgresql://...)")
+    return value
+
+
+def _redis_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _http_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its parser, default and meaning."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("APP_ENV", _choice(*ENVIRONMENTS), "production",
+            "`production`, `development` or `testing`; production insists on a strong SECRET_KEY"),
+    Setting("SECRET_KEY", _text, None,
+            "signs access tokens; at least 32 characters in production "
+            "(`make run` keeps one in `var/secret_key`)"),
+    Setting("DATABASE_URL", _database_url, None,
+            "PostgreSQL URL; `make run` starts an embedded server when unset"),
+    Setting("REDIS_URL", _redis_url, None,
+            "Redis URL (`redis://`, `rediss://` or `unix://`); embedded when unset under `make run`"),
+    Setting("DATABASE_POOL_SIZE", _positive_int, 10, "connections kept per process"),
+    Setting("ACCESS_TOKEN_TTL_SECONDS", _positive_int, 900, "lifetime of an access token"),
+    Setting("REFRESH_TOKEN_TTL_SECONDS", _positive_int, 30 * 24 * 3600,
+            "lifetime of a refresh token"),
+    Setting("JWT_ISSUER", _text, "mylivelinks", "`iss` claim of the access tokens we mint"),
+    Setting("AUTH_EXTERNAL_JWT_SECRET", _text, None,
+            "accept HS256 bearer tokens signed with this secret from an external identity provider"),
+    Setting("AUTH_EXTERNAL_JWKS_URL", _http_url, None,
+            "accept RS256/ES256 bearer tokens whose keys are published at this JWKS URL"),
+    Setting("AUTH_EXTERNAL_ISSUER", _text, None,
+            "required `iss` of external tokens (unchecked when unset)"),
+    Setting("AUTH_EXTERNAL_AUDIENCE", _text, None,
+            "required `aud` of external tokens (unchecked when unset)"),
+    Setting("CORS_ORIGINS", _csv, [],
+            "comma-separated origins allowed to call the API from a browser (`*` for any)"),
+    Setting("LOG_LEVEL", _choice(*LOG_LEVELS), "INFO", "root log level"),
+    Setting("HOST", _text, "127.0.0.1", "address `make run` serves on"),
+    Setting("PORT", _port, 5000, "port `make run` serves on"),
+    Setting("WEB_THREADS", _positive_int, 32,
+            "threads of the gunicorn worker under `make run` (SSE holds one per client)"),
+    Setting("MEDIA_PROVIDER", _choice("local", "livekit", "agora", "twilio"), "local",
+            "video provider behind the MediaProvider interface"),
+)
+
+
+class Config:
+    """Application settings, parsed and validated from an environment mapping."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, **overrides: Any):
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        for setting in SETTINGS:
+            raw = environ.get(setting.name)
+            if raw is None or raw == "":
+                value = setting.default
+            else:
+                try:
+                    value = setting.parse(raw)
+                except ValueError as exc:
+                    problems.append(f"{setting.name}: {exc}")
+                    continue
+            setattr(self, setting.name, value)
+        for name, value in overrides.items():
+            setattr(self, name, value)
+        if not problems:
+            problems = self._cross_checks()
+        if problems:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+    def _cross_checks(self) -> list[str]:
+        problems = []
+        if not self.DATABASE_URL:
+            problems.append("DATABASE_URL: is required")
+        if not self.REDIS_URL:
+            problems.append("REDIS_URL: is required")
+        if not self.SECRET_KEY:
+            problems.append("SECRET_KEY: is required")
+        elif self.APP_ENV == "production" and len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY: must be at least 32 characters in production")
+        return problems
+
+    @property
+    def is_testing(self) -> bool:
+        """Whether the app runs under the test suite."""
+        return self.APP_ENV == "testing"
+
+    def flask_mapping(self) -> dict[str, Any]:
+        """The Flask/extension keys derived from these settings."""
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "DEBUG": self.APP_ENV == "development",
+            "TESTING": self.is_testing,
+            "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "pool_pre_ping": True,
+                "pool_size": self.DATABASE_POOL_SIZE,
+                "max_overflow": self.DATABASE_POOL_SIZE,
+                "connect_args": {"connect_timeout": 5},
+            },
+            "API_TITLE": "MyLiveLinks API",
+            "API_VERSION": "1.0.0",
+            "OPENAPI_VERSION": "3.1.0",
+            "OPENAPI_URL_PREFIX": "/",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "/docs",
+            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            "API_SPEC_OPTIONS": {
+                "info": {
+                    "description": "Group live streaming: twelve boxes in one room, chat, "
+                    "coins and gifts on an exact double-entry ledger.",
+                },
+                "components": {
+                    "securitySchemes": {
+                        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                    }
+                },
+            },
+        }

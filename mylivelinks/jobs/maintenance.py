@@ -1,0 +1,22 @@
+"""Housekeeping jobs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from mylivelinks.jobs.context import job
+from mylivelinks.services.tokens import purge_dead_refresh_tokens
+
+log = logging.getLogger(__name__)
+
+# Dead refresh tokens are kept a week so support can still see recent sessions.
+REFRESH_TOKEN_RETENTION = timedelta(days=7)
+
+
+@job
+def purge_refresh_tokens() -> int:
+    """Delete refresh tokens that expired or were revoked more than a week ago."""
+    removed = purge_dead_refresh_tokens(REFRESH_TOKEN_RETENTION)
+    log.info("purged refresh tokens", extra={"removed": removed})
+    return removed

@@ -1,0 +1,1 @@
+"""Business operations. Services flush, never commit: the request or job boundary does."""

@@ -1,0 +1,44 @@
+"""Domain errors raised by services and mapped to HTTP status codes at the API boundary."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of domain errors; `status` is the HTTP code the API answers with."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    """The thing asked for does not exist."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    """The request contradicts the current state (taken name, already live, ...)."""
+
+    status = 409
+
+
+class Unauthorized(ServiceError):
+    """Credentials are missing, wrong, expired or revoked."""
+
+    status = 401
+
+
+class Forbidden(ServiceError):
+    """The caller is known but not allowed to do this."""
+
+    status = 403
+
+
+class InvalidInput(ServiceError):
+    """Input that passed the schema but breaks a business rule."""
+
+    status = 422

@@ -1,0 +1,106 @@
+"""Bearer tokens from an external identity provider (Supabase Auth style: `sub` is the user id)."""
+
+from __future__ import annotations
+
+import uuid
+
+import jwt
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from mylivelinks.extensions import db
+from mylivelinks.models import Profile
+from mylivelinks.services.errors import Unauthorized
+from mylivelinks.services.usernames import username_candidate
+
+ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+class ExternalTokenVerifier:
+    """Verifies external JWTs with a shared HS256 secret and/or keys from a JWKS URL."""
+
+    def __init__(self, *, secret: str | None, jwks_url: str | None,
+                 issuer: str | None, audience: str | None):
+        self.secret = secret
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self.issuer = issuer
+        self.audience = audience
+
+    def verify(self, token: str) -> dict:
+        """The verified claims of `token`; Unauthorized when it is not valid."""
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            if algorithm == "HS256" and self.secret:
+                key = self.secret
+            elif algorithm in ASYMMETRIC_ALGORITHMS and self.jwks:
+                key = self.jwks.get_signing_key_from_jwt(token).key
+            else:
+                raise Unauthorized("The token's algorithm is not accepted.")
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("The access token has expired.") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError):
+            raise Unauthorized("The access token is invalid.") from None
+
+
+def init_external_identity(app: Flask) -> None:
+    """Attach an ExternalTokenVerifier when an external provider is configured."""
+    secret = app.config.get("AUTH_EXTERNAL_JWT_SECRET")
+    jwks_url = app.config.get("AUTH_EXTERNAL_JWKS_URL")
+    verifier = None
+    if secret or jwks_url:
+        verifier = ExternalTokenVerifier(
+            secret=secret,
+            jwks_url=jwks_url,
+            issuer=app.config.get("AUTH_EXTERNAL_ISSUER"),
+            audience=app.config.get("AUTH_EXTERNAL_AUDIENCE"),
+        )
+    app.extensions["external_identity"] = verifier
+
+
+def external_verifier() -> ExternalTokenVerifier | None:
+    """The configured verifier of the current app, if any."""
+    return current_app.extensions.get("external_identity")
+
+
+def profile_for_external_claims(claims: dict) -> Profile:
+    """The profile whose id is the token's `sub`, created on first sight."""
+    try:
+        profile_id = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("The token's subject is not a user id.") from None
+    profile = db.session.get(Profile, profile_id)
+    if profile is not None:
+        return profile
+    email = claims.get("email")
+    if email and db.session.scalar(
+        select(Profile.id).where(func.lower(Profile.email) == str(email).lower())
+    ):
+        email = None  # already used by a password account; do not claim it
+    hint = claims.get("preferred_username") or claims.get("user_name") or email
+    for _ in range(5):
+        # ON CONFLICT DO NOTHING: concurrent first requests with one token create one profile,
+        # and a random suffix collision simply tries another name.
+        inserted = db.session.execute(
+            insert(Profile)
+            .values(
+                id=profile_id,
+                username=username_candidate(hint),
+                email=str(email).lower() if email else None,
+                display_name=str(claims.get("name") or "")[:50] or None,
+            )
+            .on_conflict_do_nothing()
+            .returning(Profile.id)
+        ).scalar()
+        profile = db.session.get(Profile, profile_id)
+        if inserted is not None or profile is not None:
+            return profile
+    raise Unauthorized("Could not create a profile for this identity.")

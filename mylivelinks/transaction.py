@@ -1,0 +1,46 @@
+"""The request boundary: commit once on success, roll back otherwise, then run after-commit work.
+
+Services only flush. Work that must not happen unless the data is durable (enqueueing
+jobs, publishing events, calling vendors) is registered with `after_commit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, Response, g, has_request_context
+
+from mylivelinks.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the current request's transaction has committed."""
+    if not has_request_context():
+        raise RuntimeError("after_commit outside a request; jobs call their hooks themselves")
+    g.setdefault("after_commit", []).append(callback)
+
+
+def _run_after_commit() -> None:
+    for callback in g.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:
+            # The data is committed; the sweeps converge whatever a hook failed to do.
+            log.exception("after-commit hook failed")
+
+
+def init_transaction_boundary(app: Flask) -> None:
+    """Commit the session after successful requests; roll back after errors."""
+
+    @app.after_request
+    def commit_or_rollback(response: Response) -> Response:
+        if response.status_code < 400:
+            db.session.commit()
+            _run_after_commit()
+        else:
+            db.session.rollback()
+            g.pop("after_commit", None)
+        return response

@@ -1,0 +1,103 @@
+"""Test fixtures: real PostgreSQL and Redis, started once per session.
+
+Set TEST_DATABASE_URL / TEST_REDIS_URL to use existing servers instead of embedded ones;
+the suite wipes that database's public schema and flushes that Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from mylivelinks import create_app
+from mylivelinks.config import Config
+from mylivelinks.dev import EmbeddedPostgres, EmbeddedRedis
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.models import Base
+from tests.helpers import ApiClient
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+@pytest.fixture(scope="session")
+def server_urls(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """DATABASE_URL and REDIS_URL of real servers for this test session."""
+    started = []
+    database_url = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not database_url:
+        postgres = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata")
+        database_url = postgres.start()
+        started.append(postgres)
+    if not redis_url:
+        redis_server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persistent=False)
+        redis_url = redis_server.start()
+        started.append(redis_server)
+    yield {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    for server in reversed(started):
+        server.stop()
+
+
+def make_config(server_urls: dict[str, str], **environ: str) -> Config:
+    """A testing Config on the session's servers, with extra environment variables."""
+    return Config({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY, **server_urls, **environ})
+
+
+@pytest.fixture(scope="session")
+def app(server_urls) -> Flask:
+    """The app under test, on a database built by the migrations from empty."""
+    engine = create_engine(Config({**server_urls, "SECRET_KEY": "x" * 32}).DATABASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    application = create_app(make_config(server_urls))
+    with application.app_context():
+        flask_migrate.upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request, app) -> Iterator[None]:
+    """Run each test inside one transaction that is rolled back afterwards.
+
+    Requests commit to SAVEPOINTs of that transaction. Tests marked `committed` get the
+    real session instead (for concurrency with separate connections) and are cleaned up
+    by truncating every table.
+    """
+    with app.app_context():
+        get_redis().flushdb()
+    if request.node.get_closest_marker("committed"):
+        yield
+        with app.app_context():
+            db.session.remove()
+            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+    outer = connection.begin()
+    real_session = db.session
+    db.session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    )
+    try:
+        yield
+    finally:
+        db.session.remove()
+        db.session = real_session
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def api(app) -> ApiClient:
+    """An HTTP client of the app with account helpers."""
+    return ApiClient(app)

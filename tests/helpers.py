@@ -1,0 +1,44 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask import Flask
+
+_counter = itertools.count(1)
+
+
+def unique_username(prefix: str = "user") -> str:
+    """A fresh valid username."""
+    return f"{prefix}_{next(_counter)}"
+
+
+class ApiClient:
+    """The Flask test client plus shortcuts for accounts and bearer headers."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.client = app.test_client()
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    @staticmethod
+    def bearer(token: str) -> dict[str, str]:
+        """Authorization header for `token`."""
+        return {"Authorization": f"Bearer {token}"}
+
+    def register(self, username: str | None = None, password: str = "correct horse") -> dict:
+        """Register an account; returns the 201 body plus the password used."""
+        username = username or unique_username()
+        response = self.client.post(
+            "/api/v1/auth/register",
+            json={"username": username, "email": f"{username}@example.com", "password": password},
+        )
+        assert response.status_code == 201, response.get_json()
+        return {**response.get_json(), "password": password}
+
+    def auth(self, session: dict) -> dict[str, str]:
+        """Authorization header of a registered session."""
+        return self.bearer(session["access_token"])

@@ -1,0 +1,139 @@
+"""Accounts: register, login, refresh rotation, logout, and their bad inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import unique_username
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+
+
+def test_register_returns_user_and_tokens_that_work(api):
+    session = api.register("alice_1")
+    assert session["user"]["username"] == "alice_1"
+    assert session["user"]["email"] == "alice_1@example.com"
+    assert session["user"]["role"] == "user"
+    assert "password" not in session["user"] and "password_hash" not in session["user"]
+    me = api.get("/api/v1/me", headers=api.auth(session))
+    assert me.status_code == 200
+    assert me.get_json()["id"] == session["user"]["id"]
+
+
+def test_login_by_username_or_email_case_insensitively(api):
+    session = api.register("bob_2", password="s3cret-pass")
+    for login in ("bob_2", "BOB_2", "bob_2@example.com", "Bob_2@Example.COM"):
+        response = api.post(LOGIN, json={"login": login, "password": "s3cret-pass"})
+        assert response.status_code == 200, login
+        assert response.get_json()["user"]["id"] == session["user"]["id"]
+
+
+@pytest.mark.parametrize("login", ["bob_3", "nobody_here"])
+def test_wrong_password_or_unknown_user_is_401(api, login):
+    api.register("bob_3", password="s3cret-pass")
+    response = api.post(LOGIN, json={"login": login, "password": "wrong-password"})
+    assert response.status_code == 401
+    assert response.get_json()["code"] == 401
+
+
+def test_refresh_rotates_and_the_used_token_stops_working(api):
+    session = api.register()
+    first = api.post(REFRESH, json={"refresh_token": session["refresh_token"]})
+    assert first.status_code == 200
+    pair = first.get_json()
+    assert pair["refresh_token"] != session["refresh_token"]
+    assert api.get("/api/v1/me", headers=api.bearer(pair["access_token"])).status_code == 200
+    replay = api.post(REFRESH, json={"refresh_token": session["refresh_token"]})
+    assert replay.status_code == 401
+    assert api.post(REFRESH, json={"refresh_token": pair["refresh_token"]}).status_code == 200
+
+
+def test_logout_revokes_the_refresh_token(api):
+    session = api.register()
+    assert api.post(LOGOUT, json={"refresh_token": session["refresh_token"]}).status_code == 204
+    assert api.post(LOGOUT, json={"refresh_token": session["refresh_token"]}).status_code == 204
+    assert api.post(REFRESH, json={"refresh_token": session["refresh_token"]}).status_code == 401
+    assert api.post(LOGOUT, json={"refresh_token": "never-issued"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "ab", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "has space", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "x" * 31, "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "admin", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "API", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "me", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "good_name", "email": "not-an-email", "password": "password1"}, "email"),
+        ({"username": "good_name", "email": "a@example.com", "password": "short"}, "password"),
+        ({"email": "a@example.com", "password": "password1"}, "username"),
+    ],
+)
+def test_invalid_registration_is_422_per_field_and_writes_nothing(api, body, field):
+    response = api.post(REGISTER, json=body)
+    assert response.status_code == 422
+    payload = response.get_json()
+    assert payload["code"] == 422 and payload["status"] == "Unprocessable Entity"
+    assert field in payload["errors"]
+    login = api.post(LOGIN, json={"login": "good_name", "password": "password1"})
+    assert login.status_code == 401
+
+
+def test_taken_username_or_email_is_409_case_insensitively(api):
+    api.register("carol_9")
+    same_name = api.post(
+        REGISTER, json={"username": "CAROL_9", "email": "other@example.com", "password": "password1"}
+    )
+    assert same_name.status_code == 409
+    same_email = api.post(
+        REGISTER,
+        json={"username": "carol_10", "email": "Carol_9@EXAMPLE.com", "password": "password1"},
+    )
+    assert same_email.status_code == 409
+    assert same_email.get_json()["message"]
+
+
+def test_malformed_json_is_400(api):
+    response = api.post(REGISTER, data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["code"] == 400
+
+
+def _token(sub: str, *, key: str = TEST_SECRET_KEY, **overrides) -> str:
+    now = datetime.now(UTC)
+    claims = {"iss": "mylivelinks", "sub": sub, "typ": "access", "iat": now,
+              "exp": now + timedelta(minutes=5), **overrides}
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def test_missing_expired_and_tampered_tokens_are_401(api):
+    session = api.register()
+    user_id = session["user"]["id"]
+    assert api.get("/api/v1/me").status_code == 401
+    expired = _token(user_id, exp=datetime.now(UTC) - timedelta(seconds=1))
+    assert api.get("/api/v1/me", headers=api.bearer(expired)).status_code == 401
+    forged = _token(user_id, key="some-other-secret-some-other-secret")
+    assert api.get("/api/v1/me", headers=api.bearer(forged)).status_code == 401
+    header, payload, signature = session["access_token"].split(".")
+    tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
+    assert api.get("/api/v1/me", headers=api.bearer(tampered)).status_code == 401
+    assert api.get("/api/v1/me", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert api.get("/api/v1/me", headers=api.bearer(_token(user_id))).status_code == 200
+
+
+def test_access_token_lifetime_follows_configuration(api, app):
+    session = api.register()
+    claims = jwt.decode(session["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == app.config["ACCESS_TOKEN_TTL_SECONDS"]
+
+
+def test_unique_username_helper_is_valid():
+    assert len(unique_username()) <= 30
