@@ -124,8 +124,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", _port, 5000, "port `make run` serves on"),
     Setting("WEB_THREADS", _positive_int, 32,
             "threads of the gunicorn worker under `make run` (SSE holds one per client)"),
-    Setting("MEDIA_PROVIDER", _choice("local", "livekit", "agora", "twilio"), "local",
-            "video provider behind the MediaProvider interface"),
 )
 
 

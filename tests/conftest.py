@@ -67,13 +67,13 @@ def app(server_urls) -> Flask:
 def _isolated(request, app) -> Iterator[None]:
     """Run each test inside one transaction that is rolled back afterwards.
 
-    Requests commit to SAVEPOINTs of that transaction. Tests marked `committed` get the
+    Requests commit to SAVEPOINTs of that transaction. Tests marked `real_session` get the
     real session instead (for concurrency with separate connections) and are cleaned up
     by truncating every table.
     """
     with app.app_context():
         get_redis().flushdb()
-    if request.node.get_closest_marker("committed"):
+    if request.node.get_closest_marker("real_session"):
         yield
         with app.app_context():
             db.session.remove()

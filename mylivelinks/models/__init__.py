@@ -3,6 +3,18 @@
 from mylivelinks.models.auth import RefreshToken
 from mylivelinks.models.base import Base
 from mylivelinks.models.follows import Follow
+from mylivelinks.models.gifts import GiftType
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
+from mylivelinks.models.rooms import Box, Room
 
-__all__ = ["ROLES", "Base", "Follow", "Profile", "ProfileLink", "RefreshToken"]
+__all__ = [
+    "ROLES",
+    "Base",
+    "Box",
+    "Follow",
+    "GiftType",
+    "Profile",
+    "ProfileLink",
+    "RefreshToken",
+    "Room",
+]

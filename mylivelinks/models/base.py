@@ -30,4 +30,7 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 def created_at_column() -> Mapped[datetime]:
     """A creation timestamp set by the database."""
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    # clock_timestamp(), not now(): rows inserted in one transaction keep their order.
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )

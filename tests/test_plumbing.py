@@ -1,0 +1,125 @@
+"""Error envelope, health, readiness, metrics, request ids, CORS."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from flask import Blueprint
+
+from mylivelinks import create_app
+from tests.conftest import make_config
+
+
+def assert_envelope(response, code: int) -> dict:
+    body = response.get_json()
+    assert response.status_code == code
+    assert body["code"] == code
+    assert isinstance(body["status"], str) and body["status"]
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_unknown_path_is_404_envelope(api):
+    assert_envelope(api.get("/api/v1/does-not-exist"), 404)
+
+
+def test_wrong_method_is_405_envelope_with_allow(api):
+    response = api.delete("/api/v1/auth/register")
+    assert_envelope(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_malformed_json_is_400_envelope(api):
+    body = assert_envelope(
+        api.post("/api/v1/auth/login", data="{", content_type="application/json"), 400
+    )
+    assert "errors" not in body
+
+
+def test_unhandled_exception_is_500_envelope_and_logged(server_urls, caplog):
+    app = create_app(make_config(server_urls))
+    broken = Blueprint("broken", __name__)
+
+    @broken.get("/boom")
+    def boom():
+        raise RuntimeError("kaput")
+
+    app.register_blueprint(broken)
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/boom")
+    body = assert_envelope(response, 500)
+    assert "kaput" not in body["message"]
+    assert any("unhandled exception" in record.getMessage() for record in caplog.records)
+
+
+def test_healthz(api):
+    assert api.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_checks_postgres_and_redis(api):
+    response = api.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+
+
+@pytest.mark.real_session  # the rolled-back test session would hide the broken database URL
+@pytest.mark.parametrize(
+    ("override", "down"),
+    [
+        ({"REDIS_URL": "unix:///nonexistent/redis.sock"}, "redis"),
+        ({"DATABASE_URL": "postgresql://nobody@/nowhere?host=/nonexistent"}, "postgres"),
+    ],
+)
+def test_readyz_is_503_when_a_dependency_is_down(server_urls, override, down):
+    app = create_app(make_config({**server_urls, **override}))
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"][down].startswith("error")
+    up = ({"postgres", "redis"} - {down}).pop()
+    assert body["checks"][up] == "ok"
+
+
+def test_metrics_count_requests(api):
+    api.get("/healthz")
+    text = api.get("/metrics").get_data(as_text=True)
+    assert 'mylivelinks_http_requests_total{endpoint="/healthz",method="GET",status="200"}' in text
+    assert "mylivelinks_http_request_duration_seconds_bucket" in text
+
+
+def test_request_id_is_echoed_or_generated(api):
+    assert api.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == (
+        "abc-123"
+    )
+    generated = api.get("/healthz", headers={"X-Request-ID": "bad id; with spaces"})
+    assert generated.headers["X-Request-ID"] != "bad id; with spaces"
+    assert len(generated.headers["X-Request-ID"]) == 32
+
+
+def test_logs_are_json_with_the_request_id(api):
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "mylivelinks-json")
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        api.get("/healthz", headers={"X-Request-ID": "trace-me-42"})
+    finally:
+        handler.setStream(previous)
+    lines = [line for line in stream.getvalue().splitlines() if "trace-me-42" in line]
+    assert lines, "no log line carried the request id"
+    record = json.loads(lines[-1])
+    assert record["request_id"] == "trace-me-42"
+    assert record["path"] == "/healthz" and record["status"] == 200
+
+
+def test_cors_allows_only_configured_origins(server_urls):
+    app = create_app(make_config(server_urls, CORS_ORIGINS="https://app.example.com"))
+    client = app.test_client()
+    allowed = client.get("/healthz", headers={"Origin": "https://app.example.com"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "X-Request-ID" in allowed.headers["Access-Control-Expose-Headers"]
+    other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in other.headers
