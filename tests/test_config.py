@@ -24,7 +24,9 @@ def test_defaults_and_types():
     assert config.PORT == 5000
     assert config.CORS_ORIGINS == []
     assert config.DATABASE_URL == "postgresql+psycopg2://u@localhost/db"
-    tuned = Config({**GOOD, "ACCESS_TOKEN_TTL_SECONDS": "60", "CORS_ORIGINS": "https://a.io, https://b.io"})
+    tuned = Config(
+        {**GOOD, "ACCESS_TOKEN_TTL_SECONDS": "60", "CORS_ORIGINS": "https://a.io, https://b.io"}
+    )
     assert tuned.ACCESS_TOKEN_TTL_SECONDS == 60
     assert tuned.CORS_ORIGINS == ["https://a.io", "https://b.io"]
 

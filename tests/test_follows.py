@@ -76,10 +76,15 @@ def test_bad_page_arguments_are_422(api, query):
 def test_counts_stay_exact_when_100_users_follow_concurrently(app):
     password_hash = hash_password("password1")
     with app.app_context():
-        fans = [Profile(username=f"crowd_{i}", email=f"crowd_{i}@example.com",
-                        password_hash=password_hash) for i in range(100)]
-        star = Profile(username="crowd_star", email="crowd_star@example.com",
-                       password_hash=password_hash)
+        fans = [
+            Profile(
+                username=f"crowd_{i}", email=f"crowd_{i}@example.com", password_hash=password_hash
+            )
+            for i in range(100)
+        ]
+        star = Profile(
+            username="crowd_star", email="crowd_star@example.com", password_hash=password_hash
+        )
         db.session.add_all([*fans, star])
         db.session.commit()
         fan_ids = [str(fan.id) for fan in fans]
@@ -92,7 +97,9 @@ def test_counts_stay_exact_when_100_users_follow_concurrently(app):
         with app.app_context():
             token, _ = mint_access_token(db.session.get(ProfileModel, user_id))
         call = getattr(client, method)
-        return call(follow_path("crowd_star"), headers={"Authorization": f"Bearer {token}"}).status_code
+        return call(
+            follow_path("crowd_star"), headers={"Authorization": f"Bearer {token}"}
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda uid: follow_as(uid, "post"), fan_ids + fan_ids[:30]))
@@ -102,8 +109,9 @@ def test_counts_stay_exact_when_100_users_follow_concurrently(app):
         with app.app_context():
             star_row = db.session.scalar(db.select(Profile).filter_by(username="crowd_star"))
             followings = db.session.scalars(
-                db.select(Profile.following_count).where(Profile.username.like("crowd\\_%"),
-                                                         Profile.username != "crowd_star")
+                db.select(Profile.following_count).where(
+                    Profile.username.like("crowd\\_%"), Profile.username != "crowd_star"
+                )
             ).all()
             return star_row.follower_count, sorted(set(followings))
 

@@ -12,13 +12,23 @@ def test_patch_me_changes_only_the_fields_sent(api):
     session = api.register("dana_1")
     response = api.patch(
         ME,
-        json={"display_name": "Dana", "bio": "hello", "latitude": 48.85, "longitude": 2.35,
-              "timezone": "Europe/Paris", "avatar_url": "https://img.example.com/d.png"},
+        json={
+            "display_name": "Dana",
+            "bio": "hello",
+            "latitude": 48.85,
+            "longitude": 2.35,
+            "timezone": "Europe/Paris",
+            "avatar_url": "https://img.example.com/d.png",
+        },
         headers=api.auth(session),
     )
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["display_name"], body["bio"], body["timezone"]) == ("Dana", "hello", "Europe/Paris")
+    assert (body["display_name"], body["bio"], body["timezone"]) == (
+        "Dana",
+        "hello",
+        "Europe/Paris",
+    )
     assert (body["latitude"], body["longitude"]) == (48.85, 2.35)
     again = api.patch(ME, json={"bio": None}, headers=api.auth(session)).get_json()
     assert again["bio"] is None and again["display_name"] == "Dana"

@@ -10,7 +10,9 @@ from marshmallow import validate
 
 from mylivelinks.services.usernames import normalize_username, username_problem
 
-WEB_URL = validate.URL(schemes={"http", "https"}, require_tld=False, error="Must be an http or https URL.")
+WEB_URL = validate.URL(
+    schemes={"http", "https"}, require_tld=False, error="Must be an http or https URL."
+)
 
 
 class Username(ma.fields.String):

@@ -20,8 +20,9 @@ ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 class ExternalTokenVerifier:
     """Verifies external JWTs with a shared HS256 secret and/or keys from a JWKS URL."""
 
-    def __init__(self, *, secret: str | None, jwks_url: str | None,
-                 issuer: str | None, audience: str | None):
+    def __init__(
+        self, *, secret: str | None, jwks_url: str | None, issuer: str | None, audience: str | None
+    ):
         self.secret = secret
         self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
         self.issuer = issuer

@@ -19,7 +19,9 @@ def _bump_counts(follower: Profile, followee: Profile, delta: int) -> None:
         follower.id: {"following_count": Profile.following_count + delta},
     }
     for profile_id in sorted(changes):
-        db.session.execute(update(Profile).where(Profile.id == profile_id).values(changes[profile_id]))
+        db.session.execute(
+            update(Profile).where(Profile.id == profile_id).values(changes[profile_id])
+        )
     db.session.expire(followee, ["follower_count"])
     db.session.expire(follower, ["following_count"])
 

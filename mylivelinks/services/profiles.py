@@ -31,7 +31,9 @@ def replace_links(profile: Profile, links: list[dict[str, str]]) -> list[Profile
     db.session.expire(profile, ["links"])
     for position, link in enumerate(links, start=1):
         db.session.add(
-            ProfileLink(profile_id=profile.id, position=position, title=link["title"], url=link["url"])
+            ProfileLink(
+                profile_id=profile.id, position=position, title=link["title"], url=link["url"]
+            )
         )
     db.session.flush()
     return profile.links

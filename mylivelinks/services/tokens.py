@@ -119,7 +119,9 @@ def rotate_refresh_token(raw_token: str) -> tuple[Profile, TokenPair]:
 
 def revoke_refresh_token(raw_token: str) -> None:
     """Revoke a refresh token; revoking it again is a no-op, an unknown token is Unauthorized."""
-    token = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash(raw_token)))
+    token = db.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash(raw_token))
+    )
     if token is None:
         raise Unauthorized("The refresh token is invalid.")
     db.session.execute(

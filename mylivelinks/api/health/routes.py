@@ -24,7 +24,9 @@ class ReadinessSchema(ma.Schema):
 
     status = ma.fields.String(dump_only=True, metadata={"description": "ok or unavailable"})
     checks = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), dump_only=True,
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        dump_only=True,
         metadata={"description": "postgres / redis: ok or the error"},
     )
 

@@ -16,7 +16,9 @@ from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.services import follows
 from mylivelinks.services.accounts import get_by_username
 
-blp = Blueprint("profiles", __name__, url_prefix="/profiles", description="Public profiles and follows")
+blp = Blueprint(
+    "profiles", __name__, url_prefix="/profiles", description="Public profiles and follows"
+)
 
 NOT_FOUND = {"schema": ErrorSchema, "description": "No such profile"}
 

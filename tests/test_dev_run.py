@@ -1,0 +1,97 @@
+"""`make run`'s supervisor: servers, worker, cron and API come up; SIGTERM leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _wait_ready(base: str, supervisor: subprocess.Popen, timeout: float = 90) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert supervisor.poll() is None, "the supervisor exited before being ready"
+        try:
+            if _request(f"{base}/readyz")[0] == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"/readyz did not answer 200 within {timeout} s")
+
+
+def _processes_of(supervisor: subprocess.Popen, var_dir: Path) -> list[psutil.Process]:
+    processes = psutil.Process(supervisor.pid).children(recursive=True)
+    postmaster_pid = int((var_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    return [*processes, psutil.Process(postmaster_pid)]
+
+
+def _run_once(var_dir: Path, port: int, check) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "WEB_THREADS": "4"})
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "mylivelinks.dev", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", supervisor)
+        processes = _processes_of(supervisor, var_dir)
+        names = " ".join(" ".join(p.cmdline()) for p in processes)
+        for expected in ("gunicorn", "rq worker", "rq cron", "redis-server", "postgres"):
+            assert expected in names, f"{expected} is not running"
+        check(f"http://127.0.0.1:{port}")
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(60) == 0
+        _, alive = psutil.wait_procs(processes, timeout=10)
+        assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+
+
+def test_run_starts_everything_stops_everything_and_keeps_data(tmp_path):
+    var_dir, port = tmp_path / "var", _free_port()
+    account = {"username": "persisted", "email": "persisted@example.com", "password": "password1"}
+
+    def first(base):
+        assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
+        assert _request(f"{base}/healthz")[0] == 200
+
+    def second(base):
+        status, body = _request(
+            f"{base}/api/v1/auth/login", {"login": "persisted", "password": "password1"}
+        )
+        assert status == 200, body
+
+    _run_once(var_dir, port, first)
+    _run_once(var_dir, port, second)
