@@ -1,0 +1,96 @@
+"""Operator commands: creating an admin, changing roles, seeding."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from mylivelinks.extensions import db
+from mylivelinks.models import GiftType, Profile
+
+
+def test_create_admin_then_log_in_as_admin(app, api):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "users",
+            "create-admin",
+            "--username",
+            "boss",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "password1",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    session = api.post("/api/v1/auth/login", json={"login": "boss", "password": "password1"})
+    assert session.status_code == 200
+    assert session.get_json()["user"]["role"] == "admin"
+
+
+def test_create_admin_refuses_bad_input_and_duplicates(app, api):
+    runner = app.test_cli_runner()
+    short = runner.invoke(
+        args=[
+            "users",
+            "create-admin",
+            "--username",
+            "boss2",
+            "--email",
+            "b2@example.com",
+            "--password",
+            "short",
+        ]
+    )
+    assert short.exit_code != 0
+    api.register("taken_name")
+    taken = runner.invoke(
+        args=[
+            "users",
+            "create-admin",
+            "--username",
+            "taken_name",
+            "--email",
+            "t@example.com",
+            "--password",
+            "password1",
+        ]
+    )
+    assert taken.exit_code != 0 and "taken" in taken.output
+    reserved = runner.invoke(
+        args=[
+            "users",
+            "create-admin",
+            "--username",
+            "admin",
+            "--email",
+            "a@example.com",
+            "--password",
+            "password1",
+        ]
+    )
+    assert reserved.exit_code != 0 and "reserved" in reserved.output
+    with app.app_context():
+        admins = db.session.scalar(select(func.count()).where(Profile.role == "admin"))
+    assert admins == 0
+
+
+def test_set_role(app, api):
+    api.register("future_mod")
+    result = app.test_cli_runner().invoke(args=["users", "set-role", "future_mod", "moderator"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        role = db.session.scalar(select(Profile.role).where(Profile.username == "future_mod"))
+    assert role == "moderator"
+    missing = app.test_cli_runner().invoke(args=["users", "set-role", "nobody_here", "admin"])
+    assert missing.exit_code != 0
+
+
+def test_seed_command_is_idempotent(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed"])
+    second = runner.invoke(args=["seed"])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "(0 added)" in second.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(GiftType)) == 7
