@@ -76,8 +76,10 @@ def main() -> None:
         name = names[index]
         body = {"username": name, "email": f"{name}@bench.test", "password": "bench-password"}
         request = urllib.request.Request(
-            api + "/auth/register", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            api + "/auth/register",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             tokens[name] = json.loads(response.read())["access_token"]
@@ -85,28 +87,56 @@ def main() -> None:
 
     results = [measure("POST /auth/register", args.users, args.concurrency, register)]
     star = names[0]
-    results.append(measure(
-        "GET /profiles/{username}", args.requests, args.concurrency,
-        lambda i: call(api, "GET", f"/profiles/{names[i % len(names)]}"),
-    ))
-    results.append(measure(
-        "GET /me", args.requests, args.concurrency,
-        lambda i: call(api, "GET", "/me", token=tokens[names[i % len(names)]]),
-    ))
-    results.append(measure(
-        "POST /profiles/{star}/follow", args.requests, args.concurrency,
-        lambda i: call(api, "POST", f"/profiles/{star}/follow",
-                       token=tokens[names[1 + i % (len(names) - 1)]]),
-    ))
-    results.append(measure(
-        "GET /profiles/{star}/followers", args.requests, args.concurrency,
-        lambda i: call(api, "GET", f"/profiles/{star}/followers?limit=20"),
-    ))
-    results.append(measure(
-        "POST /auth/login", min(args.requests, 100), args.concurrency,
-        lambda i: call(api, "POST", "/auth/login",
-                       {"login": names[i % len(names)], "password": "bench-password"}),
-    ))
+    results.append(
+        measure(
+            "GET /profiles/{username}",
+            args.requests,
+            args.concurrency,
+            lambda i: call(api, "GET", f"/profiles/{names[i % len(names)]}"),
+        )
+    )
+    results.append(
+        measure(
+            "GET /me",
+            args.requests,
+            args.concurrency,
+            lambda i: call(api, "GET", "/me", token=tokens[names[i % len(names)]]),
+        )
+    )
+    results.append(
+        measure(
+            "POST /profiles/{star}/follow",
+            args.requests,
+            args.concurrency,
+            lambda i: call(
+                api,
+                "POST",
+                f"/profiles/{star}/follow",
+                token=tokens[names[1 + i % (len(names) - 1)]],
+            ),
+        )
+    )
+    results.append(
+        measure(
+            "GET /profiles/{star}/followers",
+            args.requests,
+            args.concurrency,
+            lambda i: call(api, "GET", f"/profiles/{star}/followers?limit=20"),
+        )
+    )
+    results.append(
+        measure(
+            "POST /auth/login",
+            min(args.requests, 100),
+            args.concurrency,
+            lambda i: call(
+                api,
+                "POST",
+                "/auth/login",
+                {"login": names[i % len(names)], "password": "bench-password"},
+            ),
+        )
+    )
     for row in results:
         print(json.dumps(row))
 

@@ -60,7 +60,6 @@ class Profile(Base):
         back_populates="profile",
         order_by="ProfileLink.position",
         cascade="all, delete-orphan",
-        lazy="selectin",
     )
 
 
