@@ -42,6 +42,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):
+        if error.keeps_changes:
+            db.session.commit()
         payload = {
             "code": error.status,
             "status": HTTP_STATUS_CODES.get(error.status, "Error"),

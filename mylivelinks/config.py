@@ -142,7 +142,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTH_EXTERNAL_ISSUER",
         _text,
         None,
-        "required `iss` of external tokens (unchecked when unset)",
+        "`iss` that external tokens must carry (required when external tokens are accepted)",
     ),
     Setting(
         "AUTH_EXTERNAL_AUDIENCE",
@@ -202,6 +202,9 @@ class Config:
             problems.append("SECRET_KEY: is required")
         elif self.APP_ENV == "production" and len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY: must be at least 32 characters in production")
+        external = self.AUTH_EXTERNAL_JWT_SECRET or self.AUTH_EXTERNAL_JWKS_URL
+        if external and not self.AUTH_EXTERNAL_ISSUER:
+            problems.append("AUTH_EXTERNAL_ISSUER: is required when external tokens are accepted")
         return problems
 
     @property
@@ -228,7 +231,7 @@ class Config:
             "OPENAPI_URL_PREFIX": "/",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "/docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
             "API_SPEC_OPTIONS": {
                 "info": {
                     "description": "Group live streaming: twelve boxes in one room, chat, "

@@ -246,6 +246,8 @@ class Supervisor:
             if any(child.poll() is not None for child in self.children.values()):
                 return
             time.sleep(0.2)
+        if not self.stopping:
+            log.warning("%s still not ready after 60 s; see the logs above", url)
 
     def run(self) -> int:
         """Start everything, wait for a stop signal or a dead child, stop everything."""

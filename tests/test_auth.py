@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from sqlalchemy import func, select
 
+from mylivelinks.extensions import db
+from mylivelinks.models import Profile
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import unique_username
 
@@ -50,9 +53,23 @@ def test_refresh_rotates_and_the_used_token_stops_working(api):
     pair = first.get_json()
     assert pair["refresh_token"] != session["refresh_token"]
     assert api.get("/api/v1/me", headers=api.bearer(pair["access_token"])).status_code == 200
+    newer = api.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+    assert newer.status_code == 200
+
+
+def test_replaying_a_spent_refresh_token_ends_the_whole_session(api):
+    session = api.register()
+    successor = api.post(REFRESH, json={"refresh_token": session["refresh_token"]}).get_json()
+    other_session = api.post(
+        LOGIN, json={"login": session["user"]["username"], "password": session["password"]}
+    ).get_json()
     replay = api.post(REFRESH, json={"refresh_token": session["refresh_token"]})
     assert replay.status_code == 401
-    assert api.post(REFRESH, json={"refresh_token": pair["refresh_token"]}).status_code == 200
+    assert "already used" in replay.get_json()["message"]
+    # The revocation stuck although the request failed; other sessions are untouched.
+    assert api.post(REFRESH, json={"refresh_token": successor["refresh_token"]}).status_code == 401
+    other = api.post(REFRESH, json={"refresh_token": other_session["refresh_token"]})
+    assert other.status_code == 200
 
 
 def test_logout_revokes_the_refresh_token(api):
@@ -71,27 +88,33 @@ def test_logout_revokes_the_refresh_token(api):
         ({"username": "x" * 31, "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "admin", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "API", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "Alice_X", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "me", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "good_name", "email": "not-an-email", "password": "password1"}, "email"),
         ({"username": "good_name", "email": "a@example.com", "password": "short"}, "password"),
         ({"email": "a@example.com", "password": "password1"}, "username"),
     ],
 )
-def test_invalid_registration_is_422_per_field_and_writes_nothing(api, body, field):
+def test_invalid_registration_is_422_per_field_and_writes_nothing(api, app, body, field):
+    before = _profile_count(app)
     response = api.post(REGISTER, json=body)
     assert response.status_code == 422
     payload = response.get_json()
     assert payload["code"] == 422 and payload["status"] == "Unprocessable Entity"
     assert field in payload["errors"]
-    login = api.post(LOGIN, json={"login": "good_name", "password": "password1"})
-    assert login.status_code == 401
+    assert _profile_count(app) == before
+
+
+def _profile_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Profile))
 
 
 def test_taken_username_or_email_is_409_case_insensitively(api):
     api.register("carol_9")
     same_name = api.post(
         REGISTER,
-        json={"username": "CAROL_9", "email": "other@example.com", "password": "password1"},
+        json={"username": "carol_9", "email": "other@example.com", "password": "password1"},
     )
     assert same_name.status_code == 409
     same_email = api.post(

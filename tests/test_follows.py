@@ -69,7 +69,8 @@ def test_bad_page_arguments_are_422(api, query):
     api.register("star_3")
     response = api.get("/api/v1/profiles/star_3/followers", query_string=query)
     assert response.status_code == 422
-    assert set(response.get_json()["errors"]) <= {"limit", "cursor"}
+    errors = response.get_json()["errors"]
+    assert errors and set(errors) <= {"limit", "cursor"}
 
 
 @pytest.mark.real_session

@@ -37,6 +37,8 @@ def test_every_operation_documents_its_responses_and_private_ones_their_auth():
             assert any(code.startswith("2") for code in responses), where
             if operation.get("security"):
                 assert "401" in responses, f"{where} is private but does not document 401"
-            if "requestBody" in operation or operation.get("parameters"):
-                codes = set(responses)
-                assert codes & {"422", "404", "default"}, where
+            parameters = operation.get("parameters", []) + operations.get("parameters", [])
+            if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
+                assert "422" in responses, f"{where} takes input but does not document 422"
+            if any(p["in"] == "path" for p in parameters):
+                assert "404" in responses, f"{where} names a resource but does not document 404"

@@ -23,6 +23,7 @@ def upgrade():
     sa.Column('username', sa.String(length=30), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
+    sa.Column('external_issuer', sa.String(length=255), nullable=True),
     sa.Column('role', sa.String(length=16), server_default='user', nullable=False),
     sa.Column('display_name', sa.String(length=50), nullable=True),
     sa.Column('avatar_url', sa.Text(), nullable=True),

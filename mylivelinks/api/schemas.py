@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from marshmallow import validate
 
-from mylivelinks.services.usernames import normalize_username, username_problem
+from mylivelinks.services.usernames import username_problem
 
 WEB_URL = validate.URL(
     schemes={"http", "https"}, require_tld=False, error="Must be an http or https URL."
@@ -16,10 +16,10 @@ WEB_URL = validate.URL(
 
 
 class Username(ma.fields.String):
-    """A username: trimmed, lower-cased, 3-30 of [a-z0-9_], not reserved."""
+    """A new username: 3-30 of [a-z0-9_] (lower-case only), not reserved."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        username = normalize_username(super()._deserialize(value, attr, data, **kwargs))
+        username = super()._deserialize(value, attr, data, **kwargs)
         problem = username_problem(username)
         if problem:
             raise ma.ValidationError(problem)

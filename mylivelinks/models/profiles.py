@@ -40,6 +40,8 @@ class Profile(Base):
     username: Mapped[str] = mapped_column(String(30))
     email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Issuer of the external identity this profile was created for; NULL for password accounts.
+    external_issuer: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
     display_name: Mapped[str | None] = mapped_column(String(50))
     avatar_url: Mapped[str | None] = mapped_column(Text)

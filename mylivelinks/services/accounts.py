@@ -47,7 +47,6 @@ def flush_new_profile(profile: Profile) -> Profile:
 
 def register(username: str, email: str, password: str, role: str = "user") -> Profile:
     """Create a password account; Conflict when the username or e-mail is taken."""
-    username = normalize_username(username)
     problem = username_problem(username)
     if problem:
         raise InvalidInput(problem, field="username")

@@ -7,6 +7,9 @@ class ServiceError(Exception):
     """Base of domain errors; `status` is the HTTP code the API answers with."""
 
     status = 400
+    # True when what the service wrote before failing must be committed anyway (security
+    # bookkeeping such as revoking a stolen token family); the error handler commits it.
+    keeps_changes = False
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)

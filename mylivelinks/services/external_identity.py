@@ -35,7 +35,11 @@ class ExternalTokenVerifier:
             if algorithm == "HS256" and self.secret:
                 key = self.secret
             elif algorithm in ASYMMETRIC_ALGORITHMS and self.jwks:
-                key = self.jwks.get_signing_key_from_jwt(token).key
+                signing_key = self.jwks.get_signing_key_from_jwt(token)
+                # The key decides the algorithm, never the token's header alone.
+                if signing_key.algorithm_name != algorithm:
+                    raise Unauthorized("The token's algorithm does not match its key.")
+                key = signing_key.key
             else:
                 raise Unauthorized("The token's algorithm is not accepted.")
             return jwt.decode(
@@ -44,11 +48,14 @@ class ExternalTokenVerifier:
                 algorithms=[algorithm],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+                options={
+                    "require": ["exp", "sub", "iss"],
+                    "verify_aud": self.audience is not None,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The access token has expired.") from None
-        except (jwt.InvalidTokenError, jwt.PyJWKClientError):
+        except (jwt.PyJWTError, TypeError, ValueError):
             raise Unauthorized("The access token is invalid.") from None
 
 
@@ -72,21 +79,30 @@ def external_verifier() -> ExternalTokenVerifier | None:
     return current_app.extensions.get("external_identity")
 
 
+def _text_claim(claims: dict, name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def profile_for_external_claims(claims: dict) -> Profile:
-    """The profile whose id is the token's `sub`, created on first sight."""
+    """The profile of this external identity (`sub` is its id), created on first sight."""
     try:
         profile_id = uuid.UUID(str(claims["sub"]))
     except ValueError:
         raise Unauthorized("The token's subject is not a user id.") from None
+    issuer = claims["iss"]
     profile = db.session.get(Profile, profile_id)
     if profile is not None:
+        # Never let an external token speak for a password account or another issuer's user.
+        if profile.external_issuer != issuer:
+            raise Unauthorized("This identity is not known from this issuer.")
         return profile
-    email = claims.get("email")
+    email = _text_claim(claims, "email")
     if email and db.session.scalar(
-        select(Profile.id).where(func.lower(Profile.email) == str(email).lower())
+        select(Profile.id).where(func.lower(Profile.email) == email.lower())
     ):
-        email = None  # already used by a password account; do not claim it
-    hint = claims.get("preferred_username") or claims.get("user_name") or email
+        email = None  # already used by another account; do not claim it
+    hint = _text_claim(claims, "preferred_username") or _text_claim(claims, "user_name") or email
     for _ in range(5):
         # ON CONFLICT DO NOTHING: concurrent first requests with one token create one profile,
         # and a random suffix collision simply tries another name.
@@ -95,13 +111,16 @@ def profile_for_external_claims(claims: dict) -> Profile:
             .values(
                 id=profile_id,
                 username=username_candidate(hint),
-                email=str(email).lower() if email else None,
-                display_name=str(claims.get("name") or "")[:50] or None,
+                email=email.lower() if email else None,
+                display_name=(_text_claim(claims, "name") or "")[:50] or None,
+                external_issuer=issuer,
             )
             .on_conflict_do_nothing()
             .returning(Profile.id)
         ).scalar()
         profile = db.session.get(Profile, profile_id)
-        if inserted is not None or profile is not None:
+        if inserted is not None:
             return profile
+        if profile is not None:
+            return profile_for_external_claims(claims)  # created concurrently: same checks
     raise Unauthorized("Could not create a profile for this identity.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, ProfileLink
@@ -27,6 +27,8 @@ def replace_links(profile: Profile, links: list[dict[str, str]]) -> list[Profile
     """Replace the whole ordered list of `profile`'s links."""
     if len(links) > MAX_LINKS:
         raise ValueError(f"at most {MAX_LINKS} links")
+    # Two concurrent replacements would both delete, then collide on (profile_id, position).
+    db.session.execute(select(Profile.id).where(Profile.id == profile.id).with_for_update())
     db.session.execute(delete(ProfileLink).where(ProfileLink.profile_id == profile.id))
     db.session.expire(profile, ["links"])
     for position, link in enumerate(links, start=1):

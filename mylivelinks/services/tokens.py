@@ -29,6 +29,12 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
+class RefreshTokenReused(Unauthorized):
+    """A spent refresh token came back: its whole family has been revoked."""
+
+    keeps_changes = True
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -110,11 +116,30 @@ def rotate_refresh_token(raw_token: str) -> tuple[Profile, TokenPair]:
         .returning(RefreshToken.profile_id, RefreshToken.family_id)
     ).one_or_none()
     if spent is None:
-        raise Unauthorized("The refresh token is invalid, expired or already used.")
+        _revoke_family_if_reused(raw_token)
+        raise Unauthorized("The refresh token is invalid or expired.")
     profile = db.session.get(Profile, spent.profile_id)
     access, expires = mint_access_token(profile)
     refresh = _new_refresh_token(profile.id, family_id=spent.family_id)
     return profile, TokenPair(access_token=access, refresh_token=refresh, expires_at=expires)
+
+
+def _revoke_family_if_reused(raw_token: str) -> None:
+    # A spent token presented again means two parties hold the chain (RFC 9700 §4.14):
+    # revoke every live token of the family, the thief's and the owner's alike.
+    family_id = db.session.scalar(
+        select(RefreshToken.family_id).where(
+            RefreshToken.token_hash == _hash(raw_token), RefreshToken.revoked_at.is_not(None)
+        )
+    )
+    if family_id is None:
+        return
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    raise RefreshTokenReused("The refresh token was already used; the session has been ended.")
 
 
 def revoke_refresh_token(raw_token: str) -> None:

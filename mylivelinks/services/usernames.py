@@ -69,7 +69,7 @@ def normalize_username(raw: str) -> str:
 def username_problem(username: str) -> str | None:
     """Why `username` (already normalised) is not allowed, or None when it is."""
     if not USERNAME_PATTERN.match(username):
-        return "Usernames are 3 to 30 characters of a-z, 0-9 and _."
+        return "Usernames are 3 to 30 characters of lower-case a-z, 0-9 and _."
     if username in RESERVED_USERNAMES:
         return "This username is reserved."
     return None

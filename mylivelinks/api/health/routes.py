@@ -20,9 +20,13 @@ class HealthSchema(ma.Schema):
 
 
 class ReadinessSchema(ma.Schema):
-    """Readiness answer: each dependency and whether it answered."""
+    """Readiness answer: each dependency and whether it answered (503 adds the error envelope)."""
 
-    status = ma.fields.String(dump_only=True, metadata={"description": "ok or unavailable"})
+    code = ma.fields.Integer(dump_only=True, metadata={"description": "503 when not ready"})
+    status = ma.fields.String(
+        dump_only=True, metadata={"description": "ok, or the reason phrase when not ready"}
+    )
+    message = ma.fields.String(dump_only=True, metadata={"description": "what is down"})
     checks = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.String(),
@@ -63,8 +67,15 @@ class Ready(MethodView):
     def get(self):
         """PostgreSQL and Redis both answer"""
         checks = {"postgres": _check_postgres(), "redis": _check_redis()}
-        ready = all(value == "ok" for value in checks.values())
-        return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        down = [name for name, value in checks.items() if value != "ok"]
+        if not down:
+            return {"status": "ok", "checks": checks}
+        return {
+            "code": 503,
+            "status": "Service Unavailable",
+            "message": f"Not ready: {', '.join(down)} unavailable.",
+            "checks": checks,
+        }, 503
 
 
 @blp.route("/metrics")

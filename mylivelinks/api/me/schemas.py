@@ -33,8 +33,13 @@ class ProfilePatchSchema(ma.Schema):
     @ma.validates_schema
     def coordinates_together(self, data, **kwargs):
         """Latitude and longitude are set (or cleared) as a pair."""
-        if ("latitude" in data) != ("longitude" in data):
-            raise ma.ValidationError("Send latitude and longitude together.", "latitude")
+        if "latitude" not in data and "longitude" not in data:
+            return
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if (latitude is None) != (longitude is None):
+            raise ma.ValidationError(
+                "Send latitude and longitude together, both numbers or both null.", "latitude"
+            )
 
 
 class LinksSchema(ma.Schema):

@@ -1,0 +1,1 @@
+"""The double-entry ledger: accounts, transfers, the purchase state machine and reconciliation."""

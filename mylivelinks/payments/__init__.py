@@ -1,0 +1,1 @@
+"""Payment providers (Stripe, Apple, Google): verify webhooks and normalise them."""

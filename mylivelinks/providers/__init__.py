@@ -1,0 +1,1 @@
+"""Media providers (LiveKit, Agora, Twilio, local) behind one MediaProvider interface."""
