@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.maintenance import purge_refresh_tokens
-from mylivelinks.models import RefreshToken
+from mylivelinks.models import Profile, RefreshToken
+from tests.conftest import TEST_SECRET_KEY
 
 
 def test_purge_job_removes_only_long_dead_refresh_tokens(api, app):
@@ -54,3 +61,43 @@ def test_cron_schedule_registers_the_purge_daily(app):
         jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
     assert jobs["purge_refresh_tokens"].cron == "17 3 * * *"
     assert jobs["purge_refresh_tokens"].queue_name == DEFAULT_QUEUE
+
+
+@pytest.mark.real_session
+def test_an_rq_worker_process_runs_the_job_in_its_own_app_and_commits(app, server_urls):
+    with app.app_context():
+        profile = Profile(username="purge_me", email="purge_me@example.com")
+        db.session.add(profile)
+        db.session.flush()
+        long_ago = datetime.now(UTC) - timedelta(days=30)
+        db.session.add(
+            RefreshToken(
+                profile_id=profile.id,
+                family_id=uuid.uuid4(),
+                token_hash="0" * 64,
+                expires_at=long_ago,
+            )
+        )
+        db.session.commit()
+        job = Queue(DEFAULT_QUEUE, connection=get_redis()).enqueue(purge_refresh_tokens)
+    env = {**os.environ, **server_urls, "APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY}
+    worker = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "--burst",
+            "--url",
+            server_urls["REDIS_URL"],
+            DEFAULT_QUEUE,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    with app.app_context():
+        job.refresh()
+        assert job.get_status() == "finished", worker.stderr
+        assert job.return_value() == 1
+        assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
 import pytest
 
 ME = "/api/v1/me"
@@ -44,6 +47,7 @@ def test_patch_me_changes_only_the_fields_sent(api):
         ({"avatar_url": "javascript:alert(1)"}, "avatar_url"),
         ({"latitude": 91, "longitude": 0}, "latitude"),
         ({"latitude": 10}, "latitude"),
+        ({"latitude": None, "longitude": 5}, "latitude"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"username": "renamed"}, "username"),
         ({"role": "admin"}, "role"),
@@ -121,3 +125,29 @@ def test_unknown_profile_is_404_in_the_envelope(api):
 def test_private_endpoints_require_a_token(api):
     for method, path in (("get", ME), ("patch", ME), ("get", LINKS), ("put", LINKS)):
         assert getattr(api, method)(path, json={}).status_code == 401, path
+
+
+@pytest.mark.real_session
+def test_concurrent_link_replacements_all_succeed_and_one_list_wins(app):
+    client = app.test_client()
+    session = client.post(
+        "/api/v1/auth/register",
+        json={"username": "linker", "email": "linker@example.com", "password": "password1"},
+    ).get_json()
+    headers = {"Authorization": f"Bearer {session['access_token']}"}
+    lists = [
+        [{"title": f"set {n} link {i}", "url": f"https://example.com/{n}/{i}"} for i in range(5)]
+        for n in range(10)
+    ]
+    barrier = Barrier(len(lists))
+
+    def replace(links):
+        own_client = app.test_client()
+        barrier.wait()
+        return own_client.put(LINKS, json={"links": links}, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=len(lists)) as pool:
+        statuses = list(pool.map(replace, lists))
+    assert statuses == [200] * len(lists)
+    final = client.get(LINKS, headers=headers).get_json()["links"]
+    assert final in lists
