@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 _counter = itertools.count(1)
 
@@ -42,3 +47,18 @@ class ApiClient:
     def auth(self, session: dict) -> dict[str, str]:
         """Authorization header of a registered session."""
         return self.bearer(session["access_token"])
+
+
+def run_concurrently(
+    app: Flask, calls: int, request: Callable[[FlaskClient, int], TestResponse]
+) -> list[int]:
+    """Start `calls` requests at once, each on its own thread, client and DB connection."""
+    barrier = Barrier(calls)
+
+    def one(index: int) -> int:
+        client = app.test_client()
+        barrier.wait()
+        return request(client, index).status_code
+
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        return list(pool.map(one, range(calls)))

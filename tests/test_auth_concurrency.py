@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 
 import pytest
 from sqlalchemy import func, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
+from tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.real_session
-
-
-def _concurrently(app, calls: int, request) -> list[int]:
-    barrier = Barrier(calls)
-
-    def one(index: int) -> int:
-        client = app.test_client()
-        barrier.wait()
-        return request(client, index).status_code
-
-    with ThreadPoolExecutor(max_workers=calls) as pool:
-        return list(pool.map(one, range(calls)))
 
 
 def test_exactly_one_of_20_concurrent_registrations_of_a_name_succeeds(app):
@@ -38,7 +25,7 @@ def test_exactly_one_of_20_concurrent_registrations_of_a_name_succeeds(app):
             },
         )
 
-    statuses = _concurrently(app, 20, register)
+    statuses = run_concurrently(app, 20, register)
     assert Counter(statuses) == {201: 1, 409: 19}
     with app.app_context():
         count = db.session.scalar(
@@ -57,5 +44,5 @@ def test_a_refresh_token_is_spent_once_under_concurrency(app):
     def refresh(client, index):
         return client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
 
-    statuses = _concurrently(app, 10, refresh)
+    statuses = run_concurrently(app, 10, refresh)
     assert Counter(statuses) == {200: 1, 401: 9}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
-
 import pytest
+
+from tests.helpers import run_concurrently
 
 ME = "/api/v1/me"
 LINKS = "/api/v1/me/links"
@@ -139,15 +138,9 @@ def test_concurrent_link_replacements_all_succeed_and_one_list_wins(app):
         [{"title": f"set {n} link {i}", "url": f"https://example.com/{n}/{i}"} for i in range(5)]
         for n in range(10)
     ]
-    barrier = Barrier(len(lists))
-
-    def replace(links):
-        own_client = app.test_client()
-        barrier.wait()
-        return own_client.put(LINKS, json={"links": links}, headers=headers).status_code
-
-    with ThreadPoolExecutor(max_workers=len(lists)) as pool:
-        statuses = list(pool.map(replace, lists))
+    statuses = run_concurrently(
+        app, len(lists), lambda own, n: own.put(LINKS, json={"links": lists[n]}, headers=headers)
+    )
     assert statuses == [200] * len(lists)
     final = client.get(LINKS, headers=headers).get_json()["links"]
     assert final in lists
