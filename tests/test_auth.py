@@ -147,7 +147,9 @@ def _token(sub: str, *, key: str = TEST_SECRET_KEY, **overrides) -> str:
 def test_missing_expired_and_tampered_tokens_are_401(api):
     session = api.register()
     user_id = session["user"]["id"]
-    assert api.get("/api/v1/me").status_code == 401
+    missing = api.get("/api/v1/me")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     expired = _token(user_id, exp=datetime.now(UTC) - timedelta(seconds=1))
     assert api.get("/api/v1/me", headers=api.bearer(expired)).status_code == 401
     forged = _token(user_id, key="some-other-secret-some-other-secret")

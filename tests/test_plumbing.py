@@ -123,3 +123,34 @@ def test_cors_allows_only_configured_origins(server_urls):
     assert "X-Request-ID" in allowed.headers["Access-Control-Expose-Headers"]
     other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_after_commit_hooks_run_only_when_the_request_committed(server_urls):
+    from mylivelinks.transaction import after_commit
+
+    app = create_app(make_config(server_urls))
+    ran: list[str] = []
+    probe = Blueprint("probe", __name__)
+
+    @probe.post("/ok")
+    def succeed():
+        after_commit(lambda: ran.append("ok"))
+        return {"done": True}
+
+    @probe.post("/fail")
+    def fail():
+        after_commit(lambda: ran.append("fail"))
+        return {"code": 409, "status": "Conflict", "message": "no"}, 409
+
+    @probe.post("/hook-raises")
+    def hook_raises():
+        after_commit(lambda: 1 / 0)
+        after_commit(lambda: ran.append("after the broken hook"))
+        return {"done": True}
+
+    app.register_blueprint(probe)
+    client = app.test_client()
+    assert client.post("/ok").status_code == 200
+    assert client.post("/fail").status_code == 409
+    assert client.post("/hook-raises").status_code == 200
+    assert ran == ["ok", "after the broken hook"]

@@ -17,6 +17,7 @@ from mylivelinks.services.external_identity import external_verifier, profile_fo
 from mylivelinks.services.tokens import decode_access_token
 
 BEARER = [{"bearerAuth": []}]
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mylivelinks"'}
 
 
 def _bearer_token() -> str | None:
@@ -67,11 +68,11 @@ def auth_required(blp: Blueprint, *roles: str):
         def wrapper(*args, **kwargs):
             token = _bearer_token()
             if token is None:
-                abort(401, message="A bearer access token is required.")
+                abort(401, message="A bearer access token is required.", headers=CHALLENGE)
             try:
                 g.current_user = profile_from_token(token)
             except Unauthorized as exc:
-                abort(401, message=exc.message)
+                abort(401, message=exc.message, headers=CHALLENGE)
             if roles and g.current_user.role not in roles:
                 abort(403, message="You are not allowed to do this.")
             return view(*args, **kwargs)
