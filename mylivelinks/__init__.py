@@ -30,6 +30,7 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_directory())
     init_redis(app)
     init_external_identity(app)
+    app.extensions["coin_packs"] = config.coin_packs
     cors.init_app(
         app,
         origins=config.CORS_ORIGINS,

@@ -52,7 +52,28 @@ def seed() -> None:
     db.session.commit()
 
 
+ledger_cli = AppGroup("ledger", help="Ledger operations.")
+
+
+@ledger_cli.command("reconcile")
+def reconcile_command() -> None:
+    """Reconcile every cached balance with its entries now; exit 1 on a mismatch."""
+    from mylivelinks.ledger.reconciliation import reconcile
+
+    run = reconcile()
+    db.session.commit()
+    click.echo(
+        f"accounts checked: {run.accounts_checked}, entries: {run.entries_checked}, "
+        f"mismatches: {len(run.mismatches)}"
+    )
+    for mismatch in run.mismatches:
+        click.echo(f"  {mismatch}")
+    if not run.ok:
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     """Attach the commands to `app`."""
     app.cli.add_command(users_cli)
+    app.cli.add_command(ledger_cli)
     app.cli.add_command(seed)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mylivelinks.payments.packs import CoinPack, load_packs
+
 
 class ConfigError(RuntimeError):
     """A configuration value is missing or malformed; raised at start-up."""
@@ -82,6 +84,12 @@ def _http_url(raw: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
     return value
+
+
+def _coin_packs_file(raw: str) -> str:
+    path = raw.strip()
+    load_packs(path)  # a bad file stops the start-up here, with the reason
+    return path
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,38 @@ SETTINGS: tuple[Setting, ...] = (
         32,
         "threads of the gunicorn worker under `make run` (SSE holds one per client)",
     ),
+    Setting(
+        "COIN_PACKS_FILE",
+        _coin_packs_file,
+        None,
+        "JSON list of coin packs (`id`, `platform`, `coins`, `price_cents`, `currency`) "
+        "replacing the defaults of SPEC §5",
+    ),
+    Setting("STRIPE_SECRET_KEY", _text, None, "Stripe API key; checkout answers 503 without it"),
+    Setting(
+        "STRIPE_WEBHOOK_SECRET",
+        _text,
+        None,
+        "signing secret of the Stripe webhook endpoint; webhooks answer 503 without it",
+    ),
+    Setting(
+        "STRIPE_API_BASE",
+        _http_url,
+        "https://api.stripe.com",
+        "Stripe API base URL (a local fake in tests)",
+    ),
+    Setting(
+        "CHECKOUT_SUCCESS_URL",
+        _http_url,
+        "http://127.0.0.1:5000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+        "where Stripe Checkout sends the buyer after paying",
+    ),
+    Setting(
+        "CHECKOUT_CANCEL_URL",
+        _http_url,
+        "http://127.0.0.1:5000/checkout/cancel",
+        "where Stripe Checkout sends the buyer who cancels",
+    ),
 )
 
 
@@ -187,6 +227,7 @@ class Config:
             setattr(self, setting.name, value)
         for name, value in overrides.items():
             setattr(self, name, value)
+
         if not problems:
             problems = self._cross_checks()
         if problems:
@@ -206,6 +247,11 @@ class Config:
         if external and not self.AUTH_EXTERNAL_ISSUER:
             problems.append("AUTH_EXTERNAL_ISSUER: is required when external tokens are accepted")
         return problems
+
+    @property
+    def coin_packs(self) -> tuple[CoinPack, ...]:
+        """The coin packs on sale: COIN_PACKS_FILE's, or the defaults."""
+        return load_packs(self.COIN_PACKS_FILE)
 
     @property
     def is_testing(self) -> bool:

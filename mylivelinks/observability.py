@@ -14,6 +14,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -27,6 +28,16 @@ HTTP_REQUESTS = Counter(
     "mylivelinks_http_requests_total",
     "HTTP requests served",
     ["method", "endpoint", "status"],
+)
+LEDGER_MISMATCHES = Gauge(
+    "mylivelinks_ledger_reconciliation_mismatches",
+    "Mismatches found by the last ledger reconciliation",
+    multiprocess_mode="max",
+)
+LEDGER_RECONCILED_AT = Gauge(
+    "mylivelinks_ledger_reconciliation_timestamp_seconds",
+    "When the last ledger reconciliation finished",
+    multiprocess_mode="max",
 )
 HTTP_LATENCY = Histogram(
     "mylivelinks_http_request_duration_seconds",

@@ -23,6 +23,14 @@ def after_commit(callback: Callable[[], None]) -> None:
     g.setdefault("after_commit", []).append(callback)
 
 
+def end_read_only_transaction() -> None:
+    """Close the request's transaction before a slow vendor call; it must not have written."""
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_read_only_transaction after writes; call the vendor first")
+    session.commit()
+
+
 def _run_after_commit() -> None:
     for callback in g.pop("after_commit", []):
         try:

@@ -4,6 +4,13 @@ from mylivelinks.models.auth import RefreshToken
 from mylivelinks.models.base import Base
 from mylivelinks.models.follows import Follow
 from mylivelinks.models.gifts import GiftType
+from mylivelinks.models.ledger import (
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    ReconciliationRun,
+)
+from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
 
@@ -11,10 +18,17 @@ __all__ = [
     "ROLES",
     "Base",
     "Box",
+    "CoinPurchase",
     "Follow",
     "GiftType",
+    "IdempotencyRecord",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "PaymentEvent",
     "Profile",
     "ProfileLink",
+    "ReconciliationRun",
     "RefreshToken",
     "Room",
 ]

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from mylivelinks.extensions import db, get_redis
-from mylivelinks.observability import render_metrics
+from mylivelinks.ledger.reconciliation import latest_run
+from mylivelinks.observability import LEDGER_MISMATCHES, LEDGER_RECONCILED_AT, render_metrics
 
 blp = Blueprint("health", __name__, url_prefix="", description="Operations")
 
@@ -83,4 +84,8 @@ class Metrics(MethodView):
     @blp.response(200, content_type="text/plain", description="Prometheus text exposition")
     def get(self):
         """Prometheus metrics"""
+        run = latest_run()
+        if run is not None:
+            LEDGER_MISMATCHES.set(len(run.mismatches))
+            LEDGER_RECONCILED_AT.set(run.finished_at.timestamp())
         return render_metrics()

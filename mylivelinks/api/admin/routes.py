@@ -1,0 +1,69 @@
+"""Admin: coin adjustments and the ledger's reconciliation."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from mylivelinks.api.admin.schemas import (
+    AdjustmentResultSchema,
+    AdjustmentSchema,
+    ReconciliationSchema,
+)
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.idempotency import HEADER, idempotent
+from mylivelinks.ledger.errors import InsufficientFunds
+from mylivelinks.ledger.reconciliation import latest_run
+from mylivelinks.ledger.wallet import adjust_coins, wallet
+from mylivelinks.services.accounts import get_by_username
+
+blp = Blueprint("admin", __name__, url_prefix="/admin", description="Administration")
+
+
+@blp.route("/adjustments")
+class Adjustments(MethodView):
+    @auth_required(blp, "admin")
+    @idempotent(blp)
+    @blp.arguments(AdjustmentSchema)
+    @blp.response(201, AdjustmentResultSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such user")
+    def post(self, data):
+        """Grant or remove coins, as a ledger transaction carrying the reason and the admin"""
+        target = get_by_username(data["username"])
+        admin = current_user()
+        key = request.headers.get(HEADER)
+        source_ref = f"{admin.id}:{key}" if key else str(uuid.uuid4())
+        try:
+            booked = adjust_coins(
+                target.id,
+                data["coins"],
+                source_ref=source_ref,
+                reason=data["reason"],
+                admin_id=admin.id,
+            )
+        except InsufficientFunds:
+            abort(409, message=f"{target.username} has fewer than {-data['coins']} coins.")
+        return {
+            "transaction_id": booked.transaction_id,
+            "username": target.username,
+            "coins": data["coins"],
+            "reason": data["reason"],
+            "wallet": wallet(target.id),
+        }
+
+
+@blp.route("/reconciliation")
+class Reconciliation(MethodView):
+    @auth_required(blp, "admin")
+    @blp.response(200, ReconciliationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No reconciliation has run yet")
+    def get(self):
+        """The last reconciliation: accounts checked and any mismatches"""
+        run = latest_run()
+        if run is None:
+            abort(404, message="No reconciliation has run yet.")
+        return run

@@ -1,0 +1,124 @@
+"""Idempotency-Key for money-moving POSTs: a retried request replays the first response.
+
+The stored response is written in the same database transaction as the change it
+describes, so it exists exactly when the change was committed. A short Redis lock turns a
+concurrent duplicate into 409 instead of a second execution.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+from flask import Response, g, make_response, request
+from flask_smorest import Blueprint, abort
+from sqlalchemy import delete, select
+
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.models.payments import IdempotencyRecord
+from mylivelinks.transaction import after_commit
+
+HEADER = "Idempotency-Key"
+WINDOW = timedelta(hours=24)
+IN_FLIGHT_LOCK_SECONDS = 60
+HEADER_DOC = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Retrying with the same key and body replays the first response "
+    "(kept 24 h); the same key with another body, or while the first is running, is 409.",
+}
+
+
+def _fingerprint() -> str:
+    raw = request.get_data()
+    try:
+        body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _stored(profile_id, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.profile_id == profile_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at > datetime.now(UTC) - WINDOW,
+        )
+    )
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        abort(409, message=f"This {HEADER} was already used with a different request.")
+    response = make_response(json.dumps(record.body), record.status_code)
+    response.headers["Content-Type"] = "application/json"
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(blp: Blueprint):
+    """Honour an Idempotency-Key header on the view (place it under `auth_required`)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get(HEADER)
+            if key is None:
+                return view(*args, **kwargs)
+            if not 1 <= len(key) <= 255:
+                abort(422, errors={HEADER: ["Must be 1 to 255 characters."]})
+            profile_id = g.current_user.id
+            fingerprint = _fingerprint()
+            if record := _stored(profile_id, key):
+                return _replay(record, fingerprint)
+            redis, lock = get_redis(), f"idempotency:{profile_id}:{key}"
+            if not redis.set(lock, fingerprint, nx=True, ex=IN_FLIGHT_LOCK_SECONDS):
+                abort(409, message=f"A request with this {HEADER} is still in progress.")
+            try:
+                if record := _stored(profile_id, key):  # committed while we took the lock
+                    return _replay(record, fingerprint)
+                response = make_response(view(*args, **kwargs))
+            except BaseException:
+                redis.delete(lock)
+                raise
+            if response.status_code >= 400:
+                redis.delete(lock)  # nothing was written: a retry may run again
+                return response
+            db.session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.profile_id == profile_id, IdempotencyRecord.key == key
+                )
+            )  # an expired record of the same key
+            db.session.add(
+                IdempotencyRecord(
+                    profile_id=profile_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status_code=response.status_code,
+                    body=response.get_json(),
+                )
+            )
+            db.session.flush()
+            after_commit(lambda: redis.delete(lock))
+            return response
+
+        documented = blp.alt_response(
+            409, schema=ErrorSchema, description="Idempotency-Key misuse"
+        )(wrapper)
+        return blp.doc(parameters=[HEADER_DOC])(documented)
+
+    return decorator
+
+
+def purge_expired_records() -> int:
+    """Delete stored responses older than the 24-hour window; returns how many."""
+    result = db.session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < datetime.now(UTC) - WINDOW)
+    )
+    return result.rowcount

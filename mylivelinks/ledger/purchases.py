@@ -1,0 +1,73 @@
+"""The purchase state machine, derived from the provider's facts so any event order converges."""
+
+from __future__ import annotations
+
+from mylivelinks.extensions import db
+from mylivelinks.ledger.wallet import credit_coins, take_back_coins
+from mylivelinks.models.ledger import PURCHASES_CLEARING
+from mylivelinks.models.payments import CoinPurchase
+
+
+def derived_status(purchase: CoinPurchase) -> str:
+    """pending → confirmed → refunded | partially_refunded | disputed → confirmed | chargeback."""
+    if purchase.flagged_reason:
+        return "flagged"
+    if purchase.paid_cents is None:
+        return "pending"
+    if purchase.dispute == "lost":
+        return "chargeback"
+    if purchase.dispute == "open":
+        return "disputed"
+    if purchase.refunded_cents >= purchase.price_cents:
+        return "refunded"
+    if purchase.refunded_cents > 0:
+        return "partially_refunded"
+    return "confirmed"
+
+
+def _payment_mismatch(purchase: CoinPurchase) -> str | None:
+    if purchase.paid_cents != purchase.price_cents:
+        return f"paid {purchase.paid_cents} cents for a {purchase.price_cents}-cent pack"
+    if (purchase.paid_currency or "").lower() != purchase.currency.lower():
+        return f"paid in {purchase.paid_currency} for a {purchase.currency} pack"
+    return None
+
+
+def settle(purchase: CoinPurchase) -> None:
+    """Make the ledger reflect the purchase's facts; idempotent, call with the row locked."""
+    if purchase.paid_cents is not None and not purchase.flagged_reason:
+        purchase.flagged_reason = _payment_mismatch(purchase)
+    if purchase.flagged_reason:
+        purchase.status = derived_status(purchase)
+        db.session.flush()
+        return
+    details = {"purchase_id": str(purchase.id), "pack_id": purchase.pack_id}
+    payment_ref = f"{purchase.provider}:{purchase.provider_payment_id}"
+    target_credit = purchase.coins if purchase.paid_cents is not None else 0
+    if target_credit > purchase.coins_credited:
+        credit_coins(
+            purchase.profile_id,
+            target_credit - purchase.coins_credited,
+            source_kind=PURCHASES_CLEARING,
+            kind="purchase",
+            source_ref=payment_ref,
+            details=details,
+        )
+        purchase.coins_credited = target_credit
+    if purchase.dispute == "lost":
+        target_reversal = target_credit
+    else:
+        refunded = min(purchase.refunded_cents, purchase.price_cents)
+        target_reversal = target_credit * refunded // purchase.price_cents
+    if target_reversal > purchase.coins_reversed:
+        # One booking per reversal level: redelivered events find it and do nothing.
+        take_back_coins(
+            purchase.profile_id,
+            target_reversal - purchase.coins_reversed,
+            kind="purchase_reversal",
+            source_ref=f"{payment_ref}:{target_reversal}",
+            details=details,
+        )
+        purchase.coins_reversed = target_reversal
+    purchase.status = derived_status(purchase)
+    db.session.flush()

@@ -1,0 +1,150 @@
+"""What users hold and how coins enter, leave and move between their accounts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from mylivelinks.ledger.accounts import (
+    balances,
+    locked_balance,
+    open_user_accounts,
+    platform_account_id,
+    user_accounts,
+)
+from mylivelinks.ledger.errors import SpendingFrozen
+from mylivelinks.ledger.transfers import Posting, TransferResult, booked, transfer
+from mylivelinks.models.ledger import ADJUSTMENTS, CENTICOINS_PER_COIN, REVERSALS_CLEARING
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A user's balances as the API shows them."""
+
+    coin_balance: int
+    earnings_balance_centicoins: int
+    debt_coins: int
+
+    @property
+    def frozen(self) -> bool:
+        """Spending is frozen while the user owes coins."""
+        return self.debt_coins > 0
+
+
+def wallet(profile_id: uuid.UUID) -> Wallet:
+    """The user's wallet, from the cached balances."""
+    accounts = user_accounts(profile_id)
+    found = balances([accounts.coins, accounts.earnings, accounts.debt])
+    return Wallet(
+        coin_balance=found[accounts.coins] // CENTICOINS_PER_COIN,
+        earnings_balance_centicoins=found[accounts.earnings],
+        debt_coins=-found[accounts.debt] // CENTICOINS_PER_COIN,
+    )
+
+
+def credit_coins(
+    profile_id: uuid.UUID,
+    coins: int,
+    *,
+    source_kind: str,
+    kind: str,
+    source_ref: str,
+    details: dict[str, Any] | None = None,
+) -> TransferResult:
+    """Give the user `coins` from a platform account; any debt is paid off first."""
+    accounts = open_user_accounts(profile_id)
+    amount = coins * CENTICOINS_PER_COIN
+    # Lock order everywhere: debt, then coins. The lock also serialises this user's credits,
+    # so a replay finds the first booking before computing a (different) split.
+    owed = -locked_balance(accounts.debt)
+    if replay := booked(kind, source_ref):
+        return replay
+    to_debt = min(owed, amount)
+    return transfer(
+        [
+            Posting(platform_account_id(source_kind), -amount),
+            Posting(accounts.debt, to_debt),
+            Posting(accounts.coins, amount - to_debt),
+        ],
+        kind=kind,
+        source_ref=source_ref,
+        details=details,
+    )
+
+
+def take_back_coins(
+    profile_id: uuid.UUID,
+    coins: int,
+    *,
+    kind: str,
+    source_ref: str,
+    details: dict[str, Any] | None = None,
+) -> TransferResult:
+    """Reverse `coins` (refund, chargeback): take what remains, book the rest as debt."""
+    accounts = open_user_accounts(profile_id)
+    amount = coins * CENTICOINS_PER_COIN
+    locked_balance(accounts.debt)
+    if replay := booked(kind, source_ref):
+        return replay
+    available = locked_balance(accounts.coins)
+    taken = min(available, amount)
+    return transfer(
+        [
+            Posting(platform_account_id(REVERSALS_CLEARING), amount),
+            Posting(accounts.coins, -taken),
+            Posting(accounts.debt, -(amount - taken)),
+        ],
+        kind=kind,
+        source_ref=source_ref,
+        details=details,
+    )
+
+
+def spend_coins(
+    profile_id: uuid.UUID,
+    coins: int,
+    *,
+    recipients: list[Posting],
+    kind: str,
+    source_ref: str,
+    details: dict[str, Any] | None = None,
+) -> TransferResult:
+    """Debit `coins` from the user's spendable balance to `recipients` (which sum to it).
+
+    SpendingFrozen while the user owes coins; InsufficientFunds when short.
+    """
+    accounts = user_accounts(profile_id)
+    # A shared lock on the debt row: a reversal that would freeze the account waits for us.
+    if locked_balance(accounts.debt, shared=True) < 0:
+        raise SpendingFrozen("Spending is frozen until the coins owed after a refund are repaid.")
+    return transfer(
+        [Posting(accounts.coins, -coins * CENTICOINS_PER_COIN), *recipients],
+        kind=kind,
+        source_ref=source_ref,
+        details=details,
+    )
+
+
+def adjust_coins(
+    profile_id: uuid.UUID, coins: int, *, source_ref: str, reason: str, admin_id: uuid.UUID
+) -> TransferResult:
+    """An admin grant (positive, pays debt first) or removal (negative) of coins."""
+    details = {"reason": reason, "admin_id": str(admin_id)}
+    if coins > 0:
+        return credit_coins(
+            profile_id,
+            coins,
+            source_kind=ADJUSTMENTS,
+            kind="adjustment",
+            source_ref=source_ref,
+            details=details,
+        )
+    accounts = open_user_accounts(profile_id)
+    amount = -coins * CENTICOINS_PER_COIN
+    return transfer(
+        [Posting(accounts.coins, -amount), Posting(platform_account_id(ADJUSTMENTS), amount)],
+        kind="adjustment",
+        source_ref=source_ref,
+        details=details,
+    )

@@ -1,0 +1,139 @@
+"""Coin purchases and the raw webhook events of payment providers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mylivelinks.models.base import Base, created_at_column, uuid_pk
+
+PURCHASE_STATUSES = (
+    "pending",
+    "confirmed",
+    "refunded",
+    "partially_refunded",
+    "disputed",
+    "chargeback",
+    "flagged",
+)
+DISPUTE_STATES = ("none", "open", "won", "lost")
+
+
+class CoinPurchase(Base):
+    """One purchase of a coin pack: the facts the provider reported and what was applied.
+
+    `status` is derived from the facts (paid, refunded amount, dispute), never set directly,
+    so events applied in any order reach the same state.
+    """
+
+    __tablename__ = "coin_purchases"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'confirmed', 'refunded', 'partially_refunded', 'disputed', "
+            "'chargeback', 'flagged')",
+            name="status",
+        ),
+        CheckConstraint("dispute IN ('none', 'open', 'won', 'lost')", name="dispute"),
+        CheckConstraint("coins > 0 AND price_cents > 0", name="positive_pack"),
+        CheckConstraint("refunded_cents >= 0", name="refunded_nonnegative"),
+        CheckConstraint(
+            "coins_reversed >= 0 AND coins_reversed <= coins_credited", name="reversal_bounds"
+        ),
+        UniqueConstraint(
+            "provider", "provider_payment_id", name="uq_coin_purchases_provider_payment"
+        ),
+        UniqueConstraint(
+            "provider", "provider_session_id", name="uq_coin_purchases_provider_session"
+        ),
+        Index("ix_coin_purchases_profile_recent", "profile_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    profile_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
+    provider: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    pack_id: Mapped[str] = mapped_column(String(64))
+    coins: Mapped[int] = mapped_column(BigInteger)
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24), default="pending", server_default="pending")
+    provider_session_id: Mapped[str | None] = mapped_column(String(255))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255))
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    # Facts reported by the provider.
+    paid_cents: Mapped[int | None] = mapped_column(BigInteger)
+    paid_currency: Mapped[str | None] = mapped_column(String(3))
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    dispute: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    flagged_reason: Mapped[str | None] = mapped_column(Text)
+    # What the ledger already reflects, in whole coins.
+    coins_credited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    coins_reversed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PaymentEvent(Base):
+    """A provider webhook exactly as received, applied once by a job."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        CheckConstraint(
+            "status IN ('received', 'deferred', 'processed', 'ignored', 'failed')", name="status"
+        ),
+        Index(
+            "ix_payment_events_unprocessed",
+            "received_at",
+            postgresql_where=text("status IN ('received', 'deferred')"),
+        ),
+        Index("ix_payment_events_payment_ref", "provider", "payment_ref"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(100))
+    # The provider's payment id the event is about, when the payload names it.
+    payment_ref: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = created_at_column()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyRecord(Base):
+    """The stored response of a money-moving request sent with an Idempotency-Key."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "key"),
+        Index("ix_idempotency_records_created_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    profile_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column()
+    body: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()

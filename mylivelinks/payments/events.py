@@ -1,0 +1,140 @@
+"""Storing provider webhooks and applying them to purchases, exactly once, in any order."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+
+from mylivelinks.extensions import db
+from mylivelinks.ledger.purchases import settle
+from mylivelinks.models.payments import CoinPurchase, PaymentEvent
+from mylivelinks.payments import stripe as stripe_provider
+from mylivelinks.payments.facts import PaymentFacts
+
+# provider name -> function turning (event type, payload) into facts
+FACT_READERS: dict[str, Callable[[str, dict[str, Any]], PaymentFacts | None]] = {
+    stripe_provider.PROVIDER: stripe_provider.facts,
+}
+STUCK_AFTER = timedelta(minutes=2)
+
+
+def store_event(
+    provider: str, event_id: str, event_type: str, payment_ref: str | None, payload: dict
+) -> uuid.UUID | None:
+    """Insert a verified webhook; returns its row id, or None when it was already stored."""
+    return db.session.execute(
+        insert(PaymentEvent)
+        .values(
+            id=uuid.uuid4(),
+            provider=provider,
+            event_id=event_id,
+            event_type=event_type,
+            payment_ref=payment_ref,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(PaymentEvent.id)
+    ).scalar()
+
+
+def _purchase_for(provider: str, found: PaymentFacts) -> CoinPurchase | None:
+    conditions = []
+    if found.purchase_id:
+        with contextlib.suppress(ValueError):  # a malformed id simply links nothing
+            conditions.append(CoinPurchase.id == uuid.UUID(found.purchase_id))
+    if found.payment_id:
+        conditions.append(CoinPurchase.provider_payment_id == found.payment_id)
+    if not conditions:
+        return None
+    return db.session.scalar(
+        select(CoinPurchase)
+        .where(CoinPurchase.provider == provider, or_(*conditions))
+        .with_for_update()
+    )
+
+
+def _merge_facts(purchase: CoinPurchase, found: PaymentFacts) -> None:
+    if found.payment_id and purchase.provider_payment_id is None:
+        purchase.provider_payment_id = found.payment_id
+    if found.paid_cents is not None and purchase.paid_cents is None:
+        purchase.paid_cents = found.paid_cents
+        purchase.paid_currency = found.paid_currency
+    if found.refunded_cents is not None:
+        # Providers report the cumulative refund: keep the largest, apply only the difference.
+        purchase.refunded_cents = max(purchase.refunded_cents, found.refunded_cents)
+    if found.dispute == "open" and purchase.dispute == "none":
+        purchase.dispute = "open"
+    elif found.dispute in ("won", "lost") and purchase.dispute != "lost":
+        purchase.dispute = found.dispute
+
+
+def apply_event(event: PaymentEvent) -> str:
+    """Apply one stored event (its row locked); returns its new status."""
+    found = FACT_READERS[event.provider](event.event_type, event.payload)
+    if found is None:
+        return "ignored"
+    purchase = _purchase_for(event.provider, found)
+    if purchase is None:
+        # Nothing links it to a purchase yet (a dispute before the payment was seen):
+        # it is applied when an event naming the same payment arrives.
+        return "deferred"
+    _merge_facts(purchase, found)
+    settle(purchase)
+    return "processed"
+
+
+def process_event(event_id: uuid.UUID) -> str | None:
+    """Lock and apply one event, then any deferred events of the same payment."""
+    event = db.session.scalar(
+        select(PaymentEvent).where(PaymentEvent.id == event_id).with_for_update()
+    )
+    if event is None or event.status in ("processed", "ignored"):
+        return None
+    _mark(event, apply_event(event))
+    if event.status == "processed" and event.payment_ref:
+        waiting = db.session.scalars(
+            select(PaymentEvent)
+            .where(
+                PaymentEvent.provider == event.provider,
+                PaymentEvent.payment_ref == event.payment_ref,
+                PaymentEvent.status == "deferred",
+            )
+            .order_by(PaymentEvent.received_at)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for deferred in waiting:
+            _mark(deferred, apply_event(deferred))
+    db.session.flush()
+    return event.status
+
+
+def _mark(event: PaymentEvent, status: str) -> None:
+    event.status = status
+    if status in ("processed", "ignored"):
+        event.processed_at = datetime.now(UTC)
+
+
+def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
+    """Events received but not applied for STUCK_AFTER, or deferred ones that can now apply."""
+    cutoff = (now or datetime.now(UTC)) - STUCK_AFTER
+    linkable = select(CoinPurchase.provider_payment_id).where(
+        CoinPurchase.provider_payment_id.is_not(None)
+    )
+    return list(
+        db.session.scalars(
+            select(PaymentEvent.id)
+            .where(
+                or_(
+                    (PaymentEvent.status == "received") & (PaymentEvent.received_at < cutoff),
+                    (PaymentEvent.status == "deferred") & PaymentEvent.payment_ref.in_(linkable),
+                )
+            )
+            .order_by(PaymentEvent.received_at)
+        )
+    )

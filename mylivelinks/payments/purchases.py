@@ -1,0 +1,60 @@
+"""Web purchases: coin packs on sale, Stripe Checkout, the buyer's purchase history."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from sqlalchemy import select
+
+from mylivelinks.extensions import db
+from mylivelinks.models import CoinPurchase, Profile
+from mylivelinks.pagination import Page, keyset_page
+from mylivelinks.payments import stripe as stripe_provider
+from mylivelinks.payments.packs import CoinPack
+from mylivelinks.services.errors import InvalidInput
+
+
+def find_pack(pack_id: str, *, platform: str | None = None) -> CoinPack:
+    """The configured pack with this id (on `platform`, when given), or InvalidInput."""
+    for pack in current_app.extensions["coin_packs"]:
+        if pack.id == pack_id and platform in (None, pack.platform):
+            return pack
+    where = f" for {platform}" if platform else ""
+    raise InvalidInput(f"No coin pack {pack_id!r}{where}.", field="pack_id")
+
+
+def start_checkout(profile: Profile, pack: CoinPack) -> CoinPurchase:
+    """Create the Checkout Session, then the pending purchase that it pays for.
+
+    The vendor is called before anything is written, so no database transaction is open
+    across the call; a failure leaves at most an unused session that Stripe expires.
+    """
+    purchase_id = uuid.uuid4()
+    session = stripe_provider.create_checkout_session(str(purchase_id), str(profile.id), pack)
+    purchase = CoinPurchase(
+        id=purchase_id,
+        profile_id=profile.id,
+        provider=stripe_provider.PROVIDER,
+        platform=pack.platform,
+        pack_id=pack.id,
+        coins=pack.coins,
+        price_cents=pack.price_cents,
+        currency=pack.currency,
+        provider_session_id=session.id,
+        checkout_url=session.url,
+    )
+    db.session.add(purchase)
+    db.session.flush()
+    return purchase
+
+
+def list_purchases(profile_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page:
+    """The user's purchases, newest first."""
+    return keyset_page(
+        select(CoinPurchase).where(CoinPurchase.profile_id == profile_id),
+        [CoinPurchase.created_at, CoinPurchase.id],
+        limit=limit,
+        cursor=cursor,
+        cursor_of=lambda row: (row.CoinPurchase.created_at, row.CoinPurchase.id),
+    )

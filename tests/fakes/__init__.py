@@ -1,0 +1,1 @@
+"""In-process fakes of third-party services, for the test suite."""
