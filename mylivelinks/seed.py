@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
+from mylivelinks.ledger.accounts import open_platform_accounts
 from mylivelinks.models import Box, GiftType, Room
 
 MAIN_ROOM = {"slug": "main", "name": "Main room", "kind": "group", "box_count": 12}
@@ -30,6 +31,7 @@ def seed_reference_data() -> Iterator[str]:
     # are configuration, not rows. The caller commits.
     yield _seed_main_room()
     yield _seed_gift_catalog()
+    yield f"ledger: platform accounts ({open_platform_accounts()} added)"
 
 
 def _seed_main_room() -> str:

@@ -20,6 +20,7 @@ from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedPostgres, EmbeddedRedis
 from mylivelinks.extensions import db, get_redis
+from mylivelinks.ledger.accounts import open_platform_accounts
 from mylivelinks.models import Base
 from tests.helpers import ApiClient
 
@@ -80,6 +81,8 @@ def _isolated(request, app) -> Iterator[None]:
             tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+            open_platform_accounts()  # reference rows the migration created
+            db.session.commit()
         return
     with app.app_context():
         connection = db.engine.connect()
@@ -101,3 +104,34 @@ def _isolated(request, app) -> Iterator[None]:
 def api(app) -> ApiClient:
     """An HTTP client of the app with account helpers."""
     return ApiClient(app)
+
+
+@pytest.fixture(scope="session")
+def fake_stripe():
+    """A Stripe API stand-in on 127.0.0.1 that checks the API key like Stripe does."""
+    from tests.fakes.stripe_server import FakeStripe
+    from tests.money import STRIPE_KEY
+
+    with FakeStripe(STRIPE_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pay_app(server_urls, fake_stripe) -> Flask:
+    """The app configured for Stripe against the fake server (same database as `app`)."""
+    from tests.money import STRIPE_KEY, WEBHOOK_SECRET
+
+    return create_app(
+        make_config(
+            server_urls,
+            STRIPE_SECRET_KEY=STRIPE_KEY,
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            STRIPE_API_BASE=fake_stripe.base_url,
+        )
+    )
+
+
+@pytest.fixture
+def pay_api(pay_app, app) -> ApiClient:
+    """An HTTP client of `pay_app` (the `app` fixture made sure the schema exists)."""
+    return ApiClient(pay_app)

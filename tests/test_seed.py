@@ -54,7 +54,11 @@ def test_seed_creates_main_room_with_twelve_boxes_and_the_gift_catalog(app):
         assert positions == list(range(1, 13))
         assert _gifts() == EXPECTED_GIFTS
         assert all(db.session.scalars(select(GiftType.active)))
-        assert lines == ["rooms: main with 12 boxes (12 added)", "gift_types: 7 gifts (7 added)"]
+        assert lines == [
+            "rooms: main with 12 boxes (12 added)",
+            "gift_types: 7 gifts (7 added)",
+            "ledger: platform accounts (0 added)",  # the migration created them
+        ]
 
 
 def test_seed_twice_adds_nothing_and_keeps_edited_rows(app):
@@ -65,7 +69,11 @@ def test_seed_twice_adds_nothing_and_keeps_edited_rows(app):
 
         lines = _seed()
 
-        assert lines == ["rooms: main with 12 boxes (0 added)", "gift_types: 7 gifts (0 added)"]
+        assert lines == [
+            "rooms: main with 12 boxes (0 added)",
+            "gift_types: 7 gifts (0 added)",
+            "ledger: platform accounts (0 added)",
+        ]
         assert db.session.scalar(select(func.count()).select_from(Room)) == 1
         assert db.session.scalar(select(func.count()).select_from(Box)) == 12
         rose_cost = db.session.scalar(select(GiftType.coin_cost).where(GiftType.name == "Rose"))

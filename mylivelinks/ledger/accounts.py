@@ -28,6 +28,19 @@ def platform_account_id(kind: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"platform/{kind}")
 
 
+def open_platform_accounts() -> int:
+    """Create any missing platform account (migration 0003 creates them); returns how many."""
+    created = db.session.execute(
+        insert(LedgerAccount)
+        .values(
+            [{"id": platform_account_id(kind), "kind": kind} for kind in PLATFORM_ACCOUNT_KINDS]
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(LedgerAccount.id)
+    ).all()
+    return len(created)
+
+
 def user_account_id(profile_id: uuid.UUID, kind: str) -> uuid.UUID:
     """The id of one of a user's accounts (whether or not it exists yet)."""
     if kind not in USER_ACCOUNT_KINDS:

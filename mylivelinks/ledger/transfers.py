@@ -107,9 +107,7 @@ def transfer(
                 .returning(LedgerAccount.id)
             ).scalar()
             if updated is None:
-                raise InsufficientFunds(
-                    "Not enough funds for this transfer.", field=str(posting.account_id)
-                )
+                _refuse(posting)
         db.session.execute(
             insert(LedgerEntry),
             [
@@ -118,6 +116,15 @@ def transfer(
             ],
         )
     return TransferResult(transaction_id=transaction_id, replayed=False)
+
+
+def _refuse(posting: Posting) -> None:
+    exists = db.session.scalar(
+        select(LedgerAccount.id).where(LedgerAccount.id == posting.account_id)
+    )
+    if exists is None:
+        raise LookupError(f"ledger account {posting.account_id} does not exist")
+    raise InsufficientFunds("Not enough funds for this transfer.", field=str(posting.account_id))
 
 
 def booked(kind: str, source_ref: str) -> TransferResult | None:
