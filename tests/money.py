@@ -45,3 +45,70 @@ def assert_ledger_consistent(app: Flask) -> None:
         run = reconcile()
         assert run.ok, run.mismatches
         assert run.entries_total == 0 and run.balances_total == 0
+
+
+class StripeBuyer:
+    """A registered user buying coin packs through checkout and the fake Stripe."""
+
+    def __init__(self, api, fake, username: str | None = None):
+        self.api, self.fake = api, fake
+        self.session = api.register(username)
+        self.headers = api.auth(self.session)
+
+    @property
+    def user_id(self) -> str:
+        """The buyer's profile id."""
+        return self.session["user"]["id"]
+
+    def checkout(self, pack_id: str = "web_5") -> dict:
+        """Start a checkout; returns the pending purchase plus its Stripe session id."""
+        response = self.api.post(
+            "/api/v1/coins/checkout", json={"pack_id": pack_id}, headers=self.headers
+        )
+        assert response.status_code == 201, response.get_json()
+        purchase = response.get_json()["purchase"]
+        session = next(
+            s
+            for s in self.fake.sessions.values()
+            if s["metadata"].get("purchase_id") == purchase["id"]
+        )
+        return {**purchase, "session_id": session["id"]}
+
+    def pay(self, purchase: dict) -> dict:
+        """Complete the session at Stripe; returns the checkout.session.completed event."""
+        session = self.fake.complete_session(purchase["session_id"])
+        purchase["payment_intent"] = session["payment_intent"]
+        return stripe_events.event("checkout.session.completed", session)
+
+    def wallet(self) -> dict:
+        """GET /me/wallet."""
+        return self.api.get("/api/v1/me/wallet", headers=self.headers).get_json()
+
+    def purchase(self, purchase_id: str) -> dict:
+        """The purchase as GET /coins/purchases shows it."""
+        items = self.api.get("/api/v1/coins/purchases?limit=100", headers=self.headers)
+        return next(p for p in items.get_json()["items"] if p["id"] == purchase_id)
+
+
+def refund_event(purchase: dict, refunded_cents: int) -> dict:
+    """charge.refunded with the cumulative refunded amount."""
+    charge = stripe_events.charge(
+        stripe_events.new_id("ch"),
+        payment_intent=purchase["payment_intent"],
+        amount=purchase["price_cents"],
+        amount_refunded=refunded_cents,
+        metadata={"purchase_id": purchase["id"]},
+    )
+    return stripe_events.event("charge.refunded", charge)
+
+
+def dispute_event(purchase: dict, event_type: str, status: str = "needs_response") -> dict:
+    """A charge.dispute.* event about the purchase's payment."""
+    dispute = stripe_events.dispute(
+        stripe_events.new_id("dp"),
+        charge=stripe_events.new_id("ch"),
+        payment_intent=purchase["payment_intent"],
+        amount=purchase["price_cents"],
+        status=status,
+    )
+    return stripe_events.event(event_type, dispute)

@@ -44,25 +44,26 @@ def reconcile() -> ReconciliationRun:
     """Check the ledger, store the result and log an error on any mismatch."""
     started = datetime.now(UTC)
     row = db.session.execute(_RECONCILE_SQL).one()
+    entries_total, balances_total = int(row.entries_total), int(row.balances_total)  # numeric
     mismatches = list(row.mismatches)
     mismatches += [
         {"transaction_id": t, "problem": "entries do not sum to zero"} for t in row.unbalanced
     ]
-    if row.entries_total != 0 or row.balances_total != 0:
+    if entries_total != 0 or balances_total != 0:
         mismatches.append(
             {
                 "problem": "value not conserved",
-                "entries_total": row.entries_total,
-                "balances_total": row.balances_total,
+                "entries_total": entries_total,
+                "balances_total": balances_total,
             }
         )
     run = ReconciliationRun(
         started_at=started,
         finished_at=datetime.now(UTC),
         accounts_checked=row.accounts_checked,
-        entries_checked=row.entries_checked,
-        entries_total=row.entries_total,
-        balances_total=row.balances_total,
+        entries_checked=int(row.entries_checked),
+        entries_total=entries_total,
+        balances_total=balances_total,
         mismatches=mismatches,
         ok=not mismatches,
     )

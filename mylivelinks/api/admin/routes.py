@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -15,7 +14,7 @@ from mylivelinks.api.admin.schemas import (
 )
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.security import auth_required, current_user
-from mylivelinks.idempotency import HEADER, idempotent
+from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.errors import InsufficientFunds
 from mylivelinks.ledger.reconciliation import latest_run
 from mylivelinks.ledger.wallet import adjust_coins, wallet
@@ -35,13 +34,13 @@ class Adjustments(MethodView):
         """Grant or remove coins, as a ledger transaction carrying the reason and the admin"""
         target = get_by_username(data["username"])
         admin = current_user()
-        key = request.headers.get(HEADER)
-        source_ref = f"{admin.id}:{key}" if key else str(uuid.uuid4())
         try:
+            # Retries are answered by the Idempotency-Key layer, whose record commits with
+            # this booking; each executed request is a new adjustment.
             booked = adjust_coins(
                 target.id,
                 data["coins"],
-                source_ref=source_ref,
+                source_ref=str(uuid.uuid4()),
                 reason=data["reason"],
                 admin_id=admin.id,
             )
