@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Redis URL (`redis://`, `rediss://` or `unix://`); embedded when unset under `make run`",
     ),
     Setting("DATABASE_POOL_SIZE", _positive_int, 10, "connections kept per process"),
+    Setting(
+        "DATABASE_POOL_PRE_PING",
+        _bool,
+        True,
+        "test each pooled connection before use (one extra round trip per transaction)",
+    ),
     Setting("ACCESS_TOKEN_TTL_SECONDS", _positive_int, 900, "lifetime of an access token"),
     Setting(
         "REFRESH_TOKEN_TTL_SECONDS", _positive_int, 30 * 24 * 3600, "lifetime of a refresh token"
@@ -266,7 +272,7 @@ class Config:
             "TESTING": self.is_testing,
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
             "SQLALCHEMY_ENGINE_OPTIONS": {
-                "pool_pre_ping": True,
+                "pool_pre_ping": self.DATABASE_POOL_PRE_PING,
                 "pool_size": self.DATABASE_POOL_SIZE,
                 "max_overflow": self.DATABASE_POOL_SIZE,
                 "connect_args": {"connect_timeout": 5},

@@ -15,13 +15,23 @@ from sqlalchemy.dialects import postgresql
 
 import uuid
 
-# The platform accounts, with the ids mylivelinks.ledger.accounts.platform_account_id gives.
-PLATFORM_ACCOUNTS = (
-    ("platform_revenue", "bff4e768-3b5f-57a5-8074-1a0447ccaa7d"),
-    ("purchases_clearing", "4f301502-d46d-50a5-adf5-be066a7459c4"),
-    ("reversals_clearing", "447425ea-8b71-5840-9207-988fbdcb549b"),
-    ("adjustments", "a3f324db-c550-521c-85ff-51af9b00e990"),
-)
+# The platform accounts, with the ids mylivelinks.ledger.accounts.platform_account_id gives;
+# platform revenue is spread over 16 shards.
+_NAMESPACE = uuid.UUID("6f1d3c2a-5b7e-4e8f-9a0b-1c2d3e4f5a6b")
+PLATFORM_ACCOUNTS = [
+    {
+        "id": uuid.uuid5(_NAMESPACE, f"platform/{kind}" + (f"/{shard}" if shard else "")),
+        "kind": kind,
+        "shard": shard,
+    }
+    for kind, shards in (
+        ("platform_revenue", 16),
+        ("purchases_clearing", 1),
+        ("reversals_clearing", 1),
+        ("adjustments", 1),
+    )
+    for shard in range(shards)
+]
 
 IMMUTABLE_FUNCTION = """
 CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -43,6 +53,83 @@ BEGIN
             USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
+END $$
+"""
+
+# The body of mylivelinks.ledger.transfers.transfer, in one round trip: replay detection on
+# (kind, source_ref), conditional balance updates in the caller's (account id) order, the
+# transaction and its entries. A refused update is undone by compensating the updates made
+# before it, so nothing remains and no subtransaction is needed.
+TRANSFER_FUNCTION = """
+CREATE FUNCTION ledger_transfer(
+    p_kind text, p_source_ref text, p_fingerprint text, p_details jsonb,
+    p_accounts uuid[], p_amounts bigint[], p_unfrozen uuid DEFAULT NULL
+) RETURNS TABLE (transaction_id uuid, outcome text) LANGUAGE plpgsql AS $$
+DECLARE
+    tx uuid;
+    booked_fingerprint text;
+    debt bigint;
+    applied int := 0;
+BEGIN
+    SELECT t.id, t.fingerprint INTO tx, booked_fingerprint
+    FROM ledger_transactions t WHERE t.kind = p_kind AND t.source_ref = p_source_ref;
+    IF tx IS NOT NULL THEN
+        RETURN QUERY SELECT tx, CASE WHEN booked_fingerprint = p_fingerprint
+                                     THEN 'replayed' ELSE 'mismatch' END;
+        RETURN;
+    END IF;
+    IF p_unfrozen IS NOT NULL THEN
+        -- A shared lock: a reversal that would freeze the account waits for this transfer.
+        SELECT balance INTO debt FROM ledger_accounts WHERE id = p_unfrozen FOR SHARE;
+        IF debt < 0 THEN
+            RETURN QUERY SELECT NULL::uuid, 'frozen';
+            RETURN;
+        END IF;
+    END IF;
+    FOR i IN 1 .. array_length(p_accounts, 1) LOOP
+        UPDATE ledger_accounts a SET balance = a.balance + p_amounts[i]
+        WHERE a.id = p_accounts[i]
+          AND CASE
+                WHEN a.kind IN ('user_coins', 'user_earnings')
+                    THEN a.balance + p_amounts[i] >= 0
+                WHEN a.kind = 'user_debt' THEN a.balance + p_amounts[i] <= 0
+                ELSE true
+              END;
+        IF NOT FOUND THEN
+            PERFORM ledger_undo(p_accounts, p_amounts, applied);
+            RETURN QUERY SELECT NULL::uuid,
+                CASE WHEN EXISTS (SELECT 1 FROM ledger_accounts WHERE id = p_accounts[i])
+                     THEN 'insufficient:' ELSE 'missing:' END || p_accounts[i]::text;
+            RETURN;
+        END IF;
+        applied := i;
+    END LOOP;
+    INSERT INTO ledger_transactions (id, kind, source_ref, fingerprint, details)
+    VALUES (gen_random_uuid(), p_kind, p_source_ref, p_fingerprint, p_details)
+    ON CONFLICT (kind, source_ref) DO NOTHING
+    RETURNING id INTO tx;
+    IF tx IS NULL THEN
+        -- Booked by a concurrent call that committed while we waited: we are the replay.
+        PERFORM ledger_undo(p_accounts, p_amounts, applied);
+        SELECT t.id, t.fingerprint INTO tx, booked_fingerprint
+        FROM ledger_transactions t WHERE t.kind = p_kind AND t.source_ref = p_source_ref;
+        RETURN QUERY SELECT tx, CASE WHEN booked_fingerprint = p_fingerprint
+                                     THEN 'replayed' ELSE 'mismatch' END;
+        RETURN;
+    END IF;
+    INSERT INTO ledger_entries (transaction_id, account_id, amount)
+    SELECT tx, u.account_id, u.amount FROM unnest(p_accounts, p_amounts) AS u(account_id, amount);
+    RETURN QUERY SELECT tx, 'booked';
+END $$
+"""
+
+UNDO_FUNCTION = """
+CREATE FUNCTION ledger_undo(p_accounts uuid[], p_amounts bigint[], p_count int)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. p_count LOOP
+        UPDATE ledger_accounts SET balance = balance - p_amounts[i] WHERE id = p_accounts[i];
+    END LOOP;
 END $$
 """
 
@@ -150,6 +237,7 @@ def upgrade():
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('owner_id', sa.Uuid(), nullable=True),
     sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('shard', sa.SmallInteger(), server_default='0', nullable=False),
     sa.Column('unit', sa.String(length=16), server_default='centicoin', nullable=False),
     sa.Column('balance', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
@@ -158,12 +246,13 @@ def upgrade():
     sa.CheckConstraint("kind IN ('user_coins', 'user_earnings', 'user_debt', 'platform_revenue', 'purchases_clearing', 'reversals_clearing', 'adjustments')", name=op.f('ck_ledger_accounts_kind')),
     sa.CheckConstraint("kind NOT IN ('user_coins', 'user_earnings') OR balance >= 0", name=op.f('ck_ledger_accounts_nonnegative')),
     sa.CheckConstraint("unit = 'centicoin'", name=op.f('ck_ledger_accounts_unit')),
+    sa.CheckConstraint('shard >= 0', name=op.f('ck_ledger_accounts_shard_nonnegative')),
     sa.ForeignKeyConstraint(['owner_id'], ['profiles.id'], name=op.f('fk_ledger_accounts_owner_id_profiles'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts'))
     )
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.create_index('uq_ledger_accounts_owner_kind', ['owner_id', 'kind'], unique=True)
-        batch_op.create_index('uq_ledger_accounts_platform_kind', ['kind'], unique=True, postgresql_where=sa.text('owner_id IS NULL'))
+        batch_op.create_index('uq_ledger_accounts_platform_kind_shard', ['kind', 'shard'], unique=True, postgresql_where=sa.text('owner_id IS NULL'))
 
     op.create_table('ledger_entries',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -188,16 +277,19 @@ def upgrade():
             "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
         )
     op.execute(BALANCED_FUNCTION)
+    op.execute(UNDO_FUNCTION)
+    op.execute(TRANSFER_FUNCTION)
     op.execute(
         "CREATE CONSTRAINT TRIGGER ledger_transaction_balanced AFTER INSERT ON ledger_entries "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced()"
     )
     accounts = sa.table(
-        "ledger_accounts", sa.column("id", sa.Uuid()), sa.column("kind", sa.String())
+        "ledger_accounts",
+        sa.column("id", sa.Uuid()),
+        sa.column("kind", sa.String()),
+        sa.column("shard", sa.SmallInteger()),
     )
-    op.bulk_insert(
-        accounts, [{"id": uuid.UUID(id_), "kind": kind} for kind, id_ in PLATFORM_ACCOUNTS]
-    )
+    op.bulk_insert(accounts, PLATFORM_ACCOUNTS)
 
 
 def downgrade():
@@ -205,6 +297,8 @@ def downgrade():
     op.execute("DROP TRIGGER ledger_entries_immutable ON ledger_entries")
     op.execute("DROP TRIGGER ledger_transactions_immutable ON ledger_transactions")
     op.execute("DROP FUNCTION ledger_check_balanced()")
+    op.execute("DROP FUNCTION ledger_transfer(text, text, text, jsonb, uuid[], bigint[], uuid)")
+    op.execute("DROP FUNCTION ledger_undo(uuid[], bigint[], int)")
     op.execute("DROP FUNCTION ledger_refuse_change()")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
@@ -213,7 +307,7 @@ def downgrade():
 
     op.drop_table('ledger_entries')
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
-        batch_op.drop_index('uq_ledger_accounts_platform_kind', postgresql_where=sa.text('owner_id IS NULL'))
+        batch_op.drop_index('uq_ledger_accounts_platform_kind_shard', postgresql_where=sa.text('owner_id IS NULL'))
         batch_op.drop_index('uq_ledger_accounts_owner_kind')
 
     op.drop_table('ledger_accounts')

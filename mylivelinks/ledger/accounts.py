@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models.ledger import (
     PLATFORM_ACCOUNT_KINDS,
+    PLATFORM_REVENUE,
+    REVENUE_SHARDS,
     USER_ACCOUNT_KINDS,
     USER_COINS,
     USER_DEBT,
@@ -21,20 +24,34 @@ from mylivelinks.models.ledger import (
 _NAMESPACE = uuid.UUID("6f1d3c2a-5b7e-4e8f-9a0b-1c2d3e4f5a6b")
 
 
-def platform_account_id(kind: str) -> uuid.UUID:
+def _shards(kind: str) -> int:
+    return REVENUE_SHARDS if kind == PLATFORM_REVENUE else 1
+
+
+def platform_account_id(kind: str, shard: int = 0) -> uuid.UUID:
     """The id of a platform account (created by migration 0003)."""
     if kind not in PLATFORM_ACCOUNT_KINDS:
         raise ValueError(f"{kind} is not a platform account kind")
-    return uuid.uuid5(_NAMESPACE, f"platform/{kind}")
+    if not 0 <= shard < _shards(kind):
+        raise ValueError(f"{kind} has no shard {shard}")
+    return uuid.uuid5(_NAMESPACE, f"platform/{kind}" + (f"/{shard}" if shard else ""))
+
+
+def revenue_account_id(source_ref: str) -> uuid.UUID:
+    """The platform revenue shard that a transfer with this source_ref pays into."""
+    return platform_account_id(PLATFORM_REVENUE, zlib.crc32(source_ref.encode()) % REVENUE_SHARDS)
 
 
 def open_platform_accounts() -> int:
     """Create any missing platform account (migration 0003 creates them); returns how many."""
+    rows = [
+        {"id": platform_account_id(kind, shard), "kind": kind, "shard": shard}
+        for kind in PLATFORM_ACCOUNT_KINDS
+        for shard in range(_shards(kind))
+    ]
     created = db.session.execute(
         insert(LedgerAccount)
-        .values(
-            [{"id": platform_account_id(kind), "kind": kind} for kind in PLATFORM_ACCOUNT_KINDS]
-        )
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(LedgerAccount.id)
     ).all()
@@ -91,8 +108,7 @@ def balances(account_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return {account_id: found.get(account_id, 0) for account_id in account_ids}
 
 
-def locked_balance(account_id: uuid.UUID, *, shared: bool = False) -> int:
+def locked_balance(account_id: uuid.UUID) -> int:
     """The balance of an account, locking its row until the transaction ends."""
-    stmt = select(LedgerAccount.balance).where(LedgerAccount.id == account_id)
-    stmt = stmt.with_for_update(read=shared)
+    stmt = select(LedgerAccount.balance).where(LedgerAccount.id == account_id).with_for_update()
     return db.session.scalar(stmt) or 0

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 
 from mylivelinks.extensions import db
-from mylivelinks.ledger.errors import InsufficientFunds, ReplayMismatch, UnbalancedTransfer
-from mylivelinks.models.ledger import (
-    USER_COINS,
-    USER_DEBT,
-    USER_EARNINGS,
-    LedgerAccount,
-    LedgerEntry,
-    LedgerTransaction,
+from mylivelinks.ledger.errors import (
+    InsufficientFunds,
+    ReplayMismatch,
+    SpendingFrozen,
+    UnbalancedTransfer,
 )
-
-_NEVER_NEGATIVE = (USER_COINS, USER_EARNINGS)
+from mylivelinks.models.ledger import LedgerTransaction
 
 
 @dataclass(frozen=True)
@@ -57,14 +53,12 @@ def _fingerprint(postings: list[Posting]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _within_bounds(amount: int):
-    # Conditional update: the row changes only if the new balance respects the account's bound.
-    new_balance = LedgerAccount.balance + amount
-    return or_(
-        and_(LedgerAccount.kind.in_(_NEVER_NEGATIVE), new_balance >= 0),
-        and_(LedgerAccount.kind == USER_DEBT, new_balance <= 0),
-        LedgerAccount.kind.not_in((*_NEVER_NEGATIVE, USER_DEBT)),
-    )
+# Sent straight to the driver: this is the hot path of every coin movement.
+_TRANSFER_SQL = (
+    "SELECT transaction_id, outcome FROM ledger_transfer(%(kind)s, %(source_ref)s, "
+    "%(fingerprint)s, %(details)s::jsonb, %(accounts)s::uuid[], %(amounts)s::bigint[], "
+    "%(unfrozen)s::uuid)"
+)
 
 
 def transfer(
@@ -73,58 +67,48 @@ def transfer(
     kind: str,
     source_ref: str,
     details: dict[str, Any] | None = None,
+    unless_frozen: uuid.UUID | None = None,
 ) -> TransferResult:
     """Book one balanced transaction; a replay of (kind, source_ref) is a no-op.
 
-    Raises UnbalancedTransfer, InsufficientFunds (nothing written) or ReplayMismatch.
-    Flushes only; the caller's boundary commits.
+    Each balance changes by a conditional UPDATE that refuses to take a guarded account
+    past its bound (coins and earnings below zero, debt above zero), all in one round trip
+    (the `ledger_transfer` database function of migration 0003). `unless_frozen` names a
+    debt account that must owe nothing. Raises UnbalancedTransfer, InsufficientFunds,
+    SpendingFrozen (nothing written in each case) or ReplayMismatch. Never commits.
     """
     merged = _merge(postings)
     if len(merged) < 2 or sum(p.amount for p in merged) != 0:
         raise UnbalancedTransfer("A transfer needs two or more postings that sum to zero.")
-    fingerprint = _fingerprint(merged)
-    # A savepoint: a refused transfer leaves the caller's transaction usable.
-    with db.session.begin_nested():
-        transaction_id = db.session.execute(
-            insert(LedgerTransaction)
-            .values(
-                id=uuid.uuid4(),
-                kind=kind,
-                source_ref=source_ref,
-                fingerprint=fingerprint,
-                details=details or {},
-            )
-            .on_conflict_do_nothing(index_elements=["kind", "source_ref"])
-            .returning(LedgerTransaction.id)
-        ).scalar()
-        if transaction_id is None:
-            return _replay(kind, source_ref, fingerprint)
-        for posting in merged:
-            updated = db.session.execute(
-                update(LedgerAccount)
-                .where(LedgerAccount.id == posting.account_id, _within_bounds(posting.amount))
-                .values(balance=LedgerAccount.balance + posting.amount)
-                .returning(LedgerAccount.id)
-            ).scalar()
-            if updated is None:
-                _refuse(posting)
-        db.session.execute(
-            insert(LedgerEntry),
-            [
-                {"transaction_id": transaction_id, "account_id": p.account_id, "amount": p.amount}
-                for p in merged
-            ],
+    row = (
+        db.session.connection()
+        .exec_driver_sql(
+            _TRANSFER_SQL,
+            {
+                "kind": kind,
+                "source_ref": source_ref,
+                "fingerprint": _fingerprint(merged),
+                "details": json.dumps(details or {}),
+                "accounts": [str(p.account_id) for p in merged],
+                "amounts": [p.amount for p in merged],
+                "unfrozen": str(unless_frozen) if unless_frozen else None,
+            },
         )
-    return TransferResult(transaction_id=transaction_id, replayed=False)
-
-
-def _refuse(posting: Posting) -> None:
-    exists = db.session.scalar(
-        select(LedgerAccount.id).where(LedgerAccount.id == posting.account_id)
+        .one()
     )
-    if exists is None:
-        raise LookupError(f"ledger account {posting.account_id} does not exist")
-    raise InsufficientFunds("Not enough funds for this transfer.", field=str(posting.account_id))
+    transaction_id = uuid.UUID(str(row.transaction_id)) if row.transaction_id else None
+    outcome, _, account = row.outcome.partition(":")
+    if outcome == "booked":
+        return TransferResult(transaction_id=transaction_id, replayed=False)
+    if outcome == "replayed":
+        return TransferResult(transaction_id=transaction_id, replayed=True)
+    if outcome == "mismatch":
+        raise ReplayMismatch(f"{kind} {source_ref} was already booked with other amounts.")
+    if outcome == "frozen":
+        raise SpendingFrozen("Spending is frozen until the coins owed after a refund are repaid.")
+    if outcome == "insufficient":
+        raise InsufficientFunds("Not enough funds for this transfer.", field=account)
+    raise LookupError(f"ledger account {account} does not exist")
 
 
 def booked(kind: str, source_ref: str) -> TransferResult | None:
@@ -135,14 +119,3 @@ def booked(kind: str, source_ref: str) -> TransferResult | None:
         )
     )
     return TransferResult(transaction_id, replayed=True) if transaction_id else None
-
-
-def _replay(kind: str, source_ref: str, fingerprint: str) -> TransferResult:
-    existing = db.session.execute(
-        select(LedgerTransaction.id, LedgerTransaction.fingerprint).where(
-            LedgerTransaction.kind == kind, LedgerTransaction.source_ref == source_ref
-        )
-    ).one()
-    if existing.fingerprint != fingerprint:
-        raise ReplayMismatch(f"{kind} {source_ref} was already booked with other amounts.")
-    return TransferResult(transaction_id=existing.id, replayed=True)

@@ -13,7 +13,6 @@ from mylivelinks.ledger.accounts import (
     platform_account_id,
     user_accounts,
 )
-from mylivelinks.ledger.errors import SpendingFrozen
 from mylivelinks.ledger.transfers import Posting, TransferResult, booked, transfer
 from mylivelinks.models.ledger import ADJUSTMENTS, CENTICOINS_PER_COIN, REVERSALS_CLEARING
 
@@ -115,14 +114,12 @@ def spend_coins(
     SpendingFrozen while the user owes coins; InsufficientFunds when short.
     """
     accounts = user_accounts(profile_id)
-    # A shared lock on the debt row: a reversal that would freeze the account waits for us.
-    if locked_balance(accounts.debt, shared=True) < 0:
-        raise SpendingFrozen("Spending is frozen until the coins owed after a refund are repaid.")
     return transfer(
         [Posting(accounts.coins, -coins * CENTICOINS_PER_COIN), *recipients],
         kind=kind,
         source_ref=source_ref,
         details=details,
+        unless_frozen=accounts.debt,
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     UniqueConstraint,
     text,
@@ -41,6 +42,9 @@ ADJUSTMENTS = "adjustments"  # counterpart of admin adjustments
 USER_ACCOUNT_KINDS = (USER_COINS, USER_EARNINGS, USER_DEBT)
 PLATFORM_ACCOUNT_KINDS = (PLATFORM_REVENUE, PURCHASES_CLEARING, REVERSALS_CLEARING, ADJUSTMENTS)
 CENTICOINS_PER_COIN = 100
+# Every gift pays the platform: its revenue is spread over this many accounts so that
+# concurrent transfers do not queue on one row lock. The revenue is their sum.
+REVENUE_SHARDS = 16
 
 
 class LedgerAccount(Base):
@@ -64,11 +68,13 @@ class LedgerAccount(Base):
         CheckConstraint("unit = 'centicoin'", name="unit"),
         Index("uq_ledger_accounts_owner_kind", "owner_id", "kind", unique=True),
         Index(
-            "uq_ledger_accounts_platform_kind",
+            "uq_ledger_accounts_platform_kind_shard",
             "kind",
+            "shard",
             unique=True,
             postgresql_where=text("owner_id IS NULL"),
         ),
+        CheckConstraint("shard >= 0", name="shard_nonnegative"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -76,6 +82,7 @@ class LedgerAccount(Base):
         ForeignKey("profiles.id", ondelete="RESTRICT")
     )
     kind: Mapped[str] = mapped_column(String(32))
+    shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     unit: Mapped[str] = mapped_column(String(16), default="centicoin", server_default="centicoin")
     balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
