@@ -253,3 +253,15 @@ def test_unrelated_event_types_are_stored_and_ignored(buyer, pay_app):
 def test_webhooks_need_a_configured_secret(api):
     evt = stripe_events.event("customer.created", {"id": "cus_1", "object": "customer"})
     assert deliver(api, evt).status_code == 503
+
+
+@pytest.mark.parametrize("body", [b'{"id": "evt_1", "type": "charge.refunded"}', b"[1, 2]", b"{"])
+def test_a_signed_payload_that_is_not_an_event_is_400(buyer, pay_app, body):
+    headers = {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe_events.sign(body, WEBHOOK_SECRET),
+    }
+    before = stored_events(pay_app)
+    response = buyer.api.post("/api/v1/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 400
+    assert stored_events(pay_app) == before

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from mylivelinks.extensions import db
-from mylivelinks.models import CoinPurchase, Profile
+from mylivelinks.models import CoinPurchase
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.payments import stripe as stripe_provider
 from mylivelinks.payments.packs import CoinPack
@@ -24,17 +24,17 @@ def find_pack(pack_id: str, *, platform: str | None = None) -> CoinPack:
     raise InvalidInput(f"No coin pack {pack_id!r}{where}.", field="pack_id")
 
 
-def start_checkout(profile: Profile, pack: CoinPack) -> CoinPurchase:
+def start_checkout(profile_id: uuid.UUID, pack: CoinPack) -> CoinPurchase:
     """Create the Checkout Session, then the pending purchase that it pays for.
 
     The vendor is called before anything is written, so no database transaction is open
     across the call; a failure leaves at most an unused session that Stripe expires.
     """
     purchase_id = uuid.uuid4()
-    session = stripe_provider.create_checkout_session(str(purchase_id), str(profile.id), pack)
+    session = stripe_provider.create_checkout_session(str(purchase_id), str(profile_id), pack)
     purchase = CoinPurchase(
         id=purchase_id,
-        profile_id=profile.id,
+        profile_id=profile_id,
         provider=stripe_provider.PROVIDER,
         platform=pack.platform,
         pack_id=pack.id,

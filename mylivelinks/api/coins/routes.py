@@ -46,10 +46,10 @@ class Checkout(MethodView):
     def post(self, data):
         """Buy a web coin pack: a Stripe Checkout Session and a pending purchase"""
         pack = find_pack(data["pack_id"], platform="web")
-        buyer = current_user()
-        end_read_only_transaction()
+        buyer_id = current_user().id
+        end_read_only_transaction()  # no transaction stays open across the call to Stripe
         try:
-            purchase = start_checkout(buyer, pack)
+            purchase = start_checkout(buyer_id, pack)
         except StripeNotConfigured:
             abort(503, message="Card payments are not configured on this server.")
         except stripe.StripeError as exc:

@@ -34,6 +34,15 @@ class WebhookAckSchema(ma.Schema):
     )
 
 
+def _is_event(event) -> bool:
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance((event.get("data") or {}).get("object"), dict)
+    )
+
+
 @blp.route("/stripe")
 class StripeWebhook(MethodView):
     @blp.doc(requestBody=RAW_EVENT)
@@ -51,10 +60,11 @@ class StripeWebhook(MethodView):
             abort(503, message="Stripe webhooks are not configured on this server.")
         try:
             event = json.loads(payload)
-            event_id, event_type = event["id"], event["type"]
-            event["data"]["object"]
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            event = None
+        if not _is_event(event):
             abort(400, message="The payload is not a Stripe event.")
+        event_id, event_type = event["id"], event["type"]
         stored = store_event(
             stripe_provider.PROVIDER,
             event_id,
