@@ -82,6 +82,7 @@ def test_readyz_is_503_when_a_dependency_is_down(server_urls, override, down):
     assert body["checks"][down].startswith("error")
     up = ({"postgres", "redis"} - {down}).pop()
     assert body["checks"][up] == "ok"
+    assert app.test_client().get("/metrics").status_code == 200
 
 
 def test_metrics_count_requests(api):

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.ledger.reconciliation import latest_run
@@ -84,7 +85,11 @@ class Metrics(MethodView):
     @blp.response(200, content_type="text/plain", description="Prometheus text exposition")
     def get(self):
         """Prometheus metrics"""
-        run = latest_run()
+        try:
+            run = latest_run()
+        except SQLAlchemyError:  # metrics must answer even when the database does not
+            db.session.rollback()
+            run = None
         if run is not None:
             LEDGER_MISMATCHES.set(len(run.mismatches))
             LEDGER_RECONCILED_AT.set(run.finished_at.timestamp())
