@@ -14,6 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.api import register_blueprints
     from mylivelinks.cli import register_cli
     from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
+    from mylivelinks.idempotency import release_idempotency_lock
     from mylivelinks.observability import configure_logging, init_observability
     from mylivelinks.services.errors import ServiceError
     from mylivelinks.services.external_identity import init_external_identity
@@ -38,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
     init_observability(app)
     init_transaction_boundary(app)
+    app.teardown_request(release_idempotency_lock)
     register_blueprints(init_api(app))
     register_cli(app)
 

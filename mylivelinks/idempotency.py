@@ -7,6 +7,7 @@ concurrent duplicate into 409 instead of a second execution.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -14,16 +15,18 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Response, g, make_response, request
 from flask_smorest import Blueprint, abort
+from redis.exceptions import LockError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models.payments import IdempotencyRecord
-from mylivelinks.transaction import after_commit
 
 HEADER = "Idempotency-Key"
 WINDOW = timedelta(hours=24)
-IN_FLIGHT_LOCK_SECONDS = 60
+# Longer than any request can take (the Stripe client alone may retry for minutes).
+IN_FLIGHT_LOCK_SECONDS = 600
 HEADER_DOC = {
     "in": "header",
     "name": HEADER,
@@ -40,7 +43,8 @@ def _fingerprint() -> str:
         body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         body = raw.decode("utf-8", "replace")
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    target = request.full_path.rstrip("?")
+    return hashlib.sha256(f"{request.method} {target}\n{body}".encode()).hexdigest()
 
 
 def _stored(profile_id, key: str) -> IdempotencyRecord | None:
@@ -77,24 +81,41 @@ def idempotent(blp: Blueprint):
             fingerprint = _fingerprint()
             if record := _stored(profile_id, key):
                 return _replay(record, fingerprint)
-            redis, lock = get_redis(), f"idempotency:{profile_id}:{key}"
-            if not redis.set(lock, fingerprint, nx=True, ex=IN_FLIGHT_LOCK_SECONDS):
+            # Held until the request's transaction has ended (released at teardown); a lock
+            # that outlives a stuck request expires, and the unique record still refuses a
+            # second execution.
+            lock = get_redis().lock(
+                f"idempotency:{profile_id}:{key}", timeout=IN_FLIGHT_LOCK_SECONDS
+            )
+            if not lock.acquire(blocking=False):
                 abort(409, message=f"A request with this {HEADER} is still in progress.")
-            try:
-                if record := _stored(profile_id, key):  # committed while we took the lock
-                    return _replay(record, fingerprint)
-                response = make_response(view(*args, **kwargs))
-            except BaseException:
-                redis.delete(lock)
-                raise
+            g.idempotency_lock = lock
+            if record := _stored(profile_id, key):  # committed while we took the lock
+                return _replay(record, fingerprint)
+            response = make_response(view(*args, **kwargs))
             if response.status_code >= 400:
-                redis.delete(lock)  # nothing was written: a retry may run again
-                return response
-            db.session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.profile_id == profile_id, IdempotencyRecord.key == key
-                )
-            )  # an expired record of the same key
+                return response  # nothing was written: a retry may run again
+            _remember(profile_id, key, fingerprint, response)
+            return response
+
+        documented = blp.alt_response(
+            409, schema=ErrorSchema, description="Idempotency-Key misuse"
+        )(wrapper)
+        return blp.doc(parameters=[HEADER_DOC])(documented)
+
+    return decorator
+
+
+def _remember(profile_id, key: str, fingerprint: str, response: Response) -> None:
+    db.session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.profile_id == profile_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at <= datetime.now(UTC) - WINDOW,
+        )
+    )
+    try:
+        with db.session.begin_nested():
             db.session.add(
                 IdempotencyRecord(
                     profile_id=profile_id,
@@ -104,16 +125,17 @@ def idempotent(blp: Blueprint):
                     body=response.get_json(),
                 )
             )
-            db.session.flush()
-            after_commit(lambda: redis.delete(lock))
-            return response
+    except IntegrityError:
+        # Another execution with this key committed first: this one must not count.
+        abort(409, message=f"This {HEADER} was already used; retry to get its response.")
 
-        documented = blp.alt_response(
-            409, schema=ErrorSchema, description="Idempotency-Key misuse"
-        )(wrapper)
-        return blp.doc(parameters=[HEADER_DOC])(documented)
 
-    return decorator
+def release_idempotency_lock(exc: BaseException | None = None) -> None:
+    """Teardown: release this request's Idempotency-Key lock if it still holds it."""
+    lock = g.pop("idempotency_lock", None)
+    if lock is not None:
+        with contextlib.suppress(LockError):
+            lock.release()
 
 
 def purge_expired_records() -> int:

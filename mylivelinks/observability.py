@@ -32,12 +32,12 @@ HTTP_REQUESTS = Counter(
 LEDGER_MISMATCHES = Gauge(
     "mylivelinks_ledger_reconciliation_mismatches",
     "Mismatches found by the last ledger reconciliation",
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",
 )
 LEDGER_RECONCILED_AT = Gauge(
     "mylivelinks_ledger_reconciliation_timestamp_seconds",
     "When the last ledger reconciliation finished",
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",
 )
 HTTP_LATENCY = Histogram(
     "mylivelinks_http_request_duration_seconds",

@@ -199,3 +199,59 @@ def test_50_concurrent_debits_of_10_from_100_exactly_10_succeed(app):
             {"id": platform_account_id(PLATFORM_REVENUE)},
         )
         assert revenue_balance == 100 * 100
+
+
+def test_a_user_without_accounts_has_nothing_to_spend(app):
+    with app.app_context():
+        stranger = new_profile("ledger_stranger")
+        with pytest.raises(InsufficientFunds):
+            spend_coins(stranger.id, 1, recipients=revenue(1), kind="test_spend", source_ref="x")
+
+
+def test_a_credit_replayed_with_another_amount_is_refused(app):
+    with app.app_context():
+        fan = new_profile("ledger_replayed")
+        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b")
+        again = credit_coins(
+            fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b"
+        )
+        assert again.replayed
+        with pytest.raises(ReplayMismatch):
+            credit_coins(
+                fan.id, 700, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b"
+            )
+        assert wallet(fan.id).coin_balance == 5
+
+
+def test_the_database_refuses_to_truncate_the_ledger(app):
+    with app.app_context():
+        for table in ("ledger_entries", "ledger_transactions"):
+            with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
+                db.session.execute(text(f"TRUNCATE {table} CASCADE"))
+
+
+@pytest.mark.real_session
+def test_concurrent_duplicates_of_one_spend_book_once_and_replay(app):
+    with app.app_context():
+        fan = Profile(username="ledger_dupe", email="ledger_dupe@example.com")
+        db.session.add(fan)
+        db.session.flush()
+        fund(fan, 10)
+        db.session.commit()
+        fan_id = fan.id
+    barrier = Barrier(8)
+
+    def duplicate(_: int) -> bool:
+        with app.app_context():
+            barrier.wait()
+            result = spend_coins(
+                fan_id, 10, recipients=revenue(10), kind="test_spend", source_ref="same-gift"
+            )
+            db.session.commit()
+            return result.replayed
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replays = Counter(pool.map(duplicate, range(8)))
+    assert replays == {False: 1, True: 7}
+    with app.app_context():
+        assert wallet(fan_id).coin_balance == 0

@@ -179,13 +179,14 @@ def test_a_won_dispute_returns_the_purchase_to_confirmed(buyer, pay_app):
     assert buyer.purchase(other["id"])["status"] == "confirmed"
 
 
-def test_all_24_orders_of_four_events_reach_the_same_state(buyer, pay_app):
-    outcomes = set()
+def test_all_24_orders_of_four_events_reach_the_same_state(pay_api, fake_stripe, pay_app):
+    outcomes, wallets = set(), set()
     for order in itertools.permutations(range(4)):
-        purchase = buyer.checkout("web_10")
+        buyer = StripeBuyer(pay_api, fake_stripe)
+        purchase = buyer.checkout("web_10")  # 700 coins for 1000 cents
         events = [
             buyer.pay(purchase),
-            refund_event(purchase, 1000),
+            refund_event(purchase, 500),  # half: the lost dispute takes back the rest
             dispute_event(purchase, "charge.dispute.created"),
             dispute_event(purchase, "charge.dispute.closed", status="lost"),
         ]
@@ -193,13 +194,23 @@ def test_all_24_orders_of_four_events_reach_the_same_state(buyer, pay_app):
             assert deliver(buyer.api, events[index]).status_code == 200
             run_jobs(pay_app)
         state = buyer.purchase(purchase["id"])
-        outcomes.add((state["status"], state["coins_credited"], state["coins_reversed"]))
-    assert outcomes == {("chargeback", 700, 700)}
-    assert buyer.wallet() == {
-        "coin_balance": 0,
-        "earnings_balance_centicoins": 0,
-        "frozen": False,
-        "debt_coins": 0,
+        outcomes.add(
+            (
+                state["status"],
+                state["refunded_cents"],
+                state["coins_credited"],
+                state["coins_reversed"],
+            )
+        )
+        wallets.add(tuple(sorted(buyer.wallet().items())))
+    assert outcomes == {("chargeback", 500, 700, 700)}
+    assert wallets == {
+        (
+            ("coin_balance", 0),
+            ("debt_coins", 0),
+            ("earnings_balance_centicoins", 0),
+            ("frozen", False),
+        )
     }
 
 
@@ -211,13 +222,19 @@ def test_the_25000_dollar_pack_end_to_end_in_bigint(buyer, pay_app):
     run_jobs(pay_app)
     # 22,750,000 coins = 2,275,000,000 centicoins: past what a 32-bit column holds.
     assert buyer.wallet()["coin_balance"] == 13 * 1_750_000
-    deliver(buyer.api, refund_event(purchases[0], 2_500_000))
-    deliver(buyer.api, dispute_event(purchases[1], "charge.dispute.created"))
-    deliver(buyer.api, dispute_event(purchases[1], "charge.dispute.closed", status="lost"))
+    refunded = purchases[0]
+    deliver(buyer.api, refund_event(refunded, 2_500_000))
     run_jobs(pay_app)
-    assert buyer.wallet()["coin_balance"] == 11 * 1_750_000
-    assert buyer.purchase(purchases[0]["id"])["status"] == "refunded"
-    assert buyer.purchase(purchases[1]["id"])["status"] == "chargeback"
+    assert buyer.wallet()["coin_balance"] == 12 * 1_750_000
+    assert buyer.purchase(refunded["id"])["status"] == "refunded"
+    deliver(buyer.api, dispute_event(refunded, "charge.dispute.created"))
+    run_jobs(pay_app)
+    assert buyer.purchase(refunded["id"])["status"] == "disputed"
+    deliver(buyer.api, dispute_event(refunded, "charge.dispute.closed", status="lost"))
+    run_jobs(pay_app)
+    state = buyer.purchase(refunded["id"])
+    assert (state["status"], state["coins_reversed"]) == ("chargeback", 1_750_000)
+    assert buyer.wallet()["coin_balance"] == 12 * 1_750_000  # nothing taken twice
 
 
 @pytest.mark.parametrize("attack", ["byte-changed", "301-seconds-old", "wrong-secret", "missing"])
@@ -265,3 +282,24 @@ def test_a_signed_payload_that_is_not_an_event_is_400(buyer, pay_app, body):
     response = buyer.api.post("/api/v1/webhooks/stripe", data=body, headers=headers)
     assert response.status_code == 400
     assert stored_events(pay_app) == before
+
+
+def test_invalid_utf8_is_400_and_a_nul_character_is_kept_raw(buyer, pay_app):
+    body = b'{"id": "evt_bad", "type": "customer.created", "data": {"object": {"n": "\xff"}}}'
+    headers = {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe_events.sign(body, WEBHOOK_SECRET),
+    }
+    assert buyer.api.post("/api/v1/webhooks/stripe", data=body, headers=headers).status_code == 400
+    evt = stripe_events.event("customer.created", {"id": "cus_2", "name": "nul\u0000byte"})
+    body, headers = stripe_events.signed_delivery(evt, WEBHOOK_SECRET)
+    assert buyer.api.post("/api/v1/webhooks/stripe", data=body, headers=headers).status_code == 200
+    with pay_app.app_context():
+        from sqlalchemy import select
+
+        from mylivelinks.extensions import db
+        from mylivelinks.models import PaymentEvent
+
+        stored = db.session.scalar(select(PaymentEvent).where(PaymentEvent.event_id == evt["id"]))
+        assert stored.raw_body == body
+        assert stored.payload["data"]["object"]["name"] == "nulbyte"

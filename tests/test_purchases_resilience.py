@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 
 import pytest
 from sqlalchemy import select, text
@@ -153,3 +156,61 @@ def test_refund_after_spending_books_debt_freezes_and_the_next_purchase_repays(
         "frozen": False,
         "debt_coins": 0,
     }
+
+
+@pytest.mark.real_session
+def test_one_stored_event_applied_by_10_workers_at_once_credits_once(pay_app, fake_stripe):
+    from mylivelinks.jobs.payments import apply_payment_event
+
+    buyer = StripeBuyer(ApiClient(pay_app), fake_stripe)
+    purchase = buyer.checkout("web_5")
+    deliver(buyer.api, buyer.pay(purchase))
+    with pay_app.app_context():
+        get_redis().flushdb()
+        event_id = str(db.session.scalar(select(PaymentEvent.id)))
+    barrier = Barrier(10)
+
+    def apply(_: int) -> str | None:
+        with pay_app.app_context():  # each worker: its own connection and commit
+            barrier.wait()
+            return apply_payment_event(event_id)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = Counter(pool.map(apply, range(10)))
+    assert results == {"processed": 1, None: 9}
+    assert buyer.wallet()["coin_balance"] == 350
+
+
+def test_an_event_that_always_fails_is_marked_failed_and_no_longer_swept(buyer_app_pair):
+    from mylivelinks.jobs.payments import apply_payment_event, requeue_stuck_payment_events
+    from mylivelinks.payments.events import MAX_ATTEMPTS
+
+    buyer, pay_app = buyer_app_pair
+    purchase = buyer.checkout("web_5")
+    deliver(buyer.api, buyer.pay(purchase))
+    poison = refund_event(purchase, 100)
+    poison["data"]["object"]["amount_refunded"] = "not a number"
+    deliver(buyer.api, poison)
+    with pay_app.app_context():
+        get_redis().flushdb()
+        poison_id = db.session.scalar(
+            select(PaymentEvent.id).where(PaymentEvent.event_id == poison["id"])
+        )
+        for _ in range(MAX_ATTEMPTS):
+            with pytest.raises(ValueError):
+                apply_payment_event(str(poison_id))
+        event = db.session.get(PaymentEvent, poison_id)
+        db.session.refresh(event)
+        assert (event.status, event.attempts) == ("failed", MAX_ATTEMPTS)
+        assert "not a number" in event.error
+        db.session.execute(
+            text("UPDATE payment_events SET received_at = received_at - interval '3 minutes'")
+        )
+        assert requeue_stuck_payment_events() == 1  # the good one, never the poison
+    run_jobs(pay_app)
+    assert buyer.wallet()["coin_balance"] == 350
+
+
+@pytest.fixture
+def buyer_app_pair(pay_api, pay_app, fake_stripe):
+    return StripeBuyer(pay_api, fake_stripe), pay_app

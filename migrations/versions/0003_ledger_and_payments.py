@@ -57,9 +57,10 @@ END $$
 """
 
 # The body of mylivelinks.ledger.transfers.transfer, in one round trip: replay detection on
-# (kind, source_ref), conditional balance updates in the caller's (account id) order, the
-# transaction and its entries. A refused update is undone by compensating the updates made
-# before it, so nothing remains and no subtransaction is needed.
+# (kind, source_ref) under a transaction-scoped advisory lock (so a concurrent duplicate
+# waits and then replays), conditional balance updates in the caller's (account id) order,
+# the transaction and its entries. A refused update is undone by compensating the updates
+# made before it, so nothing remains and no subtransaction is needed.
 TRANSFER_FUNCTION = """
 CREATE FUNCTION ledger_transfer(
     p_kind text, p_source_ref text, p_fingerprint text, p_details jsonb,
@@ -71,6 +72,7 @@ DECLARE
     debt bigint;
     applied int := 0;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_kind || '/' || p_source_ref, 0));
     SELECT t.id, t.fingerprint INTO tx, booked_fingerprint
     FROM ledger_transactions t WHERE t.kind = p_kind AND t.source_ref = p_source_ref;
     IF tx IS NOT NULL THEN
@@ -104,19 +106,10 @@ BEGIN
         END IF;
         applied := i;
     END LOOP;
+    -- The advisory lock makes a conflict here impossible; the unique key still guards it.
     INSERT INTO ledger_transactions (id, kind, source_ref, fingerprint, details)
     VALUES (gen_random_uuid(), p_kind, p_source_ref, p_fingerprint, p_details)
-    ON CONFLICT (kind, source_ref) DO NOTHING
     RETURNING id INTO tx;
-    IF tx IS NULL THEN
-        -- Booked by a concurrent call that committed while we waited: we are the replay.
-        PERFORM ledger_undo(p_accounts, p_amounts, applied);
-        SELECT t.id, t.fingerprint INTO tx, booked_fingerprint
-        FROM ledger_transactions t WHERE t.kind = p_kind AND t.source_ref = p_source_ref;
-        RETURN QUERY SELECT tx, CASE WHEN booked_fingerprint = p_fingerprint
-                                     THEN 'replayed' ELSE 'mismatch' END;
-        RETURN;
-    END IF;
     INSERT INTO ledger_entries (transaction_id, account_id, amount)
     SELECT tx, u.account_id, u.amount FROM unnest(p_accounts, p_amounts) AS u(account_id, amount);
     RETURN QUERY SELECT tx, 'booked';
@@ -170,7 +163,9 @@ def upgrade():
     sa.Column('event_id', sa.String(length=255), nullable=False),
     sa.Column('event_type', sa.String(length=100), nullable=False),
     sa.Column('payment_ref', sa.String(length=255), nullable=True),
+    sa.Column('raw_body', sa.LargeBinary(), nullable=False),
     sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('status', sa.String(length=16), server_default='received', nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
@@ -273,7 +268,7 @@ def upgrade():
     op.execute(IMMUTABLE_FUNCTION)
     for table in ("ledger_entries", "ledger_transactions"):
         op.execute(
-            f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
+            f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
         )
     op.execute(BALANCED_FUNCTION)

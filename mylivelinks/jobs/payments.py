@@ -10,7 +10,7 @@ from rq import Retry
 from mylivelinks.extensions import get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
-from mylivelinks.payments.events import process_event, stuck_event_ids
+from mylivelinks.payments.events import process_event, record_failure, stuck_event_ids
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,27 @@ def enqueue_payment_event(event_id: uuid.UUID) -> None:
     )
 
 
-@job
 def apply_payment_event(event_id: str) -> str | None:
-    """Apply one stored payment event (a no-op when it was already applied)."""
+    """Apply one stored payment event (a no-op when it was already applied).
+
+    A failure is counted on the event in its own transaction and re-raised for RQ's retry;
+    after MAX_ATTEMPTS the event is marked failed and the sweeper leaves it alone.
+    """
+    try:
+        return _apply(event_id)
+    except Exception as exc:
+        _record_failure(event_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@job
+def _apply(event_id: str) -> str | None:
     return process_event(uuid.UUID(event_id))
+
+
+@job
+def _record_failure(event_id: str, error: str) -> None:
+    record_failure(uuid.UUID(event_id), error)
 
 
 @job

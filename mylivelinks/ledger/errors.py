@@ -19,5 +19,9 @@ class ReplayMismatch(Conflict):
     """The same (kind, source_ref) was already booked with other postings."""
 
 
+class AmountOutOfRange(InvalidInput):
+    """A balance would leave the BIGINT range."""
+
+
 class UnbalancedTransfer(InvalidInput):
     """Postings that do not sum to zero, or fewer than two accounts."""

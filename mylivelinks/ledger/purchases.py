@@ -42,7 +42,8 @@ def settle(purchase: CoinPurchase) -> None:
         db.session.flush()
         return
     details = {"purchase_id": str(purchase.id), "pack_id": purchase.pack_id}
-    payment_ref = f"{purchase.provider}:{purchase.provider_payment_id}"
+    # One purchase is one payment (unique per provider), and its id is known from the start.
+    payment_ref = f"{purchase.provider}:{purchase.id}"
     target_credit = purchase.coins if purchase.paid_cents is not None else 0
     if target_credit > purchase.coins_credited:
         credit_coins(

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
 from mylivelinks.extensions import db
 from mylivelinks.ledger.errors import (
+    AmountOutOfRange,
     InsufficientFunds,
     ReplayMismatch,
     SpendingFrozen,
@@ -50,7 +52,12 @@ def _merge(postings: Iterable[Posting]) -> list[Posting]:
 
 def _fingerprint(postings: list[Posting]) -> str:
     canonical = ";".join(f"{p.account_id}:{p.amount}" for p in postings)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return intent_fingerprint(canonical)
+
+
+def intent_fingerprint(intent: str) -> str:
+    """The fingerprint stored with a transaction; replays must present the same one."""
+    return hashlib.sha256(intent.encode()).hexdigest()
 
 
 # Sent straight to the driver: this is the hot path of every coin movement.
@@ -68,34 +75,26 @@ def transfer(
     source_ref: str,
     details: dict[str, Any] | None = None,
     unless_frozen: uuid.UUID | None = None,
+    intent: str | None = None,
 ) -> TransferResult:
     """Book one balanced transaction; a replay of (kind, source_ref) is a no-op.
 
     Each balance changes by a conditional UPDATE that refuses to take a guarded account
     past its bound (coins and earnings below zero, debt above zero), all in one round trip
     (the `ledger_transfer` database function of migration 0003). `unless_frozen` names a
-    debt account that must owe nothing. Raises UnbalancedTransfer, InsufficientFunds,
-    SpendingFrozen (nothing written in each case) or ReplayMismatch. Never commits.
+    debt account that must owe nothing. `intent` replaces the postings in the replay
+    fingerprint when the split depends on balances (debt repaid first, ...). Raises
+    UnbalancedTransfer, InsufficientFunds, SpendingFrozen (nothing written in each case)
+    or ReplayMismatch. Never commits.
     """
     merged = _merge(postings)
     if len(merged) < 2 or sum(p.amount for p in merged) != 0:
         raise UnbalancedTransfer("A transfer needs two or more postings that sum to zero.")
-    row = (
-        db.session.connection()
-        .exec_driver_sql(
-            _TRANSFER_SQL,
-            {
-                "kind": kind,
-                "source_ref": source_ref,
-                "fingerprint": _fingerprint(merged),
-                "details": json.dumps(details or {}),
-                "accounts": [str(p.account_id) for p in merged],
-                "amounts": [p.amount for p in merged],
-                "unfrozen": str(unless_frozen) if unless_frozen else None,
-            },
-        )
-        .one()
-    )
+    fingerprint = intent_fingerprint(intent) if intent else _fingerprint(merged)
+    try:
+        row = _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen)
+    except DataError as exc:  # numeric_value_out_of_range: a balance would pass BIGINT
+        raise AmountOutOfRange("The amount would take a balance out of range.") from exc
     transaction_id = uuid.UUID(str(row.transaction_id)) if row.transaction_id else None
     outcome, _, account = row.outcome.partition(":")
     if outcome == "booked":
@@ -106,16 +105,42 @@ def transfer(
         raise ReplayMismatch(f"{kind} {source_ref} was already booked with other amounts.")
     if outcome == "frozen":
         raise SpendingFrozen("Spending is frozen until the coins owed after a refund are repaid.")
-    if outcome == "insufficient":
+    debited = {str(p.account_id) for p in merged if p.amount < 0}
+    if outcome == "insufficient" or account in debited:
+        # An account never opened holds nothing to take.
         raise InsufficientFunds("Not enough funds for this transfer.", field=account)
     raise LookupError(f"ledger account {account} does not exist")
 
 
-def booked(kind: str, source_ref: str) -> TransferResult | None:
-    """The transaction already booked under (kind, source_ref), if any."""
-    transaction_id = db.session.scalar(
-        select(LedgerTransaction.id).where(
+def _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen):
+    return (
+        db.session.connection()
+        .exec_driver_sql(
+            _TRANSFER_SQL,
+            {
+                "kind": kind,
+                "source_ref": source_ref,
+                "fingerprint": fingerprint,
+                "details": json.dumps(details or {}),
+                "accounts": [str(p.account_id) for p in merged],
+                "amounts": [p.amount for p in merged],
+                "unfrozen": str(unless_frozen) if unless_frozen else None,
+            },
+        )
+        .one()
+    )
+
+
+def booked(kind: str, source_ref: str, intent: str) -> TransferResult | None:
+    """The transaction already booked under (kind, source_ref), if any; ReplayMismatch
+    when it was booked with another intent."""
+    found = db.session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.fingerprint).where(
             LedgerTransaction.kind == kind, LedgerTransaction.source_ref == source_ref
         )
-    )
-    return TransferResult(transaction_id, replayed=True) if transaction_id else None
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.fingerprint != intent_fingerprint(intent):
+        raise ReplayMismatch(f"{kind} {source_ref} was already booked with other amounts.")
+    return TransferResult(found.id, replayed=True)

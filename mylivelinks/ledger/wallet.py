@@ -57,7 +57,8 @@ def credit_coins(
     # Lock order everywhere: debt, then coins. The lock also serialises this user's credits,
     # so a replay finds the first booking before computing a (different) split.
     owed = -locked_balance(accounts.debt)
-    if replay := booked(kind, source_ref):
+    intent = f"credit {profile_id} {amount} from {source_kind}"
+    if replay := booked(kind, source_ref, intent):
         return replay
     to_debt = min(owed, amount)
     return transfer(
@@ -69,6 +70,7 @@ def credit_coins(
         kind=kind,
         source_ref=source_ref,
         details=details,
+        intent=intent,
     )
 
 
@@ -84,7 +86,8 @@ def take_back_coins(
     accounts = open_user_accounts(profile_id)
     amount = coins * CENTICOINS_PER_COIN
     locked_balance(accounts.debt)
-    if replay := booked(kind, source_ref):
+    intent = f"take back {profile_id} {amount}"
+    if replay := booked(kind, source_ref, intent):
         return replay
     available = locked_balance(accounts.coins)
     taken = min(available, amount)
@@ -97,6 +100,7 @@ def take_back_coins(
         kind=kind,
         source_ref=source_ref,
         details=details,
+        intent=intent,
     )
 
 

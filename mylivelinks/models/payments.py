@@ -12,6 +12,8 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -114,7 +116,10 @@ class PaymentEvent(Base):
     event_type: Mapped[str] = mapped_column(String(100))
     # The provider's payment id the event is about, when the payload names it.
     payment_ref: Mapped[str | None] = mapped_column(String(255))
+    # The body exactly as received (the signature covers these bytes) and its parsed form.
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = created_at_column()

@@ -22,10 +22,27 @@ FACT_READERS: dict[str, Callable[[str, dict[str, Any]], PaymentFacts | None]] = 
     stripe_provider.PROVIDER: stripe_provider.facts,
 }
 STUCK_AFTER = timedelta(minutes=2)
+MAX_ATTEMPTS = 10
+
+
+def _without_nul(value: Any) -> Any:
+    # PostgreSQL's jsonb cannot hold U+0000; the raw body keeps the original bytes.
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def store_event(
-    provider: str, event_id: str, event_type: str, payment_ref: str | None, payload: dict
+    provider: str,
+    event_id: str,
+    event_type: str,
+    payment_ref: str | None,
+    payload: dict,
+    raw_body: bytes,
 ) -> uuid.UUID | None:
     """Insert a verified webhook; returns its row id, or None when it was already stored."""
     return db.session.execute(
@@ -36,7 +53,8 @@ def store_event(
             event_id=event_id,
             event_type=event_type,
             payment_ref=payment_ref,
-            payload=payload,
+            payload=_without_nul(payload),
+            raw_body=raw_body,
         )
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(PaymentEvent.id)
@@ -120,11 +138,24 @@ def _mark(event: PaymentEvent, status: str) -> None:
         event.processed_at = datetime.now(UTC)
 
 
+def record_failure(event_id: uuid.UUID, error: str) -> None:
+    """Count a failed attempt; after MAX_ATTEMPTS the event is marked failed for a human."""
+    event = db.session.get(PaymentEvent, event_id, with_for_update=True)
+    if event is None or event.status in ("processed", "ignored"):
+        return
+    event.attempts += 1
+    event.error = error[:2000]
+    if event.attempts >= MAX_ATTEMPTS:
+        event.status = "failed"
+    db.session.flush()
+
+
 def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
     """Events received but not applied for STUCK_AFTER, or deferred ones that can now apply."""
     cutoff = (now or datetime.now(UTC)) - STUCK_AFTER
     linkable = select(CoinPurchase.provider_payment_id).where(
-        CoinPurchase.provider_payment_id.is_not(None)
+        CoinPurchase.provider == PaymentEvent.provider,
+        CoinPurchase.provider_payment_id.is_not(None),
     )
     return list(
         db.session.scalars(

@@ -67,8 +67,12 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> None:
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise StripeNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise stripe.SignatureVerificationError("payload is not UTF-8", signature_header) from None
     stripe.WebhookSignature.verify_header(
-        payload.decode("utf-8"), signature_header, secret, SIGNATURE_TOLERANCE_SECONDS
+        text, signature_header, secret, SIGNATURE_TOLERANCE_SECONDS
     )
 
 

@@ -16,7 +16,7 @@ class AdjustmentSchema(ma.Schema):
         required=True,
         strict=True,
         validate=[
-            validate.Range(min=-(10**12), max=10**12),
+            validate.Range(min=-(10**9), max=10**9),
             validate.NoneOf([0], error="Must not be zero."),
         ],
     )

@@ -71,6 +71,7 @@ class StripeWebhook(MethodView):
             event_type,
             stripe_provider.payment_ref(event),
             event,
+            payload,
         )
         if stored is not None:
             after_commit(lambda: enqueue_payment_event(stored))
