@@ -39,6 +39,15 @@ def fund(profile: Profile, coins: int) -> None:
     )
 
 
+def committed_fan(app, name: str, *, coins: int) -> uuid.UUID:
+    """A profile holding `coins`, committed for tests on separate connections."""
+    with app.app_context():
+        fan = new_profile(name)
+        fund(fan, coins)
+        db.session.commit()
+        return fan.id
+
+
 def revenue(coins: int) -> list[Posting]:
     return [Posting(platform_account_id(PLATFORM_REVENUE), coins * 100)]
 
@@ -163,13 +172,7 @@ def test_the_database_refuses_to_commit_an_unbalanced_transaction(app):
 
 @pytest.mark.real_session
 def test_50_concurrent_debits_of_10_from_100_exactly_10_succeed(app):
-    with app.app_context():
-        fan = Profile(username="ledger_race", email="ledger_race@example.com")
-        db.session.add(fan)
-        db.session.flush()
-        fund(fan, 100)
-        db.session.commit()
-        fan_id = fan.id
+    fan_id = committed_fan(app, "ledger_race", coins=100)
     barrier = Barrier(50)
 
     def debit(index: int) -> str:
@@ -232,13 +235,7 @@ def test_the_database_refuses_to_truncate_the_ledger(app):
 
 @pytest.mark.real_session
 def test_concurrent_duplicates_of_one_spend_book_once_and_replay(app):
-    with app.app_context():
-        fan = Profile(username="ledger_dupe", email="ledger_dupe@example.com")
-        db.session.add(fan)
-        db.session.flush()
-        fund(fan, 10)
-        db.session.commit()
-        fan_id = fan.id
+    fan_id = committed_fan(app, "ledger_dupe", coins=10)
     barrier = Barrier(8)
 
     def duplicate(_: int) -> bool:
