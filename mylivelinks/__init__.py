@@ -16,6 +16,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
     from mylivelinks.idempotency import release_idempotency_lock
     from mylivelinks.observability import configure_logging, init_observability
+    from mylivelinks.providers import init_media_provider
     from mylivelinks.services.errors import ServiceError
     from mylivelinks.services.external_identity import init_external_identity
     from mylivelinks.transaction import init_transaction_boundary
@@ -30,6 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory())
     init_redis(app)
+    init_media_provider(app)
     init_external_identity(app)
     app.extensions["coin_packs"] = config.coin_packs
     cors.init_app(
@@ -40,7 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_observability(app)
     init_transaction_boundary(app)
     app.teardown_request(release_idempotency_lock)
-    register_blueprints(init_api(app))
+    register_blueprints(init_api(app), debug=app.debug)
     register_cli(app)
 
     @app.errorhandler(ServiceError)

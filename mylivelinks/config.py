@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mylivelinks.payments.packs import CoinPack, load_packs
+from mylivelinks.providers import REGISTRY as MEDIA_PROVIDER_REGISTRY
+
+MEDIA_PROVIDERS = tuple(MEDIA_PROVIDER_REGISTRY)
 
 
 class ConfigError(RuntimeError):
@@ -83,6 +86,13 @@ def _http_url(raw: str) -> str:
     value = raw.strip()
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _media_url(raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("ws://", "wss://", "http://", "https://")):
+        raise ValueError("must be a ws(s):// or http(s):// URL")
     return value
 
 
@@ -178,6 +188,18 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         32,
         "threads of the gunicorn worker under `make run` (SSE holds one per client)",
+    ),
+    Setting(
+        "MEDIA_PROVIDER",
+        _choice(*MEDIA_PROVIDERS),
+        "local",
+        "video provider behind the MediaProvider interface: " + ", ".join(MEDIA_PROVIDERS),
+    ),
+    Setting(
+        "LOCAL_MEDIA_URL",
+        _media_url,
+        "ws://127.0.0.1:7880",
+        "URL handed to clients in `local` provider credentials",
     ),
     Setting(
         "COIN_PACKS_FILE",

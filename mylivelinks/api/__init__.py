@@ -5,8 +5,8 @@ from __future__ import annotations
 API_PREFIX = "/api/v1"
 
 
-def register_blueprints(api) -> None:
-    """Register every resource blueprint on the smorest Api."""
+def register_blueprints(api, *, debug: bool = False) -> None:
+    """Register every resource blueprint on the smorest Api (debug tools only when `debug`)."""
     from mylivelinks.api.admin.routes import blp as admin_blp
     from mylivelinks.api.auth.routes import blp as auth_blp
     from mylivelinks.api.coins.routes import blp as coins_blp
@@ -20,3 +20,7 @@ def register_blueprints(api) -> None:
     resources = (auth_blp, me_blp, wallet_blp, profiles_blp, coins_blp, webhooks_blp, admin_blp)
     for blueprint in resources:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
+    if debug:
+        from mylivelinks.api.debug.routes import blp as debug_blp
+
+        api.register_blueprint(debug_blp, url_prefix=API_PREFIX + debug_blp.url_prefix)

@@ -1,1 +1,37 @@
-"""Media providers (LiveKit, Agora, Twilio, local) behind one MediaProvider interface."""
+"""Media providers behind one MediaProvider interface, chosen by MEDIA_PROVIDER.
+
+The registry maps a configuration name to "module:Class"; adapters are imported only when
+selected. Business code asks `media_provider()` and never names a vendor.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask, current_app
+
+from mylivelinks.providers.base import MediaProvider
+
+REGISTRY: dict[str, str] = {
+    "local": "mylivelinks.providers.local:LocalProvider",
+}
+
+
+def create_provider(name: str, app: Flask) -> MediaProvider:
+    """Instantiate the adapter registered under `name` for `app`."""
+    try:
+        module_name, class_name = REGISTRY[name].split(":")
+    except KeyError:
+        raise ValueError(f"unknown media provider {name!r}; known: {sorted(REGISTRY)}") from None
+    adapter = getattr(importlib.import_module(module_name), class_name)
+    return adapter.from_app(app)
+
+
+def init_media_provider(app: Flask) -> None:
+    """Create the configured provider once per app."""
+    app.extensions["media_provider"] = create_provider(app.config["MEDIA_PROVIDER"], app)
+
+
+def media_provider() -> MediaProvider:
+    """The current app's media provider."""
+    return current_app.extensions["media_provider"]

@@ -1,0 +1,29 @@
+"""Development-only tools; registered only when the app runs with DEBUG."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from mylivelinks.providers import media_provider
+
+blp = Blueprint("debug", __name__, url_prefix="/debug", description="Development tools")
+
+
+class MediaCallsSchema(ma.Schema):
+    """Calls the local media provider recorded, newest first."""
+
+    provider = ma.fields.String(dump_only=True)
+    items = ma.fields.List(ma.fields.Dict(), dump_only=True)
+
+
+@blp.route("/media-calls")
+class MediaCalls(MethodView):
+    @blp.response(200, MediaCallsSchema)
+    def get(self):
+        """The last 100 calls made to the local media provider"""
+        provider = media_provider()
+        if not hasattr(provider, "recorded_calls"):
+            abort(404, message=f"The {provider.name} provider records no calls.")
+        return {"provider": provider.name, "items": provider.recorded_calls()}

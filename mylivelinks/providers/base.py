@@ -1,0 +1,87 @@
+"""The MediaProvider interface: the one way business code talks to a video vendor.
+
+Adapters (local, and the vendor ones) implement it; callers never branch on the vendor.
+Every method may raise a MediaProviderError subclass, never a vendor's own exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import ClassVar, Literal
+
+Role = Literal["publisher", "subscriber"]
+
+
+class MediaProviderError(Exception):
+    """Base of every error an adapter raises."""
+
+
+class ProviderUnavailable(MediaProviderError):
+    """The vendor could not be reached or failed (network, 5xx): retrying may succeed."""
+
+
+class ProviderRejected(MediaProviderError):
+    """The vendor refused the call (bad credentials, unknown room, 4xx): retrying will not help."""
+
+
+class WebhookVerificationFailed(MediaProviderError):
+    """A webhook's signature, token or freshness did not verify."""
+
+
+class NotSupported(MediaProviderError):
+    """The vendor offers no way to do this; see the adapter's Capabilities."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can enforce, so callers can plan without naming the vendor."""
+
+    # The vendor itself stops a revoked participant's media (no client cooperation needed).
+    server_side_publish_control: bool
+    # The streamer's client must be told to start/stop (and may need fresh credentials).
+    client_signal_required: bool
+    # Rooms must be created and closed explicitly at the vendor.
+    explicit_rooms: bool
+    # The vendor sends signed webhooks that verify_webhook understands.
+    webhooks: bool
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs to join a provider room (API.md `credentials`)."""
+
+    provider: str
+    url: str
+    token: str
+    room: str
+    identity: str
+    role: Role
+    expires_at: datetime
+
+
+class MediaProvider(ABC):
+    """A video vendor behind one interface (Libcloud-style driver)."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    @abstractmethod
+    def credentials(self, room: str, identity: str, role: Role, ttl: timedelta) -> Credentials:
+        """Credentials for `identity` in `room`; subscribers can never publish with them."""
+
+    @abstractmethod
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+        """Allow or revoke one participant's publishing; idempotent for the same state."""
+
+    @abstractmethod
+    def open_room(self, room: str) -> None:
+        """Make sure the provider room exists (a no-op where rooms are implicit)."""
+
+    @abstractmethod
+    def close_room(self, room: str) -> None:
+        """End the provider room and disconnect everyone in it."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook, nothing to release by default)
+        """Release connections and event loops held by the adapter."""
