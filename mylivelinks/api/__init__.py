@@ -10,6 +10,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.admin.routes import blp as admin_blp
     from mylivelinks.api.auth.routes import blp as auth_blp
     from mylivelinks.api.coins.routes import blp as coins_blp
+    from mylivelinks.api.events.routes import blp as events_blp
     from mylivelinks.api.health.routes import blp as health_blp
     from mylivelinks.api.me.routes import blp as me_blp
     from mylivelinks.api.profiles.routes import blp as profiles_blp
@@ -17,7 +18,16 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.webhooks.routes import blp as webhooks_blp
 
     api.register_blueprint(health_blp)
-    resources = (auth_blp, me_blp, wallet_blp, profiles_blp, coins_blp, webhooks_blp, admin_blp)
+    resources = (
+        auth_blp,
+        me_blp,
+        wallet_blp,
+        profiles_blp,
+        events_blp,
+        coins_blp,
+        webhooks_blp,
+        admin_blp,
+    )
     for blueprint in resources:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
     if debug:
