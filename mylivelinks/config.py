@@ -202,6 +202,24 @@ SETTINGS: tuple[Setting, ...] = (
         "URL handed to clients in `local` provider credentials",
     ),
     Setting(
+        "VIEWER_TIMEOUT_SECONDS",
+        _positive_int,
+        30,
+        "a viewer without a heartbeat for this long is removed from the box",
+    ),
+    Setting(
+        "STREAMER_TIMEOUT_SECONDS",
+        _positive_int,
+        60,
+        "a streamer without a heartbeat for this long is ended and the box freed",
+    ),
+    Setting(
+        "MEDIA_CREDENTIALS_TTL_SECONDS",
+        _positive_int,
+        6 * 3600,
+        "lifetime of publisher and subscriber credentials",
+    ),
+    Setting(
         "COIN_PACKS_FILE",
         _coin_packs_file,
         None,

@@ -14,6 +14,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.health.routes import blp as health_blp
     from mylivelinks.api.me.routes import blp as me_blp
     from mylivelinks.api.profiles.routes import blp as profiles_blp
+    from mylivelinks.api.rooms.routes import blp as rooms_blp
     from mylivelinks.api.wallet.routes import blp as wallet_blp
     from mylivelinks.api.webhooks.routes import blp as webhooks_blp
 
@@ -23,6 +24,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         me_blp,
         wallet_blp,
         profiles_blp,
+        rooms_blp,
         events_blp,
         coins_blp,
         webhooks_blp,

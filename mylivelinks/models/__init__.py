@@ -13,11 +13,13 @@ from mylivelinks.models.ledger import (
 from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
+from mylivelinks.models.streams import BoxViewer, RoomQueueEntry, Stream
 
 __all__ = [
     "ROLES",
     "Base",
     "Box",
+    "BoxViewer",
     "CoinPurchase",
     "Follow",
     "GiftType",
@@ -31,4 +33,6 @@ __all__ = [
     "ReconciliationRun",
     "RefreshToken",
     "Room",
+    "RoomQueueEntry",
+    "Stream",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mylivelinks.models.base import Base, created_at_column, uuid_pk
@@ -34,6 +34,9 @@ class Room(Base):
         ForeignKey("profiles.id", ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = created_at_column()
+    # Totals of the room's ended streams; live streams add their running figures on read.
+    ended_live_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    ended_published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     boxes: Mapped[list[Box]] = relationship(
         back_populates="room",

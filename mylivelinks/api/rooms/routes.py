@@ -1,0 +1,184 @@
+"""Rooms: the boxes, going live, watching, heartbeats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.rooms.schemas import (
+    GoLiveResultSchema,
+    GoLiveSchema,
+    HeartbeatResultSchema,
+    HeartbeatSchema,
+    LeaveResultSchema,
+    RoomSchema,
+    WatchResultSchema,
+)
+from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.jobs.publishing import request_sync
+from mylivelinks.models import Profile, Stream
+from mylivelinks.providers import media_provider
+from mylivelinks.services import live, watching
+from mylivelinks.services.rooms import (
+    BoxState,
+    get_room,
+    live_seconds,
+    published_seconds,
+    room_for_going_live,
+    room_state,
+)
+from mylivelinks.transaction import after_commit
+
+blp = Blueprint("rooms", __name__, url_prefix="/rooms", description="Rooms, boxes and watching")
+
+NO_ROOM = {"schema": ErrorSchema, "description": "No such room or box"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _credentials(room_slug: str, identity: str, role: str):
+    ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
+    return media_provider().credentials(room_slug, identity, role, ttl)
+
+
+def _stream_summary(stream: Stream | None, streamer: Profile | None, now: datetime):
+    if stream is None:
+        return None
+    return {
+        "id": stream.id,
+        "title": stream.title,
+        "status": stream.status,
+        "started_at": stream.started_at,
+        "streamer": streamer,
+        "seconds_live_available": live_seconds(stream, now),
+        "seconds_published": published_seconds(stream, now),
+    }
+
+
+def _box(state: BoxState, now: datetime) -> dict:
+    return {
+        "position": state.position,
+        "stream": _stream_summary(state.stream, state.streamer, now),
+        "viewer_count": state.viewer_count,
+        "is_published": state.is_published,
+    }
+
+
+def _box_at(slug: str, position: int, now: datetime) -> dict:
+    state = room_state(get_room(slug), now)
+    return _box(next(b for b in state.boxes if b.position == position), now)
+
+
+@blp.route("/<string:slug>")
+class RoomView(MethodView):
+    @blp.response(200, RoomSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def get(self, slug):
+        """A room with its boxes, occupants, viewer counts and publish state"""
+        now = _now()
+        state = room_state(get_room(slug), now)
+        live_total = state.seconds_live_available
+        return {
+            "slug": state.room.slug,
+            "name": state.room.name,
+            "kind": state.room.kind,
+            "boxes": [_box(box, now) for box in state.boxes],
+            "queue_length": state.queue_length,
+            "seconds_live_available": live_total,
+            "seconds_published": state.seconds_published,
+            "publishing_saving": (
+                round(1 - state.seconds_published / live_total, 4) if live_total else None
+            ),
+        }
+
+
+@blp.route("/<string:slug>/live")
+class GoLive(MethodView):
+    @auth_required(blp)
+    @blp.arguments(GoLiveSchema)
+    @blp.response(201, GoLiveResultSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    @blp.alt_response(409, schema=ErrorSchema, description="Already live, or the box is taken")
+    def post(self, data, slug):
+        """Go Live: take the requested or lowest free box, or wait in the room's queue"""
+        streamer, now = current_user(), _now()
+        room = room_for_going_live(slug, streamer)
+        result = live.go_live(
+            room, streamer, title=data["title"], position=data["position"], now=now
+        )
+        if result.queued:
+            return {
+                "stream": None,
+                "box": None,
+                "queued": True,
+                "queue_position": result.queue_position,
+                "credentials": None,
+            }
+        return {
+            "stream": _stream_summary(result.stream, streamer, now),
+            "box": _box_at(room.slug, result.box.position, now),
+            "queued": False,
+            "queue_position": None,
+            "credentials": _credentials(room.slug, str(streamer.id), "publisher"),
+        }
+
+    @auth_required(blp)
+    @blp.response(200, LeaveResultSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def delete(self, slug):
+        """End your stream in the room (its box goes to the next in the queue) or leave the queue"""
+        room = get_room(slug, lock=True)
+        ended, _ = live.leave(room, current_user(), _now())
+        if ended is not None:
+            after_commit(lambda: request_sync(ended.id))
+        return {"ended_stream_id": ended.id if ended else None, "left_queue": ended is None}
+
+
+@blp.route("/<string:slug>/boxes/<int:position>/viewers")
+class BoxViewers(MethodView):
+    @auth_required(blp)
+    @blp.response(200, WatchResultSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    @blp.alt_response(409, schema=ErrorSchema, description="Nobody is live in this box")
+    def post(self, slug, position):
+        """Open a box as a viewer: subscriber credentials; keep it open with heartbeats"""
+        viewer, now = current_user(), _now()
+        room = get_room(slug)
+        stream, _ = watching.open_box(room, position, viewer, now)
+        after_commit(lambda: request_sync(stream.id))
+        return {
+            "credentials": _credentials(room.slug, str(viewer.id), "subscriber"),
+            "box": _box_at(room.slug, position, now),
+        }
+
+    @auth_required(blp)
+    @blp.response(204)
+    @blp.alt_response(404, **NO_ROOM)
+    def delete(self, slug, position):
+        """Close a box (closing a box you do not have open is fine)"""
+        stream = watching.close_box(get_room(slug), position, current_user())
+        if stream is not None:
+            after_commit(lambda: request_sync(stream.id))
+
+
+@blp.route("/<string:slug>/heartbeat")
+class Heartbeat(MethodView):
+    @auth_required(blp)
+    @blp.arguments(HeartbeatSchema)
+    @blp.response(200, HeartbeatResultSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def post(self, data, slug):
+        """Keep every open box of the caller, and the caller's own stream, alive"""
+        refreshed, own = watching.heartbeat(
+            get_room(slug), current_user(), data["positions"], _now()
+        )
+        return {
+            "boxes": [{"position": p, "refreshed": ok} for p, ok in sorted(refreshed.items())],
+            "streamer": own,
+        }

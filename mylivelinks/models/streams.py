@@ -1,0 +1,95 @@
+"""Streams (one Go-Live session each), the viewers of a box, and a room's waiting queue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mylivelinks.models.base import Base, created_at_column, uuid_pk
+
+STREAM_STATUSES = ("scheduled", "live", "ended", "cancelled", "error")
+
+
+class Stream(Base):
+    """A streamer live-available in a box; publishing follows the box's viewers."""
+
+    __tablename__ = "streams"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled', 'live', 'ended', 'cancelled', 'error')", name="status"
+        ),
+        # One live stream per streamer, and one live stream per box.
+        Index(
+            "uq_streams_live_streamer",
+            "streamer_id",
+            unique=True,
+            postgresql_where=text("status = 'live'"),
+        ),
+        Index(
+            "uq_streams_live_box", "box_id", unique=True, postgresql_where=text("status = 'live'")
+        ),
+        Index("ix_streams_room_status", "room_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    streamer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    box_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("boxes.id", ondelete="SET NULL"))
+    title: Mapped[str | None] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The publishing state last applied at the provider (the controller's memory), and since
+    # when it has been published; published seconds accumulate when it is revoked.
+    publishing_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    published_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class BoxViewer(Base):
+    """A viewer with a box open; active while their heartbeat is recent."""
+
+    __tablename__ = "box_viewers"
+    __table_args__ = (
+        UniqueConstraint("stream_id", "viewer_id"),
+        Index("ix_box_viewers_heartbeat", "last_heartbeat_at"),
+        Index("ix_box_viewers_viewer", "viewer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    stream_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
+    viewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoomQueueEntry(Base):
+    """A streamer waiting for a box in a full room, first come first served."""
+
+    __tablename__ = "room_queue"
+    __table_args__ = (
+        UniqueConstraint("streamer_id"),
+        Index("ix_room_queue_order", "room_id", "queued_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    streamer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    title: Mapped[str | None] = mapped_column(String(140))
+    queued_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,134 @@
+"""Going live, ending, and the queue that seats waiting streamers in freed boxes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from mylivelinks.extensions import db
+from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.services.errors import Conflict, NotFound
+from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
+
+
+@dataclass(frozen=True)
+class GoLiveResult:
+    """A seated stream (stream and box set) or a place in the queue (queued)."""
+
+    stream: Stream | None
+    box: Box | None
+    queued: bool
+    queue_position: int | None = None
+
+
+def _free_boxes(room: Room) -> list[Box]:
+    taken = select(Stream.box_id).where(Stream.room_id == room.id, Stream.status == "live")
+    return list(
+        db.session.scalars(
+            select(Box)
+            .where(Box.room_id == room.id, Box.id.not_in(taken.where(Stream.box_id.is_not(None))))
+            .order_by(Box.position)
+        )
+    )
+
+
+def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -> Stream:
+    stream = Stream(
+        streamer_id=streamer_id,
+        room_id=room.id,
+        box_id=box.id,
+        title=title,
+        status="live",
+        started_at=now,
+        last_heartbeat_at=now,
+    )
+    db.session.add(stream)
+    db.session.flush()
+    return stream
+
+
+def go_live(
+    room: Room, streamer: Profile, *, title: str | None, position: int | None, now: datetime
+) -> GoLiveResult:
+    """Seat the streamer (the requested or lowest free box) or queue them; room is locked."""
+    already = db.session.scalar(
+        select(Stream.id).where(Stream.streamer_id == streamer.id, Stream.status == "live")
+    )
+    queued = db.session.scalar(
+        select(RoomQueueEntry.id).where(RoomQueueEntry.streamer_id == streamer.id)
+    )
+    if already or queued:
+        raise Conflict("You are already live or waiting for a box.")
+    free = _free_boxes(room)
+    if position is not None:
+        wanted = box_at(room, position)
+        if wanted not in free:
+            raise Conflict(f"Box {position} is taken.", field="position")
+        free = [wanted]
+    if free:
+        stream = _seat(room, free[0], streamer.id, title, now)
+        return GoLiveResult(stream=stream, box=free[0], queued=False)
+    db.session.add(RoomQueueEntry(room_id=room.id, streamer_id=streamer.id, title=title))
+    db.session.flush()
+    waiting = db.session.scalars(
+        select(RoomQueueEntry.streamer_id)
+        .where(RoomQueueEntry.room_id == room.id)
+        .order_by(RoomQueueEntry.queued_at, RoomQueueEntry.id)
+    ).all()
+    return GoLiveResult(
+        stream=None, box=None, queued=True, queue_position=waiting.index(streamer.id) + 1
+    )
+
+
+def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
+    """End a live stream, free its box and seat the next queued streamer (returned)."""
+    room = db.session.get(Room, stream.room_id, with_for_update=True)
+    if stream.status != "live":
+        return None
+    if stream.published_since is not None:
+        stream.published_seconds = published_seconds(stream, now)
+        stream.published_since = None
+    stream.status, stream.ended_at, stream.ended_reason = "ended", now, reason
+    room.ended_live_seconds += live_seconds(stream, now)
+    room.ended_published_seconds += stream.published_seconds
+    freed = db.session.get(Box, stream.box_id) if stream.box_id else None
+    db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
+    db.session.flush()
+    return seat_next(room, freed, now) if freed else None
+
+
+def seat_next(room: Room, box: Box, now: datetime) -> Stream | None:
+    """Give `box` to the streamer who has waited longest in the room's queue."""
+    entry = db.session.scalar(
+        select(RoomQueueEntry)
+        .where(RoomQueueEntry.room_id == room.id)
+        .order_by(RoomQueueEntry.queued_at, RoomQueueEntry.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if entry is None:
+        return None
+    db.session.delete(entry)
+    db.session.flush()
+    return _seat(room, box, entry.streamer_id, entry.title, now)
+
+
+def leave(room: Room, streamer: Profile, now: datetime) -> tuple[Stream | None, Stream | None]:
+    """End the caller's stream in the room or leave its queue; returns (ended, seated)."""
+    stream = db.session.scalar(
+        select(Stream).where(
+            Stream.room_id == room.id, Stream.streamer_id == streamer.id, Stream.status == "live"
+        )
+    )
+    if stream is not None:
+        return stream, end_stream(stream, reason="ended_by_streamer", now=now)
+    removed = db.session.execute(
+        delete(RoomQueueEntry)
+        .where(RoomQueueEntry.room_id == room.id, RoomQueueEntry.streamer_id == streamer.id)
+        .returning(RoomQueueEntry.id)
+    ).scalar()
+    if removed is None:
+        raise NotFound("You are not live or queued in this room.")
+    return None, None

@@ -1,0 +1,104 @@
+"""The publish controller's decisions: derived state versus the state applied at the provider.
+
+Level-triggered: whatever was lost or reordered, comparing the two and applying the
+difference converges. The provider call itself happens in the job, between transactions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+
+from mylivelinks.extensions import db
+from mylivelinks.models import BoxViewer, Room, Stream
+from mylivelinks.services.live import end_stream
+from mylivelinks.services.rooms import active_since, active_viewer_counts
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What the controller must do for one stream (nothing when desired == applied)."""
+
+    stream_id: uuid.UUID
+    room_slug: str
+    streamer_id: uuid.UUID
+    desired: bool
+    applied: bool
+
+
+def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
+    """Compare the derived publish state of a stream with the one applied at the provider."""
+    row = db.session.execute(
+        select(Stream, Room.slug)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Stream.id == stream_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    stream = row.Stream
+    desired = stream.status == "live" and active_viewer_counts([stream.id], now)[stream.id] > 0
+    return SyncPlan(stream.id, row.slug, stream.streamer_id, desired, stream.publishing_applied)
+
+
+def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
+    """Remember that the provider now has `allowed`; False if it was already recorded."""
+    if allowed:
+        values = {"publishing_applied": True, "published_since": now}
+    else:
+        elapsed = func.coalesce(
+            func.floor(func.extract("epoch", now - Stream.published_since)), 0
+        ).cast(db.BigInteger)
+        values = {
+            "publishing_applied": False,
+            "published_since": None,
+            "published_seconds": Stream.published_seconds + elapsed,
+        }
+    changed = db.session.execute(
+        update(Stream)
+        .where(Stream.id == stream_id, Stream.publishing_applied.is_(not allowed))
+        .values(**values)
+        .returning(Stream.id)
+    ).scalar()
+    return changed is not None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep removed and which streams it found out of sync."""
+
+    stale_viewers: int
+    ended_streams: list[uuid.UUID]
+    seated_streams: list[uuid.UUID]
+    out_of_sync: list[uuid.UUID]
+
+
+def sweep(now: datetime) -> SweepResult:
+    """Remove silent viewers, end silent streamers, and list streams whose state differs."""
+    removed = db.session.execute(
+        delete(BoxViewer).where(BoxViewer.last_heartbeat_at < active_since(now))
+    ).rowcount
+    streamer_cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
+    silent = db.session.scalars(
+        select(Stream).where(Stream.status == "live", Stream.last_heartbeat_at < streamer_cutoff)
+    ).all()
+    ended, seated = [], []
+    for stream in silent:
+        successor = end_stream(stream, reason="heartbeat_timeout", now=now)
+        ended.append(stream.id)
+        if successor is not None:
+            seated.append(successor.id)
+    candidates = db.session.scalars(
+        select(Stream).where(or_(Stream.status == "live", Stream.publishing_applied.is_(True)))
+    ).all()
+    counts = active_viewer_counts([s.id for s in candidates], now)
+    out_of_sync = [
+        s.id
+        for s in candidates
+        if (s.status == "live" and counts[s.id] > 0) != s.publishing_applied
+    ]
+    db.session.flush()
+    return SweepResult(removed, ended, seated, out_of_sync)

@@ -1,0 +1,150 @@
+"""Rooms and their boxes: lookup, solo rooms on demand, and the room as clients see it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from mylivelinks.extensions import db
+from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.services.errors import NotFound
+
+
+def get_room(slug: str, *, lock: bool = False) -> Room:
+    """The room called `slug`, or NotFound; `lock` serialises seat changes in the room."""
+    stmt = select(Room).where(Room.slug == slug.lower())
+    if lock:
+        stmt = stmt.with_for_update()
+    room = db.session.scalar(stmt)
+    if room is None:
+        raise NotFound(f"No room is called {slug!r}.")
+    return room
+
+
+def room_for_going_live(slug: str, streamer: Profile) -> Room:
+    """The room to go live in, locked; a streamer's own solo room is created on demand."""
+    if slug.lower() == streamer.username:
+        db.session.execute(
+            insert(Room)
+            .values(
+                id=uuid.uuid4(),
+                slug=streamer.username,
+                name=f"{streamer.display_name or streamer.username}",
+                kind="solo",
+                box_count=1,
+                owner_id=streamer.id,
+            )
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
+        room = get_room(slug)
+        db.session.execute(
+            insert(Box)
+            .values(id=uuid.uuid4(), room_id=room.id, position=1)
+            .on_conflict_do_nothing(index_elements=["room_id", "position"])
+        )
+    return get_room(slug, lock=True)
+
+
+def box_at(room: Room, position: int) -> Box:
+    """The room's box at `position`, or NotFound for a position outside the room."""
+    box = db.session.scalar(select(Box).where(Box.room_id == room.id, Box.position == position))
+    if box is None:
+        raise NotFound(f"Room {room.slug} has no box {position}.")
+    return box
+
+
+def active_since(now: datetime) -> datetime:
+    """Heartbeats at or after this instant count as active viewers."""
+    return now - timedelta(seconds=current_app.config["VIEWER_TIMEOUT_SECONDS"])
+
+
+def active_viewer_counts(stream_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
+    """Active viewers per stream (the source of the derived publish state)."""
+    if not stream_ids:
+        return {}
+    rows = db.session.execute(
+        select(BoxViewer.stream_id, func.count())
+        .where(
+            BoxViewer.stream_id.in_(stream_ids), BoxViewer.last_heartbeat_at >= active_since(now)
+        )
+        .group_by(BoxViewer.stream_id)
+    ).all()
+    counts = dict(rows)
+    return {stream_id: counts.get(stream_id, 0) for stream_id in stream_ids}
+
+
+@dataclass(frozen=True)
+class BoxState:
+    """One box as the room endpoint shows it."""
+
+    position: int
+    stream: Stream | None
+    streamer: Profile | None
+    viewer_count: int
+
+    @property
+    def is_published(self) -> bool:
+        """Derived from the viewers: published while at least one is watching."""
+        return self.stream is not None and self.viewer_count > 0
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """A room with its boxes, queue and the saving of demand-based publishing."""
+
+    room: Room
+    boxes: list[BoxState]
+    queue_length: int
+    seconds_live_available: int
+    seconds_published: int
+
+
+def published_seconds(stream: Stream, now: datetime) -> int:
+    """Seconds the stream has been published so far."""
+    running = (now - stream.published_since).total_seconds() if stream.published_since else 0
+    return stream.published_seconds + int(running)
+
+
+def live_seconds(stream: Stream, now: datetime) -> int:
+    """Seconds the stream has been live-available so far."""
+    if stream.started_at is None:
+        return 0
+    return int(((stream.ended_at or now) - stream.started_at).total_seconds())
+
+
+def room_state(room: Room, now: datetime) -> RoomState:
+    """The room's boxes with occupants, viewer counts and derived publish state."""
+    rows = db.session.execute(
+        select(Box, Stream, Profile)
+        .outerjoin(Stream, (Stream.box_id == Box.id) & (Stream.status == "live"))
+        .outerjoin(Profile, Profile.id == Stream.streamer_id)
+        .where(Box.room_id == room.id)
+        .order_by(Box.position)
+    ).all()
+    streams = [row.Stream for row in rows if row.Stream is not None]
+    counts = active_viewer_counts([s.id for s in streams], now)
+    boxes = [
+        BoxState(
+            row.Box.position,
+            row.Stream,
+            row.Profile,
+            counts.get(row.Stream.id, 0) if row.Stream else 0,
+        )
+        for row in rows
+    ]
+    queue_length = db.session.scalar(
+        select(func.count()).select_from(RoomQueueEntry).where(RoomQueueEntry.room_id == room.id)
+    )
+    return RoomState(
+        room=room,
+        boxes=boxes,
+        queue_length=queue_length,
+        seconds_live_available=room.ended_live_seconds + sum(live_seconds(s, now) for s in streams),
+        seconds_published=room.ended_published_seconds
+        + sum(published_seconds(s, now) for s in streams),
+    )

@@ -1,0 +1,169 @@
+"""The publish controller: derived state, one provider call per change, convergence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.jobs.publishing import sweep_rooms
+from mylivelinks.models import Stream
+from mylivelinks.providers import media_provider
+from mylivelinks.providers.base import ProviderUnavailable
+from mylivelinks.providers.local import LocalProvider
+from mylivelinks.seed import seed_reference_data
+from mylivelinks.services.publishing import record_applied
+from tests.money import run_jobs
+
+
+@pytest.fixture
+def room(app):
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+        get_redis().delete("media:local:calls")
+    return "main"
+
+
+def publish_calls(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        calls = reversed(media_provider().recorded_calls(1000))
+        return [(c["action"], c["identity"]) for c in calls if "publishing" in c["action"]]
+
+
+def watch(api, viewer, position=1):
+    return api.post(f"/api/v1/rooms/main/boxes/{position}/viewers", headers=api.auth(viewer))
+
+
+def unwatch(api, viewer, position=1):
+    return api.delete(f"/api/v1/rooms/main/boxes/{position}/viewers", headers=api.auth(viewer))
+
+
+def test_first_viewer_allows_second_adds_nothing_last_out_revokes(api, app, room):
+    streamer, first, second = api.register(), api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    me = streamer["user"]["id"]
+    watch(api, first)
+    run_jobs(app)
+    assert publish_calls(app) == [("allow_publishing", me)]
+    watch(api, second)
+    run_jobs(app)
+    assert publish_calls(app) == [("allow_publishing", me)]
+    unwatch(api, first)
+    run_jobs(app)
+    unwatch(api, second)
+    run_jobs(app)
+    assert publish_calls(app) == [("allow_publishing", me), ("revoke_publishing", me)]
+
+
+def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(api, app, room):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    watch(api, viewer)
+    run_jobs(app)
+    with app.app_context():
+        timeout = app.config["VIEWER_TIMEOUT_SECONDS"]
+        soon = datetime.now(UTC) + timedelta(seconds=timeout - 5)
+        assert sweep_rooms(now=soon)["stale_viewers"] == 0
+        api.post(
+            "/api/v1/rooms/main/heartbeat", json={"positions": [1]}, headers=api.auth(streamer)
+        )  # the streamer stays alive
+        later = datetime.now(UTC) + timedelta(seconds=timeout + 1)
+        assert sweep_rooms(now=later) == {"stale_viewers": 1, "ended_streams": 0, "out_of_sync": 1}
+    run_jobs(app)
+    me = streamer["user"]["id"]
+    assert publish_calls(app) == [("allow_publishing", me), ("revoke_publishing", me)]
+    assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is False
+
+
+def test_a_silent_streamer_is_ended_and_the_queue_moves_up(api, app, room):
+    streamers = [api.register() for _ in range(13)]
+    for streamer in streamers:
+        api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    with app.app_context():
+        timeout = app.config["STREAMER_TIMEOUT_SECONDS"]
+        assert (
+            sweep_rooms(now=datetime.now(UTC) + timedelta(seconds=timeout - 5))["ended_streams"]
+            == 0
+        )
+        # Past the timeout all twelve seated streamers are silent: each is ended, and the
+        # first freed box goes to the streamer who waited (seated now, so not silent).
+        later = datetime.now(UTC) + timedelta(seconds=timeout + 1)
+        assert sweep_rooms(now=later)["ended_streams"] == 12
+    room_now = api.get("/api/v1/rooms/main").get_json()
+    occupants = [b["stream"]["streamer"]["id"] for b in room_now["boxes"] if b["stream"]]
+    assert occupants == [streamers[12]["user"]["id"]]
+    assert room_now["queue_length"] == 0
+
+
+class FlakyProvider(LocalProvider):
+    """The local provider, but the vendor is down for the first `failures` calls."""
+
+    def __init__(self, base: LocalProvider, failures: int):
+        self.__dict__.update(base.__dict__)
+        self.failures = failures
+
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ProviderUnavailable("vendor down")
+        super().set_publishing(room, identity, allowed)
+
+
+def test_a_provider_failing_3_times_then_succeeding_converges(api, app, room):
+    original = app.extensions["media_provider"]
+    app.extensions["media_provider"] = FlakyProvider(original, failures=3)
+    try:
+        streamer, viewer = api.register(), api.register()
+        api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+        watch(api, viewer)
+        for _ in range(3):
+            with app.app_context():
+                queue = Queue(DEFAULT_QUEUE, connection=get_redis())
+                SimpleWorker([queue], connection=get_redis()).work(burst=True)
+                sweep_rooms()  # level-triggered: re-queues the stream still out of sync
+        run_jobs(app)
+    finally:
+        app.extensions["media_provider"] = original
+    assert publish_calls(app) == [("allow_publishing", streamer["user"]["id"])]
+    assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is True
+
+
+def test_lost_jobs_converge_through_the_sweep(api, app, room):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    watch(api, viewer)
+    with app.app_context():
+        # A worker took the job off the queue and was killed before finishing it.
+        queue = Queue(DEFAULT_QUEUE, connection=get_redis())
+        (job,) = queue.get_jobs()
+        queue.remove(job)
+        job.set_status("started")
+    assert run_jobs(app) == 0
+    assert publish_calls(app) == []
+    with app.app_context():
+        sweep_rooms()
+    run_jobs(app)
+    assert publish_calls(app) == [("allow_publishing", streamer["user"]["id"])]
+
+
+def test_published_seconds_accumulate_between_allow_and_revoke(api, app, room):
+    streamer = api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    with app.app_context():
+        stream_id = db.session.scalar(
+            select(Stream.id).where(Stream.streamer_id == uuid.UUID(streamer["user"]["id"]))
+        )
+        start = datetime.now(UTC)
+        assert record_applied(stream_id, True, start)
+        assert not record_applied(stream_id, True, start)  # already applied
+        assert record_applied(stream_id, False, start + timedelta(seconds=90))
+        assert record_applied(stream_id, True, start + timedelta(seconds=100))
+        assert record_applied(stream_id, False, start + timedelta(seconds=110))
+        db.session.commit()
+        assert db.session.get(Stream, stream_id).published_seconds == 100

@@ -1,0 +1,145 @@
+"""The group room: boxes, Go Live and the queue, watching, heartbeats, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from mylivelinks.extensions import db
+from mylivelinks.providers import media_provider
+from mylivelinks.seed import seed_reference_data
+
+
+@pytest.fixture
+def main_room(app):
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+    return "main"
+
+
+def go_live(api, session, slug="main", **body):
+    return api.post(f"/api/v1/rooms/{slug}/live", json=body, headers=api.auth(session))
+
+
+def test_the_seeded_room_has_12_empty_boxes(api, main_room):
+    room = api.get("/api/v1/rooms/main").get_json()
+    assert [b["position"] for b in room["boxes"]] == list(range(1, 13))
+    assert all(b["stream"] is None and b["viewer_count"] == 0 for b in room["boxes"])
+    assert (room["queue_length"], room["kind"]) == (0, "group")
+    assert api.get("/api/v1/rooms/nowhere").status_code == 404
+
+
+def test_go_live_takes_the_lowest_free_box_or_the_requested_one(api, app, main_room):
+    first, second = api.register(), api.register()
+    seated = go_live(api, first, title="hello")
+    assert seated.status_code == 201
+    body = seated.get_json()
+    assert (body["queued"], body["box"]["position"]) == (False, 1)
+    assert body["credentials"]["role"] == "publisher"
+    with app.app_context():
+        claims = media_provider().decode(body["credentials"]["token"])
+    assert (claims["room"], claims["sub"], claims["can_publish"]) == (
+        "main",
+        first["user"]["id"],
+        True,
+    )
+    assert go_live(api, second, position=7).get_json()["box"]["position"] == 7
+    room = api.get("/api/v1/rooms/main").get_json()
+    assert room["boxes"][0]["stream"]["streamer"]["username"] == first["user"]["username"]
+    assert room["boxes"][0]["is_published"] is False  # nobody watches yet
+
+
+def test_one_live_stream_per_streamer_and_taken_boxes_are_409(api, main_room):
+    streamer, other = api.register(), api.register()
+    go_live(api, streamer, position=3)
+    assert go_live(api, streamer).status_code == 409
+    assert go_live(api, other, position=3).status_code == 409
+    assert go_live(api, other, position=13).status_code == 422
+    assert go_live(api, other, slug="nowhere").status_code == 404
+
+
+def test_a_full_room_queues_the_13th_streamer_and_seats_them_when_a_box_frees(api, main_room):
+    streamers = [api.register() for _ in range(13)]
+    for streamer in streamers[:12]:
+        assert go_live(api, streamer).get_json()["queued"] is False
+    waiting = go_live(api, streamers[12]).get_json()
+    assert waiting == {
+        "stream": None,
+        "box": None,
+        "queued": True,
+        "queue_position": 1,
+        "credentials": None,
+    }
+    assert api.get("/api/v1/rooms/main").get_json()["queue_length"] == 1
+    ended = api.delete("/api/v1/rooms/main/live", headers=api.auth(streamers[4]))
+    assert ended.status_code == 200 and ended.get_json()["left_queue"] is False
+    room = api.get("/api/v1/rooms/main").get_json()
+    assert room["queue_length"] == 0
+    assert room["boxes"][4]["stream"]["streamer"]["id"] == streamers[12]["user"]["id"]
+
+
+def test_a_streamer_goes_live_on_their_own_page(api):
+    solo = api.register("solo_star")
+    body = go_live(api, solo, slug="solo_star").get_json()
+    assert body["box"]["position"] == 1
+    room = api.get("/api/v1/rooms/solo_star").get_json()
+    assert (room["kind"], len(room["boxes"])) == ("solo", 1)
+
+
+def test_watching_gives_subscriber_credentials_and_counts_viewers(api, app, main_room):
+    streamer, viewer = api.register(), api.register()
+    go_live(api, streamer, position=2)
+    opened = api.post("/api/v1/rooms/main/boxes/2/viewers", headers=api.auth(viewer))
+    assert opened.status_code == 200
+    body = opened.get_json()
+    assert body["credentials"]["role"] == "subscriber"
+    with app.app_context():
+        assert media_provider().decode(body["credentials"]["token"])["can_publish"] is False
+    assert (body["box"]["viewer_count"], body["box"]["is_published"]) == (1, True)
+    assert (
+        api.delete("/api/v1/rooms/main/boxes/2/viewers", headers=api.auth(viewer)).status_code
+        == 204
+    )
+    box = api.get("/api/v1/rooms/main").get_json()["boxes"][1]
+    assert (box["viewer_count"], box["is_published"]) == (0, False)
+
+
+def test_bad_watch_requests(api, main_room):
+    viewer = api.register()
+    assert (
+        api.post("/api/v1/rooms/main/boxes/5/viewers", headers=api.auth(viewer)).status_code == 409
+    )
+    assert (
+        api.post("/api/v1/rooms/main/boxes/13/viewers", headers=api.auth(viewer)).status_code == 404
+    )
+    assert (
+        api.post("/api/v1/rooms/main/boxes/0/viewers", headers=api.auth(viewer)).status_code == 404
+    )
+    assert api.post("/api/v1/rooms/main/boxes/1/viewers").status_code == 401
+
+
+def test_one_heartbeat_refreshes_every_open_box_and_reports_the_rest(api, main_room):
+    first, second, viewer = api.register(), api.register(), api.register()
+    go_live(api, first, position=1)
+    go_live(api, second, position=2)
+    for position in (1, 2):
+        api.post(f"/api/v1/rooms/main/boxes/{position}/viewers", headers=api.auth(viewer))
+    beat = api.post(
+        "/api/v1/rooms/main/heartbeat", json={"positions": [1, 2, 9]}, headers=api.auth(viewer)
+    ).get_json()
+    assert beat == {
+        "boxes": [
+            {"position": 1, "refreshed": True},
+            {"position": 2, "refreshed": True},
+            {"position": 9, "refreshed": False},
+        ],
+        "streamer": False,
+    }
+    own = api.post("/api/v1/rooms/main/heartbeat", json={}, headers=api.auth(first)).get_json()
+    assert own == {"boxes": [], "streamer": True}
+    assert (
+        api.post(
+            "/api/v1/rooms/main/heartbeat", json={"positions": [0]}, headers=api.auth(viewer)
+        ).status_code
+        == 422
+    )
