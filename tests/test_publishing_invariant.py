@@ -1,0 +1,81 @@
+"""A simulated hour of viewers coming and going: a box with no viewer never stays published
+longer than the viewer timeout plus one sweep. Time is injected; nothing sleeps."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from mylivelinks.extensions import db
+from mylivelinks.jobs.publishing import sweep_rooms, sync_publish
+from mylivelinks.models import Profile, Stream
+from mylivelinks.seed import seed_reference_data
+from mylivelinks.services import live, watching
+from mylivelinks.services.rooms import get_room
+
+SWEEP_EVERY = 5
+SECONDS = 3600
+
+
+def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app):
+    rng = random.Random(20261121)
+    with app.app_context():
+        list(seed_reference_data())
+        timeout = app.config["VIEWER_TIMEOUT_SECONDS"]
+        start = datetime.now(UTC)
+        streamer = Profile(username="sim_streamer", email="sim_streamer@example.com")
+        viewers = [
+            Profile(username=f"sim_viewer_{i}", email=f"sv{i}@example.com") for i in range(6)
+        ]
+        db.session.add_all([streamer, *viewers])
+        db.session.flush()
+        live.go_live(get_room("main", lock=True), streamer, title=None, position=1, now=start)
+        stream_id = db.session.scalar(select(Stream.id).where(Stream.streamer_id == streamer.id))
+        room = get_room("main")
+
+        watching_since: dict[uuid.UUID, int] = {}  # viewer -> last heartbeat second
+        last_activity = None  # last second any viewer joined or heartbeated
+        applied, violations, calls = False, [], []
+
+        def sync(second: int) -> None:
+            nonlocal applied
+            outcome = sync_publish(str(stream_id), now=start + timedelta(seconds=second))
+            if outcome != "in_sync":
+                applied = outcome == "allowed"
+                calls.append((second, outcome))
+
+        for second in range(SECONDS):
+            now = start + timedelta(seconds=second)
+            watching.heartbeat(room, streamer, [], now)  # the streamer stays live
+            for viewer in viewers:
+                roll = rng.random()
+                if viewer.id not in watching_since and roll < 0.004:
+                    watching.open_box(room, 1, viewer, now)
+                    watching_since[viewer.id] = second
+                    last_activity = second
+                    sync(second)
+                elif viewer.id in watching_since:
+                    if roll < 0.002:  # closes the box properly
+                        watching.close_box(room, 1, viewer)
+                        del watching_since[viewer.id]
+                        sync(second)
+                    elif roll < 0.004:  # the tab dies: no close, no more heartbeats
+                        del watching_since[viewer.id]
+                    elif second - watching_since[viewer.id] >= rng.randint(10, 15):
+                        watching.heartbeat(room, viewer, [1], now)
+                        watching_since[viewer.id] = second
+                        last_activity = second
+            if second % SWEEP_EVERY == 0:
+                if sweep_rooms(now=now)["out_of_sync"]:
+                    sync(second)
+            silent_for = None if last_activity is None else second - last_activity
+            if applied and not watching_since and silent_for > timeout + SWEEP_EVERY:
+                violations.append((second, silent_for))
+        db.session.rollback()
+
+    assert calls, "the simulation never published"
+    assert any(outcome == "revoked" for _, outcome in calls)
+    assert violations == []
