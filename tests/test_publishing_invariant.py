@@ -52,30 +52,29 @@ def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app)
             watching.heartbeat(room, streamer, [], now)  # the streamer stays live
             for viewer in viewers:
                 roll = rng.random()
-                if viewer.id not in watching_since and roll < 0.004:
+                if viewer.id not in watching_since and roll < 0.002:
                     watching.open_box(room, 1, viewer, now)
                     watching_since[viewer.id] = second
                     last_activity = second
                     sync(second)
                 elif viewer.id in watching_since:
-                    if roll < 0.002:  # closes the box properly
+                    if roll < 0.003:  # closes the box properly
                         watching.close_box(room, 1, viewer)
                         del watching_since[viewer.id]
                         sync(second)
-                    elif roll < 0.004:  # the tab dies: no close, no more heartbeats
+                    elif roll < 0.006:  # the tab dies: no close, no more heartbeats
                         del watching_since[viewer.id]
                     elif second - watching_since[viewer.id] >= rng.randint(10, 15):
                         watching.heartbeat(room, viewer, [1], now)
                         watching_since[viewer.id] = second
                         last_activity = second
-            if second % SWEEP_EVERY == 0:
-                if sweep_rooms(now=now)["out_of_sync"]:
-                    sync(second)
+            if second % SWEEP_EVERY == 0 and sweep_rooms(now=now)["out_of_sync"]:
+                sync(second)
             silent_for = None if last_activity is None else second - last_activity
             if applied and not watching_since and silent_for > timeout + SWEEP_EVERY:
                 violations.append((second, silent_for))
         db.session.rollback()
 
-    assert calls, "the simulation never published"
-    assert any(outcome == "revoked" for _, outcome in calls)
     assert violations == []
+    revokes = [second for second, outcome in calls if outcome == "revoked"]
+    assert len(revokes) >= 3, calls  # the box emptied several times in the hour
