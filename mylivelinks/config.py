@@ -184,6 +184,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", _text, "127.0.0.1", "address `make run` serves on"),
     Setting("PORT", _port, 5000, "port `make run` serves on"),
     Setting(
+        "WEB_WORKERS",
+        _positive_int,
+        1,
+        "gunicorn worker processes under `make run` (more than one aggregates /metrics "
+        "through PROMETHEUS_MULTIPROC_DIR, which `make run` then sets under var/)",
+    ),
+    Setting(
         "WEB_THREADS",
         _positive_int,
         32,

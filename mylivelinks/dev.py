@@ -15,6 +15,7 @@ import ctypes
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,6 +210,11 @@ class Supervisor:
 
     def _start_processes(self, config: Config) -> None:
         bin_dir = Path(sys.executable).parent
+        if config.WEB_WORKERS > 1 and not self.env.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_dir = self.var / "prometheus"
+            shutil.rmtree(metrics_dir, ignore_errors=True)  # per-run files, stale otherwise
+            metrics_dir.mkdir()
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         redis_url = self.env["REDIS_URL"]
         self._spawn(
             "worker",
@@ -227,7 +233,7 @@ class Supervisor:
                 "--worker-class",
                 "gthread",
                 "--workers",
-                "1",
+                str(config.WEB_WORKERS),
                 "--threads",
                 str(config.WEB_THREADS),
                 "--graceful-timeout",
