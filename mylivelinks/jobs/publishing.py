@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from rq import Retry
 
+from mylivelinks.events.streams import (
+    BOX_PUBLISHED,
+    BOX_UNPUBLISHED,
+    PUBLISH_START,
+    PUBLISH_STOP,
+    publish_room_event,
+    publish_user_event,
+)
 from mylivelinks.extensions import db, get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
@@ -43,13 +53,33 @@ def sync_publish(stream_id: str, now: datetime | None = None) -> str:
     db.session.commit()  # no transaction stays open across the provider call
     if plan is None or plan.desired == plan.applied:
         return "in_sync"
-    media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
-    record_applied(plan.stream_id, plan.desired, now)
+    provider = media_provider()
+    provider.set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
+    if not record_applied(plan.stream_id, plan.desired, now):
+        return "in_sync"  # a concurrent run recorded it first, and told the clients
+    db.session.commit()
+    _tell_clients(plan, provider)
     log.info(
         "publishing applied",
         extra={"stream_id": stream_id, "allowed": plan.desired, "room": plan.room_slug},
     )
     return "allowed" if plan.desired else "revoked"
+
+
+def _tell_clients(plan, provider) -> None:
+    box = {"position": plan.position, "stream_id": str(plan.stream_id)}
+    if plan.desired:
+        ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
+        credentials = provider.credentials(plan.room_slug, str(plan.streamer_id), "publisher", ttl)
+        publish_user_event(
+            plan.streamer_id,
+            PUBLISH_START,
+            {**box, "room": plan.room_slug, "credentials": asdict(credentials)},
+        )
+        publish_room_event(plan.room_slug, BOX_PUBLISHED, box)
+    else:
+        publish_user_event(plan.streamer_id, PUBLISH_STOP, {**box, "room": plan.room_slug})
+        publish_room_event(plan.room_slug, BOX_UNPUBLISHED, box)
 
 
 @job

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
 from mylivelinks.extensions import db
-from mylivelinks.models import BoxViewer, Room, Stream
+from mylivelinks.models import Box, BoxViewer, Room, Stream
 from mylivelinks.services.live import end_stream
 from mylivelinks.services.rooms import active_since, active_viewer_counts
 
@@ -25,6 +25,7 @@ class SyncPlan:
 
     stream_id: uuid.UUID
     room_slug: str
+    position: int | None
     streamer_id: uuid.UUID
     desired: bool
     applied: bool
@@ -33,15 +34,18 @@ class SyncPlan:
 def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
     """Compare the derived publish state of a stream with the one applied at the provider."""
     row = db.session.execute(
-        select(Stream, Room.slug)
+        select(Stream, Room.slug, Box.position)
         .join(Room, Room.id == Stream.room_id)
+        .outerjoin(Box, Box.id == Stream.box_id)
         .where(Stream.id == stream_id)
     ).one_or_none()
     if row is None:
         return None
     stream = row.Stream
     desired = stream.status == "live" and active_viewer_counts([stream.id], now)[stream.id] > 0
-    return SyncPlan(stream.id, row.slug, stream.streamer_id, desired, stream.publishing_applied)
+    return SyncPlan(
+        stream.id, row.slug, row.position, stream.streamer_id, desired, stream.publishing_applied
+    )
 
 
 def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.rooms.schemas import (
@@ -19,8 +20,10 @@ from mylivelinks.api.rooms.schemas import (
     WatchResultSchema,
 )
 from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.events import rooms as room_events
+from mylivelinks.extensions import db
 from mylivelinks.jobs.publishing import request_sync
-from mylivelinks.models import Profile, Stream
+from mylivelinks.models import Box, Profile, Stream
 from mylivelinks.providers import media_provider
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import (
@@ -68,6 +71,29 @@ def _box(state: BoxState, now: datetime) -> dict:
         "viewer_count": state.viewer_count,
         "is_published": state.is_published,
     }
+
+
+def _position_of(streamer: Profile) -> int | None:
+    return db.session.scalar(
+        select(Box.position)
+        .join(Stream, Stream.box_id == Box.id)
+        .where(Stream.streamer_id == streamer.id, Stream.status == "live")
+    )
+
+
+def _announce_end(slug: str, position: int | None, ended: Stream, seated: Stream | None) -> None:
+    ended_id, reason = str(ended.id), ended.ended_reason
+    after_commit(lambda: request_sync(ended.id))
+    after_commit(lambda: room_events.stream_ended(slug, position, ended_id, reason))
+    if seated is not None and position is not None:
+        successor = db.session.get(Profile, seated.streamer_id)
+        summary = {"id": str(successor.id), "username": successor.username}
+        credentials = _credentials(slug, str(successor.id), "publisher")
+        seated_id = str(seated.id)
+        after_commit(lambda: room_events.stream_started(slug, position, seated_id, summary))
+        after_commit(
+            lambda: room_events.seated_from_queue(summary["id"], slug, position, credentials)
+        )
 
 
 def _box_at(slug: str, position: int, now: datetime) -> dict:
@@ -120,6 +146,9 @@ class GoLive(MethodView):
                 "queue_position": result.queue_position,
                 "credentials": None,
             }
+        slug, position, stream_id = room.slug, result.box.position, str(result.stream.id)
+        summary = {"id": str(streamer.id), "username": streamer.username}
+        after_commit(lambda: room_events.stream_started(slug, position, stream_id, summary))
         return {
             "stream": _stream_summary(result.stream, streamer, now),
             "box": _box_at(room.slug, result.box.position, now),
@@ -134,9 +163,10 @@ class GoLive(MethodView):
     def delete(self, slug):
         """End your stream in the room (its box goes to the next in the queue) or leave the queue"""
         room = get_room(slug, lock=True)
-        ended, _ = live.leave(room, current_user(), _now())
+        position = _position_of(current_user())
+        ended, seated = live.leave(room, current_user(), _now())
         if ended is not None:
-            after_commit(lambda: request_sync(ended.id))
+            _announce_end(room.slug, position, ended, seated)
         return {"ended_stream_id": ended.id if ended else None, "left_queue": ended is None}
 
 
@@ -151,20 +181,32 @@ class BoxViewers(MethodView):
         viewer, now = current_user(), _now()
         room = get_room(slug)
         stream, _ = watching.open_box(room, position, viewer, now)
+        box = _box_at(room.slug, position, now)
+        slug, viewer_id, count = room.slug, str(viewer.id), box["viewer_count"]
         after_commit(lambda: request_sync(stream.id))
-        return {
-            "credentials": _credentials(room.slug, str(viewer.id), "subscriber"),
-            "box": _box_at(room.slug, position, now),
-        }
+        after_commit(
+            lambda: room_events.viewers_changed(
+                slug, position, viewer_id, joined=True, viewer_count=count
+            )
+        )
+        return {"credentials": _credentials(room.slug, viewer_id, "subscriber"), "box": box}
 
     @auth_required(blp)
     @blp.response(204)
     @blp.alt_response(404, **NO_ROOM)
     def delete(self, slug, position):
         """Close a box (closing a box you do not have open is fine)"""
-        stream = watching.close_box(get_room(slug), position, current_user())
+        room, viewer = get_room(slug), current_user()
+        stream = watching.close_box(room, position, viewer)
         if stream is not None:
+            count = _box_at(room.slug, position, _now())["viewer_count"]
+            viewer_id = str(viewer.id)
             after_commit(lambda: request_sync(stream.id))
+            after_commit(
+                lambda: room_events.viewers_changed(
+                    room.slug, position, viewer_id, joined=False, viewer_count=count
+                )
+            )
 
 
 @blp.route("/<string:slug>/heartbeat")

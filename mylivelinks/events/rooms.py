@@ -1,0 +1,56 @@
+"""What the room's clients are told when boxes, streams and viewers change.
+
+Called after the change committed (through `after_commit` in requests, after the commit
+in jobs); payloads are plain data computed before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from mylivelinks.events.streams import (
+    BOX_CLAIMED,
+    BOX_RELEASED,
+    NOTIFICATION,
+    STREAM_ENDED,
+    STREAM_STARTED,
+    VIEWER_COUNT,
+    VIEWER_JOINED,
+    VIEWER_LEFT,
+    publish_room_event,
+    publish_user_event,
+)
+from mylivelinks.providers.base import Credentials
+
+
+def stream_started(slug: str, position: int, stream_id: str, streamer: dict[str, Any]) -> None:
+    """A streamer took a box."""
+    box = {"position": position, "stream_id": stream_id, "streamer": streamer}
+    publish_room_event(slug, BOX_CLAIMED, box)
+    publish_room_event(slug, STREAM_STARTED, box)
+
+
+def stream_ended(slug: str, position: int | None, stream_id: str, reason: str) -> None:
+    """A stream ended and its box is free."""
+    publish_room_event(slug, STREAM_ENDED, {"stream_id": stream_id, "reason": reason})
+    if position is not None:
+        publish_room_event(slug, BOX_RELEASED, {"position": position, "stream_id": stream_id})
+
+
+def seated_from_queue(streamer_id: str, slug: str, position: int, credentials: Credentials) -> None:
+    """Tell a waiting streamer they have a box now, with publisher credentials."""
+    publish_user_event(
+        streamer_id,
+        NOTIFICATION,
+        {"kind": "seated", "room": slug, "position": position, "credentials": asdict(credentials)},
+    )
+
+
+def viewers_changed(
+    slug: str, position: int, viewer_id: str, *, joined: bool, viewer_count: int
+) -> None:
+    """A viewer opened or closed a box."""
+    kind = VIEWER_JOINED if joined else VIEWER_LEFT
+    publish_room_event(slug, kind, {"position": position, "viewer_id": viewer_id})
+    publish_room_event(slug, VIEWER_COUNT, {"position": position, "viewer_count": viewer_count})

@@ -1,0 +1,249 @@
+"""Server-Sent Events: the wire format of a Redis event stream, fanned out within a process.
+
+Each process reads a stream key once, whatever the number of its clients: a hub thread
+waits in XREAD BLOCK on a Redis connection of its own and keeps the recent events in
+wire format; every open SSE stream of that key waits on the hub's condition and writes
+what is new. Idle, that costs no CPU; a room event costs one Redis read and one JSON
+encoding per process, not per client. A stream holds no database connection.
+
+A stream starts with a `retry:` hint and the id it starts after (so a client that receives
+nothing still resumes from the right place), sends a keep-alive comment after
+SSE_KEEPALIVE_SECONDS without events and ends after SSE_MAX_SECONDS so proxies recycle
+connections; EventSource then reconnects with `Last-Event-ID`. A client resuming from
+further back than the hub holds catches up from Redis first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from flask import Flask, current_app
+from redis import RedisError
+
+from mylivelinks.events.streams import (
+    Event,
+    current_last_id,
+    dedicated_client,
+    id_order,
+    read_events,
+)
+
+log = logging.getLogger(__name__)
+
+KEEP_ALIVE = ": keep-alive\n\n"
+DEFAULT_KEEPALIVE_SECONDS = 15
+DEFAULT_MAX_SECONDS = 3600
+DEFAULT_RETRY_MS = 3000
+# How long a hub blocks per read: also how soon it notices its last stream has gone.
+HUB_BLOCK_SECONDS = 2
+HUB_READ_COUNT = 100
+# Events a hub keeps; a stream further behind catches up from Redis.
+HUB_RECENT = 256
+CATCH_UP_COUNT = 500
+READ_TIMEOUT_MARGIN_SECONDS = 10
+
+Position = tuple[int, int]
+
+
+def format_event(event: Event) -> str:
+    """One event in the SSE wire format."""
+    data = json.dumps(event.data, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+
+
+class HubFailed(Exception):
+    """The hub stopped reading (Redis lost); its streams end and their clients reconnect."""
+
+
+class _Hub:
+    """The recent events of one stream key, read by one thread, for this process's streams."""
+
+    def __init__(self, app: Flask, hubs: _Hubs, key: str, start_id: str):
+        self.app = app
+        self.hubs = hubs
+        self.key = key
+        self.changed = threading.Condition()
+        self.recent: deque[tuple[Position, str]] = deque()
+        # Every event after `floor` is in `recent`.
+        self.floor = id_order(start_id)
+        self.read_after = start_id
+        self.streams = 0  # guarded by hubs.lock
+        self.failed = False
+        self.thread = threading.Thread(target=self._run, name=f"sse-hub {key}", daemon=True)
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            redis = dedicated_client(
+                read_timeout=HUB_BLOCK_SECONDS + READ_TIMEOUT_MARGIN_SECONDS,
+                name=f"sse-hub:{self.key}",
+            )
+            try:
+                while self.hubs.keep(self):
+                    batch = read_events(
+                        self.key,
+                        self.read_after,
+                        HUB_BLOCK_SECONDS * 1000,
+                        count=HUB_READ_COUNT,
+                        redis=redis,
+                    )
+                    if batch:
+                        self._add(batch)
+            except Exception as exc:
+                # Its streams end and their clients reconnect to a fresh hub.
+                log.log(
+                    logging.WARNING if isinstance(exc, RedisError) else logging.ERROR,
+                    "event hub %s stopped",
+                    self.key,
+                    exc_info=True,
+                )
+                with self.changed:
+                    self.failed = True
+                    self.changed.notify_all()
+                self.hubs.keep(self)
+            finally:
+                redis.connection_pool.disconnect()
+
+    def _add(self, events: list[Event]) -> None:
+        wire = [(id_order(event.id), format_event(event)) for event in events]
+        with self.changed:
+            self.recent.extend(wire)
+            while len(self.recent) > HUB_RECENT:
+                self.floor = self.recent.popleft()[0]
+            self.read_after = events[-1].id
+            self.changed.notify_all()
+
+    def newest(self) -> Position:
+        """The position of the newest event the hub has read."""
+        with self.changed:
+            return self.recent[-1][0] if self.recent else self.floor
+
+    def after(self, position: Position, timeout: float) -> list[tuple[Position, str]] | None:
+        """The events after `position`, waiting up to `timeout` for one; None when behind."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: (
+                    self.failed
+                    or position < self.floor
+                    or (self.recent and self.recent[-1][0] > position)
+                ),
+                timeout,
+            )
+            if self.failed:
+                raise HubFailed(self.key)
+            if position < self.floor:
+                return None
+            newer = []
+            for item in reversed(self.recent):
+                if item[0] <= position:
+                    break
+                newer.append(item)
+            newer.reverse()
+            return newer
+
+
+class _Hubs:
+    """The hubs of one app in this process, one per stream key with open streams."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hubs: dict[str, _Hub] = {}
+
+    def join(self, key: str) -> _Hub:
+        """The hub of `key` (started if needed), counting one more stream on it."""
+        with self.lock:
+            hub = self.hubs.get(key)
+            if hub is None:
+                app = current_app._get_current_object()
+                hub = self.hubs[key] = _Hub(app, self, key, current_last_id(key))
+                hub.thread.start()
+            hub.streams += 1
+            return hub
+
+    def leave(self, hub: _Hub) -> None:
+        """Count one stream fewer on `hub`."""
+        with self.lock:
+            hub.streams -= 1
+
+    def keep(self, hub: _Hub) -> bool:
+        """Whether `hub` should go on reading; forgets it when it has no stream or failed."""
+        with self.lock:
+            if hub.streams > 0 and not hub.failed:
+                return True
+            if self.hubs.get(hub.key) is hub:
+                del self.hubs[hub.key]
+            return False
+
+
+def _hubs() -> _Hubs:
+    return current_app.extensions.setdefault("event_hubs", _Hubs())
+
+
+def event_stream(stream_key: str, last_event_id: str | None) -> Iterator[str]:
+    """The SSE body of a stream: events after `last_event_id`, or from now on when None."""
+    # Fixed here, in the request, so that every event published once the client has its
+    # response headers is delivered, even before the generator first runs.
+    start = last_event_id or current_last_id(stream_key)
+    config = current_app.config
+    return _stream(
+        stream_key,
+        start,
+        keepalive=config.get("SSE_KEEPALIVE_SECONDS", DEFAULT_KEEPALIVE_SECONDS),
+        max_seconds=config.get("SSE_MAX_SECONDS", DEFAULT_MAX_SECONDS),
+        retry_ms=config.get("SSE_RETRY_MS", DEFAULT_RETRY_MS),
+    )
+
+
+def _stream(
+    stream_key: str, start: str, *, keepalive: float, max_seconds: float, retry_ms: int
+) -> Iterator[str]:
+    started = time.monotonic()
+    deadline = started + max_seconds
+    position = id_order(start)
+    sent = 0
+    # The start id makes an EventSource that never gets an event reconnect from here.
+    yield f"retry: {retry_ms}\nid: {start}\n\n"
+    hubs = _hubs()
+    try:
+        hub = hubs.join(stream_key)
+    except RedisError:
+        log.warning("event stream %s could not reach Redis", stream_key)
+        return
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            newer = hub.after(position, min(keepalive, remaining))
+            if newer is None:
+                newer = _catch_up(stream_key, position)
+                if not newer:
+                    # The hub read later events that Redis no longer has: the stream was
+                    # deleted meanwhile, and what the hub holds is history.
+                    position = hub.newest()
+                    continue
+            if newer:
+                sent += len(newer)
+                position = newer[-1][0]
+                yield "".join(text for _, text in newer)
+            elif remaining > keepalive:
+                yield KEEP_ALIVE
+    except (HubFailed, RedisError):
+        # End the response; the client reconnects after `retry` and resumes.
+        log.warning("event stream %s lost Redis", stream_key)
+    finally:
+        # Also reached on GeneratorExit, when the server finds the client gone.
+        hubs.leave(hub)
+        log.debug(
+            "event stream %s closed after %.1f s, %d events",
+            stream_key,
+            time.monotonic() - started,
+            sent,
+        )
+
+
+def _catch_up(stream_key: str, position: Position) -> list[tuple[Position, str]]:
+    """Events after `position` read from Redis, for a stream behind what its hub holds."""
+    batch = read_events(stream_key, f"{position[0]}-{position[1]}", None, count=CATCH_UP_COUNT)
+    return [(id_order(event.id), format_event(event)) for event in batch]
