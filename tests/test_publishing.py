@@ -167,3 +167,31 @@ def test_published_seconds_accumulate_between_allow_and_revoke(api, app, room):
         assert record_applied(stream_id, False, start + timedelta(seconds=110))
         db.session.commit()
         assert db.session.get(Stream, stream_id).published_seconds == 100
+
+
+def test_clients_are_told_through_the_room_and_private_streams(api, app, room):
+    from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
+
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    watch(api, viewer)
+    run_jobs(app)
+    unwatch(api, viewer)
+    run_jobs(app)
+    with app.app_context():
+        room_events = read_events(room_stream_key("main"), "0-0", None)
+        private = read_events(user_stream_key(streamer["user"]["id"]), "0-0", None)
+    assert [e.type for e in room_events] == [
+        "box:claimed",
+        "stream:started",
+        "viewer:joined",
+        "viewer:count",
+        "box:published",
+        "viewer:left",
+        "viewer:count",
+        "box:unpublished",
+    ]
+    assert [e.data["viewer_count"] for e in room_events if e.type == "viewer:count"] == [1, 0]
+    assert [e.type for e in private] == ["publish:start", "publish:stop"]
+    credentials = private[0].data["credentials"]
+    assert (credentials["role"], credentials["room"]) == ("publisher", "main")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from rq import Retry
 
+from mylivelinks.events import rooms as room_events
 from mylivelinks.events.streams import (
     BOX_PUBLISHED,
     BOX_UNPUBLISHED,
@@ -21,6 +22,7 @@ from mylivelinks.events.streams import (
 from mylivelinks.extensions import db, get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
+from mylivelinks.models import Profile
 from mylivelinks.providers import media_provider
 from mylivelinks.services.publishing import plan_sync, record_applied, sweep
 
@@ -66,6 +68,26 @@ def sync_publish(stream_id: str, now: datetime | None = None) -> str:
     return "allowed" if plan.desired else "revoked"
 
 
+def _announce(result) -> None:
+    for ended in result.ended_streams:
+        room_events.stream_ended(
+            ended.room_slug, ended.position, str(ended.stream_id), "heartbeat_timeout"
+        )
+    if not result.seated_streams:
+        return
+    ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
+    for seated in result.seated_streams:
+        streamer = db.session.get(Profile, seated.streamer_id)
+        summary = {"id": str(streamer.id), "username": streamer.username}
+        room_events.stream_started(
+            seated.room_slug, seated.position, str(seated.stream_id), summary
+        )
+        credentials = media_provider().credentials(
+            seated.room_slug, str(streamer.id), "publisher", ttl
+        )
+        room_events.seated_from_queue(summary["id"], seated.room_slug, seated.position, credentials)
+
+
 def _tell_clients(plan, provider) -> None:
     box = {"position": plan.position, "stream_id": str(plan.stream_id)}
     if plan.desired:
@@ -89,6 +111,7 @@ def sweep_rooms(now: datetime | None = None) -> dict:
     db.session.commit()
     for stream_id in result.out_of_sync:
         request_sync(stream_id)
+    _announce(result)
     return {
         "stale_viewers": result.stale_viewers,
         "ended_streams": len(result.ended_streams),

@@ -71,12 +71,22 @@ def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
 
 
 @dataclass(frozen=True)
+class SeatChange:
+    """A stream the sweep ended (or seated from the queue), as clients are told of it."""
+
+    room_slug: str
+    position: int | None
+    stream_id: uuid.UUID
+    streamer_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class SweepResult:
     """What one sweep removed and which streams it found out of sync."""
 
     stale_viewers: int
-    ended_streams: list[uuid.UUID]
-    seated_streams: list[uuid.UUID]
+    ended_streams: list[SeatChange]
+    seated_streams: list[SeatChange]
     out_of_sync: list[uuid.UUID]
 
 
@@ -91,10 +101,15 @@ def sweep(now: datetime) -> SweepResult:
     ).all()
     ended, seated = [], []
     for stream in silent:
+        slug, position = db.session.execute(
+            select(Room.slug, Box.position)
+            .join(Box, Box.room_id == Room.id)
+            .where(Room.id == stream.room_id, Box.id == stream.box_id)
+        ).one()
         successor = end_stream(stream, reason="heartbeat_timeout", now=now)
-        ended.append(stream.id)
+        ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))
         if successor is not None:
-            seated.append(successor.id)
+            seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
     candidates = db.session.scalars(
         select(Stream).where(or_(Stream.status == "live", Stream.publishing_applied.is_(True)))
     ).all()
