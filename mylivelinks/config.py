@@ -193,8 +193,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WEB_THREADS",
         _positive_int,
-        32,
-        "threads of the gunicorn worker under `make run` (SSE holds one per client)",
+        256,
+        "threads per gunicorn worker under `make run`; each open SSE stream holds one",
     ),
     Setting(
         "MEDIA_PROVIDER",

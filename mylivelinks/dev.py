@@ -35,6 +35,9 @@ from mylivelinks.jobs import QUEUES
 log = logging.getLogger("mylivelinks.dev")
 
 DATABASE_NAME = "mylivelinks"
+# Jobs run in the worker process itself, which builds the app once: a forked work horse
+# per job would build it again each time (about a second), too slow for publish control.
+WORKER_CLASS = "rq.worker.SimpleWorker"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -218,7 +221,16 @@ class Supervisor:
         redis_url = self.env["REDIS_URL"]
         self._spawn(
             "worker",
-            [str(bin_dir / "rq"), "worker", "--url", redis_url, "--with-scheduler", *QUEUES],
+            [
+                str(bin_dir / "rq"),
+                "worker",
+                "--url",
+                redis_url,
+                "--with-scheduler",
+                "--worker-class",
+                WORKER_CLASS,
+                *QUEUES,
+            ],
         )
         self._spawn(
             "cron", [str(bin_dir / "rq"), "cron", "--url", redis_url, "mylivelinks.jobs.cron"]
