@@ -143,3 +143,23 @@ def test_one_heartbeat_refreshes_every_open_box_and_reports_the_rest(api, main_r
         ).status_code
         == 422
     )
+
+
+@pytest.mark.real_session
+def test_going_live_in_two_rooms_at_once_seats_the_streamer_once(app):
+    from tests.helpers import ApiClient, run_concurrently
+
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+    api = ApiClient(app)
+    streamer = api.register("twice_live")
+    rooms = ["main", "twice_live"]
+    statuses = run_concurrently(
+        app,
+        2,
+        lambda client, n: client.post(
+            f"/api/v1/rooms/{rooms[n]}/live", json={}, headers=api.auth(streamer)
+        ),
+    )
+    assert sorted(statuses) == [201, 409]

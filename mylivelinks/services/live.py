@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
@@ -45,7 +46,12 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         last_heartbeat_at=now,
     )
     db.session.add(stream)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # Going live in two rooms at once: the unique live-streamer index decides.
+        raise Conflict("You are already live.") from None
     return stream
 
 
