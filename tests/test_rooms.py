@@ -54,7 +54,7 @@ def test_one_live_stream_per_streamer_and_taken_boxes_are_409(api, main_room):
     go_live(api, streamer, position=3)
     assert go_live(api, streamer).status_code == 409
     assert go_live(api, other, position=3).status_code == 409
-    assert go_live(api, other, position=13).status_code == 422
+    assert go_live(api, other, position=13).status_code == 404
     assert go_live(api, other, slug="nowhere").status_code == 404
 
 
@@ -163,3 +163,26 @@ def test_going_live_in_two_rooms_at_once_seats_the_streamer_once(app):
         ),
     )
     assert sorted(statuses) == [201, 409]
+
+
+def test_only_the_owner_goes_live_in_a_solo_room(api):
+    owner, intruder = api.register("solo_owner"), api.register()
+    assert go_live(api, owner, slug="solo_owner").status_code == 201
+    api.delete("/api/v1/rooms/solo_owner/live", headers=api.auth(owner))
+    assert go_live(api, intruder, slug="solo_owner").status_code == 403
+
+
+def test_ending_twice_changes_nothing_more(api, app, main_room):
+    from mylivelinks.models import Stream
+    from mylivelinks.services.live import end_stream
+
+    streamer = api.register()
+    go_live(api, streamer)
+    assert api.delete("/api/v1/rooms/main/live", headers=api.auth(streamer)).status_code == 200
+    with app.app_context():
+        stream = db.session.scalar(db.select(Stream).where(Stream.status == "ended"))
+        before = api.get("/api/v1/rooms/main").get_json()["seconds_live_available"]
+        assert end_stream(stream, reason="again", now=stream.ended_at) is None
+        db.session.commit()
+    assert api.get("/api/v1/rooms/main").get_json()["seconds_live_available"] == before
+    assert api.delete("/api/v1/rooms/main/live", headers=api.auth(streamer)).status_code == 404

@@ -54,3 +54,12 @@ def viewers_changed(
     kind = VIEWER_JOINED if joined else VIEWER_LEFT
     publish_room_event(slug, kind, {"position": position, "viewer_id": viewer_id})
     publish_room_event(slug, VIEWER_COUNT, {"position": position, "viewer_count": viewer_count})
+
+
+def viewers_counted(slug: str, position: int, stream_id: str, viewer_count: int) -> None:
+    """Silent viewers were removed from a box."""
+    publish_room_event(
+        slug,
+        VIEWER_COUNT,
+        {"position": position, "stream_id": stream_id, "viewer_count": viewer_count},
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import LockError
 from rq import Retry
 
 from mylivelinks.events import rooms as room_events
@@ -19,12 +21,20 @@ from mylivelinks.events.streams import (
     publish_room_event,
     publish_user_event,
 )
-from mylivelinks.extensions import db, get_queue
+from mylivelinks.extensions import db, get_queue, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
 from mylivelinks.models import Profile
 from mylivelinks.providers import media_provider
-from mylivelinks.services.publishing import plan_sync, record_applied, sweep
+from mylivelinks.services.publishing import (
+    SweepResult,
+    end_silent_streamers,
+    out_of_sync_streams,
+    plan_sync,
+    record_applied,
+    remove_silent_viewers,
+    viewer_counts,
+)
 
 log = logging.getLogger(__name__)
 # A job waiting in the queue makes another one pointless; a retry scheduled for later does
@@ -49,8 +59,23 @@ def request_sync(stream_id: uuid.UUID) -> None:
 
 @job
 def sync_publish(stream_id: str, now: datetime | None = None) -> str:
-    """Apply the derived publish state of one stream at the provider, if it differs."""
-    now = now or datetime.now(UTC)
+    """Apply the derived publish state of one stream at the provider, if it differs.
+
+    One run per stream at a time (a Redis lock from the plan to the record), so an older
+    decision can never be recorded over a newer one; a run that finds the lock taken
+    leaves the work to the holder and to the next sweep.
+    """
+    lock = get_redis().lock(f"sync-publish-lock:{stream_id}", timeout=120)
+    if not lock.acquire(blocking=True, blocking_timeout=5):
+        return "busy"
+    try:
+        return _sync(stream_id, now or datetime.now(UTC))
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+def _sync(stream_id: str, now: datetime) -> str:
     plan = plan_sync(uuid.UUID(stream_id), now)
     db.session.commit()  # no transaction stays open across the provider call
     if plan is None or plan.desired == plan.applied:
@@ -68,7 +93,10 @@ def sync_publish(stream_id: str, now: datetime | None = None) -> str:
     return "allowed" if plan.desired else "revoked"
 
 
-def _announce(result) -> None:
+def _announce(result, thinned: set[uuid.UUID], now: datetime) -> None:
+    ended_ids = {ended.stream_id for ended in result.ended_streams}
+    for stream_id, slug, position, count in viewer_counts(thinned - ended_ids, now):
+        room_events.viewers_counted(slug, position, str(stream_id), count)
     for ended in result.ended_streams:
         room_events.stream_ended(
             ended.room_slug, ended.position, str(ended.stream_id), "heartbeat_timeout"
@@ -107,11 +135,18 @@ def _tell_clients(plan, provider) -> None:
 @job
 def sweep_rooms(now: datetime | None = None) -> dict:
     """Remove silent viewers and streamers, then queue a sync for every stream out of sync."""
-    result = sweep(now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    # Three short transactions: viewer rows are never locked while a room lock is awaited.
+    thinned = remove_silent_viewers(now)
     db.session.commit()
-    for stream_id in result.out_of_sync:
+    ended, seated = end_silent_streamers(now)
+    db.session.commit()
+    out_of_sync = out_of_sync_streams(now)
+    db.session.commit()
+    result = SweepResult(len(thinned), ended, seated, out_of_sync)
+    for stream_id in out_of_sync:
         request_sync(stream_id)
-    _announce(result)
+    _announce(result, set(thinned), now)
     return {
         "stale_viewers": result.stale_viewers,
         "ended_streams": len(result.ended_streams),

@@ -91,6 +91,8 @@ def go_live(
 def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
     """End a live stream, free its box and seat the next queued streamer (returned)."""
     room = db.session.get(Room, stream.room_id, with_for_update=True)
+    # Re-read under the room lock: a concurrent end (the streamer, a sweep) may have won.
+    db.session.refresh(stream, with_for_update=True)
     if stream.status != "live":
         return None
     if stream.published_since is not None:
@@ -107,18 +109,22 @@ def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
 
 def seat_next(room: Room, box: Box, now: datetime) -> Stream | None:
     """Give `box` to the streamer who has waited longest in the room's queue."""
-    entry = db.session.scalar(
-        select(RoomQueueEntry)
-        .where(RoomQueueEntry.room_id == room.id)
-        .order_by(RoomQueueEntry.queued_at, RoomQueueEntry.id)
-        .limit(1)
-        .with_for_update()
-    )
-    if entry is None:
-        return None
-    db.session.delete(entry)
-    db.session.flush()
-    return _seat(room, box, entry.streamer_id, entry.title, now)
+    while True:
+        entry = db.session.scalar(
+            select(RoomQueueEntry)
+            .where(RoomQueueEntry.room_id == room.id)
+            .order_by(RoomQueueEntry.queued_at, RoomQueueEntry.id)
+            .limit(1)
+            .with_for_update()
+        )
+        if entry is None:
+            return None
+        db.session.delete(entry)
+        db.session.flush()
+        try:
+            return _seat(room, box, entry.streamer_id, entry.title, now)
+        except Conflict:
+            continue  # went live elsewhere meanwhile: the place is given up
 
 
 def leave(room: Room, streamer: Profile, now: datetime) -> tuple[Stream | None, Stream | None]:

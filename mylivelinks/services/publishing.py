@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Room, Stream
@@ -43,15 +43,37 @@ def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
         return None
     stream = row.Stream
     desired = stream.status == "live" and active_viewer_counts([stream.id], now)[stream.id] > 0
+    if not desired and stream.status != "live" and _live_again(stream):
+        # The provider knows the streamer per room, and they are live there again: revoking
+        # now would silence the new stream; its own sync decides.
+        record_applied(stream.id, False, now)
+        return SyncPlan(stream.id, row.slug, row.position, stream.streamer_id, False, False)
     return SyncPlan(
         stream.id, row.slug, row.position, stream.streamer_id, desired, stream.publishing_applied
+    )
+
+
+def _live_again(stream: Stream) -> bool:
+    return (
+        db.session.scalar(
+            select(Stream.id).where(
+                Stream.room_id == stream.room_id,
+                Stream.streamer_id == stream.streamer_id,
+                Stream.status == "live",
+            )
+        )
+        is not None
     )
 
 
 def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
     """Remember that the provider now has `allowed`; False if it was already recorded."""
     if allowed:
-        values = {"publishing_applied": True, "published_since": now}
+        # An allow that lands after the stream ended is not published time.
+        values = {
+            "publishing_applied": True,
+            "published_since": case((Stream.status == "live", now), else_=None),
+        }
     else:
         elapsed = func.coalesce(
             func.floor(func.extract("epoch", now - Stream.published_since)), 0
@@ -90,11 +112,19 @@ class SweepResult:
     out_of_sync: list[uuid.UUID]
 
 
-def sweep(now: datetime) -> SweepResult:
-    """Remove silent viewers, end silent streamers, and list streams whose state differs."""
-    removed = db.session.execute(
-        delete(BoxViewer).where(BoxViewer.last_heartbeat_at < active_since(now))
-    ).rowcount
+def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
+    """Delete viewers silent past the timeout; returns the streams that lost one (per row)."""
+    return list(
+        db.session.scalars(
+            delete(BoxViewer)
+            .where(BoxViewer.last_heartbeat_at < active_since(now))
+            .returning(BoxViewer.stream_id)
+        )
+    )
+
+
+def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChange]]:
+    """End streams silent past the timeout (each under its room lock); (ended, seated)."""
     streamer_cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
     silent = db.session.scalars(
         select(Stream).where(Stream.status == "live", Stream.last_heartbeat_at < streamer_cutoff)
@@ -107,17 +137,37 @@ def sweep(now: datetime) -> SweepResult:
             .where(Room.id == stream.room_id, Box.id == stream.box_id)
         ).one()
         successor = end_stream(stream, reason="heartbeat_timeout", now=now)
+        if stream.ended_reason != "heartbeat_timeout":
+            continue  # ended by someone else first
         ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))
         if successor is not None:
             seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
+    db.session.flush()
+    return ended, seated
+
+
+def out_of_sync_streams(now: datetime) -> list[uuid.UUID]:
+    """Streams whose derived publish state differs from the one applied at the provider."""
     candidates = db.session.scalars(
         select(Stream).where(or_(Stream.status == "live", Stream.publishing_applied.is_(True)))
     ).all()
     counts = active_viewer_counts([s.id for s in candidates], now)
-    out_of_sync = [
+    return [
         s.id
         for s in candidates
         if (s.status == "live" and counts[s.id] > 0) != s.publishing_applied
     ]
-    db.session.flush()
-    return SweepResult(removed, ended, seated, out_of_sync)
+
+
+def viewer_counts(stream_ids: set[uuid.UUID], now: datetime) -> list[tuple]:
+    """(stream id, room slug, box position, active viewers) of the live streams given."""
+    if not stream_ids:
+        return []
+    rows = db.session.execute(
+        select(Stream.id, Room.slug, Box.position)
+        .join(Room, Room.id == Stream.room_id)
+        .join(Box, Box.id == Stream.box_id)
+        .where(Stream.id.in_(stream_ids), Stream.status == "live")
+    ).all()
+    counts = active_viewer_counts([row.id for row in rows], now)
+    return [(row.id, row.slug, row.position, counts[row.id]) for row in rows]

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services.errors import NotFound
+from mylivelinks.services.errors import Forbidden, NotFound
 
 
 def get_room(slug: str, *, lock: bool = False) -> Room:
@@ -47,7 +47,10 @@ def room_for_going_live(slug: str, streamer: Profile) -> Room:
             .values(id=uuid.uuid4(), room_id=room.id, position=1)
             .on_conflict_do_nothing(index_elements=["room_id", "position"])
         )
-    return get_room(slug, lock=True)
+    room = get_room(slug, lock=True)
+    if room.kind == "solo" and room.owner_id != streamer.id:
+        raise Forbidden("Only its owner goes live in a solo room.")
+    return room
 
 
 def box_at(room: Room, position: int) -> Box:

@@ -88,11 +88,12 @@ def _announce_end(slug: str, position: int | None, ended: Stream, seated: Stream
     if seated is not None and position is not None:
         successor = db.session.get(Profile, seated.streamer_id)
         summary = {"id": str(successor.id), "username": successor.username}
-        credentials = _credentials(slug, str(successor.id), "publisher")
         seated_id = str(seated.id)
         after_commit(lambda: room_events.stream_started(slug, position, seated_id, summary))
         after_commit(
-            lambda: room_events.seated_from_queue(summary["id"], slug, position, credentials)
+            lambda: room_events.seated_from_queue(
+                summary["id"], slug, position, _credentials(slug, summary["id"], "publisher")
+            )
         )
 
 
@@ -134,6 +135,8 @@ class GoLive(MethodView):
     def post(self, data, slug):
         """Go Live: take the requested or lowest free box, or wait in the room's queue"""
         streamer, now = current_user(), _now()
+        # Minted before the room is locked: no provider work while seats are held.
+        credentials = _credentials(slug.lower(), str(streamer.id), "publisher")
         room = room_for_going_live(slug, streamer)
         result = live.go_live(
             room, streamer, title=data["title"], position=data["position"], now=now
@@ -154,7 +157,7 @@ class GoLive(MethodView):
             "box": _box_at(room.slug, result.box.position, now),
             "queued": False,
             "queue_position": None,
-            "credentials": _credentials(room.slug, str(streamer.id), "publisher"),
+            "credentials": credentials,
         }
 
     @auth_required(blp)
@@ -180,6 +183,7 @@ class BoxViewers(MethodView):
         """Open a box as a viewer: subscriber credentials; keep it open with heartbeats"""
         viewer, now = current_user(), _now()
         room = get_room(slug)
+        credentials = _credentials(room.slug, str(viewer.id), "subscriber")
         stream, _ = watching.open_box(room, position, viewer, now)
         box = _box_at(room.slug, position, now)
         slug, viewer_id, count = room.slug, str(viewer.id), box["viewer_count"]
@@ -189,7 +193,7 @@ class BoxViewers(MethodView):
                 slug, position, viewer_id, joined=True, viewer_count=count
             )
         )
-        return {"credentials": _credentials(room.slug, viewer_id, "subscriber"), "box": box}
+        return {"credentials": credentials, "box": box}
 
     @auth_required(blp)
     @blp.response(204)

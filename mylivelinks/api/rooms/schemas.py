@@ -65,7 +65,9 @@ class GoLiveSchema(ma.Schema):
 
     title = ma.fields.String(validate=validate.Length(max=140), load_default=None)
     position = ma.fields.Integer(
-        strict=True, validate=validate.Range(min=1, max=12), load_default=None
+        strict=True,
+        load_default=None,
+        metadata={"description": "a box of the room (another position is 404)"},
     )
 
 
