@@ -56,6 +56,16 @@ def _csv(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _seconds_list(raw: str) -> list[int]:
+    try:
+        values = [int(item) for item in _csv(raw)]
+    except ValueError:
+        raise ValueError("must be comma-separated whole seconds") from None
+    if not values or any(value < 0 for value in values):
+        raise ValueError("must be one or more non-negative whole seconds")
+    return values
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip()
@@ -219,6 +229,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         60,
         "a streamer without a heartbeat for this long is ended and the box freed",
+    ),
+    Setting(
+        "PUBLISH_RETRY_SECONDS",
+        _seconds_list,
+        [1, 2, 4, 8, 16],
+        "waits between retries of a failed publish sync (comma-separated seconds)",
     ),
     Setting(
         "MEDIA_CREDENTIALS_TTL_SECONDS",

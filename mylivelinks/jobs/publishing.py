@@ -46,6 +46,7 @@ def request_sync(stream_id: uuid.UUID) -> None:
     """Queue `sync_publish` for the stream unless one is already waiting to run."""
     queue = get_queue(DEFAULT_QUEUE)
     job_id = f"sync-publish-{stream_id}"
+    waits = current_app.config["PUBLISH_RETRY_SECONDS"]
     waiting = queue.fetch_job(job_id)
     if waiting is not None and waiting.get_status(refresh=False) in PENDING:
         return
@@ -53,7 +54,7 @@ def request_sync(stream_id: uuid.UUID) -> None:
         sync_publish,
         str(stream_id),
         job_id=job_id,
-        retry=Retry(max=5, interval=[1, 2, 4, 8, 16]),
+        retry=Retry(max=len(waits), interval=waits),
     )
 
 
