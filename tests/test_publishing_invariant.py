@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from mylivelinks.extensions import db
+from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.publishing import sweep_rooms, sync_publish
 from mylivelinks.models import Profile, Stream
+from mylivelinks.providers import media_provider
+from mylivelinks.providers.local import CALLS_KEY
 from mylivelinks.seed import seed_reference_data
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import get_room
@@ -40,12 +42,19 @@ def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app)
         last_activity = None  # last second any viewer joined or heartbeated
         applied, violations, calls = False, [], []
 
+        provider = media_provider()
+        get_redis().delete(CALLS_KEY)
+
         def sync(second: int) -> None:
+            # The provider's own call log, not the controller's word, says what is allowed.
             nonlocal applied
-            outcome = sync_publish(str(stream_id), now=start + timedelta(seconds=second))
-            if outcome != "in_sync":
-                applied = outcome == "allowed"
-                calls.append((second, outcome))
+            seen = get_redis().llen(CALLS_KEY)
+            sync_publish(str(stream_id), now=start + timedelta(seconds=second))
+            added = get_redis().llen(CALLS_KEY) - seen
+            for call in reversed(provider.recorded_calls(added) if added > 0 else []):
+                if call["action"] in ("allow_publishing", "revoke_publishing"):
+                    applied = call["action"] == "allow_publishing"
+                    calls.append((second, "allowed" if applied else "revoked"))
 
         for second in range(SECONDS):
             now = start + timedelta(seconds=second)
