@@ -39,6 +39,11 @@ LEDGER_RECONCILED_AT = Gauge(
     "When the last ledger reconciliation finished",
     multiprocess_mode="mostrecent",
 )
+PAYMENT_EVENTS_FAILED = Gauge(
+    "mylivelinks_payment_events_failed",
+    "Payment webhooks parked after repeated failures (need a human)",
+    multiprocess_mode="mostrecent",
+)
 HTTP_LATENCY = Histogram(
     "mylivelinks_http_request_duration_seconds",
     "Time spent serving HTTP requests",

@@ -207,6 +207,8 @@ def test_an_event_that_always_fails_is_marked_failed_and_no_longer_swept(buyer_a
             text("UPDATE payment_events SET received_at = received_at - interval '3 minutes'")
         )
         assert requeue_stuck_payment_events() == 1  # the good one, never the poison
+    metrics = buyer.api.get("/metrics").get_data(as_text=True)
+    assert "mylivelinks_payment_events_failed 1.0" in metrics
     run_jobs(pay_app)
     assert buyer.wallet()["coin_balance"] == 350
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
@@ -168,4 +168,11 @@ def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
             )
             .order_by(PaymentEvent.received_at)
         )
+    )
+
+
+def failed_event_count() -> int:
+    """How many events are parked as failed."""
+    return db.session.scalar(
+        select(func.count()).select_from(PaymentEvent).where(PaymentEvent.status == "failed")
     )

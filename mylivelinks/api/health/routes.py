@@ -10,7 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.ledger.reconciliation import latest_run
-from mylivelinks.observability import LEDGER_MISMATCHES, LEDGER_RECONCILED_AT, render_metrics
+from mylivelinks.observability import (
+    LEDGER_MISMATCHES,
+    LEDGER_RECONCILED_AT,
+    PAYMENT_EVENTS_FAILED,
+    render_metrics,
+)
+from mylivelinks.payments.events import failed_event_count
 
 blp = Blueprint("health", __name__, url_prefix="", description="Operations")
 
@@ -87,6 +93,7 @@ class Metrics(MethodView):
         """Prometheus metrics"""
         try:
             run = latest_run()
+            PAYMENT_EVENTS_FAILED.set(failed_event_count())
         except SQLAlchemyError:  # metrics must answer even when the database does not
             db.session.rollback()
             run = None
