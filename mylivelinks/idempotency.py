@@ -1,8 +1,8 @@
 """Idempotency-Key for money-moving POSTs: a retried request replays the first response.
 
 The stored response is written in the same database transaction as the change it
-describes, so it exists exactly when the change was committed. A short Redis lock turns a
-concurrent duplicate into 409 instead of a second execution.
+describes, so it exists exactly when the change was committed. A Redis lock, held until
+the request ends, turns a concurrent duplicate into 409 instead of a second execution.
 """
 
 from __future__ import annotations

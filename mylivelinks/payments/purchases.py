@@ -15,13 +15,18 @@ from mylivelinks.payments.packs import CoinPack
 from mylivelinks.services.errors import InvalidInput
 
 
-def find_pack(pack_id: str, *, platform: str | None = None) -> CoinPack:
-    """The configured pack with this id (on `platform`, when given), or InvalidInput."""
-    for pack in current_app.extensions["coin_packs"]:
-        if pack.id == pack_id and platform in (None, pack.platform):
+def packs_on(platform: str) -> list[CoinPack]:
+    """The configured packs of one platform, cheapest first."""
+    packs = [p for p in current_app.extensions["coin_packs"] if p.platform == platform]
+    return sorted(packs, key=lambda pack: pack.price_cents)
+
+
+def find_pack(pack_id: str, *, platform: str) -> CoinPack:
+    """The configured pack with this id on `platform`, or InvalidInput."""
+    for pack in packs_on(platform):
+        if pack.id == pack_id:
             return pack
-    where = f" for {platform}" if platform else ""
-    raise InvalidInput(f"No coin pack {pack_id!r}{where}.", field="pack_id")
+    raise InvalidInput(f"No coin pack {pack_id!r} for {platform}.", field="pack_id")
 
 
 def start_checkout(profile_id: uuid.UUID, pack: CoinPack) -> CoinPurchase:

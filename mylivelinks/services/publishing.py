@@ -32,7 +32,11 @@ class SyncPlan:
 
 
 def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
-    """Compare the derived publish state of a stream with the one applied at the provider."""
+    """Compare the derived publish state of a stream with the one applied at the provider.
+
+    One write: an ended stream whose streamer is live again in the room is marked revoked
+    without a provider call (the provider knows the streamer, not the stream).
+    """
     row = db.session.execute(
         select(Stream, Room.slug, Box.position)
         .join(Room, Room.id == Stream.room_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stripe
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -18,7 +17,7 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.idempotency import idempotent
-from mylivelinks.payments.purchases import find_pack, list_purchases, start_checkout
+from mylivelinks.payments.purchases import find_pack, list_purchases, packs_on, start_checkout
 from mylivelinks.payments.stripe import StripeNotConfigured
 from mylivelinks.transaction import end_read_only_transaction
 
@@ -31,8 +30,7 @@ class Packs(MethodView):
     @blp.response(200, CoinPackListSchema)
     def get(self, args):
         """Coin packs on sale on a platform (web by default)"""
-        packs = [p for p in current_app.extensions["coin_packs"] if p.platform == args["platform"]]
-        return {"items": sorted(packs, key=lambda pack: pack.price_cents)}
+        return {"items": packs_on(args["platform"])}
 
 
 @blp.route("/checkout")
