@@ -5,8 +5,10 @@
 Starts the whole system with `python -m mylivelinks.dev run` (embedded PostgreSQL and
 Redis in a temporary VAR_DIR), seeds 12 live streamers and the viewers straight into the
 database, then client processes send `POST /api/v1/rooms/main/heartbeat` with three
-positions each, over keep-alive connections, for --seconds. Prints one JSON line:
-requests/s, p50/p95/p99 latency, errors. The clients share the machine's cores.
+positions each, over keep-alive connections, for --seconds; then the same clients load
+`GET /healthz` for as long, the ceiling of the web stack and these clients on the machine.
+Prints one JSON line: requests/s, p50/p95/p99 latency and errors of both, and their ratio.
+The clients share the machine's cores.
 """
 
 from __future__ import annotations
@@ -72,13 +74,11 @@ def start_system(var_dir: Path, port: int, web_workers: int) -> subprocess.Popen
 
 def seed(var_dir: Path, viewers: int) -> list[str]:
     """12 live streamers in `main` and `viewers` viewers with 3 boxes open; their tokens."""
-    from sqlalchemy.dialects.postgresql import insert
-
     from mylivelinks import create_app
     from mylivelinks.config import Config
     from mylivelinks.extensions import db
-    from mylivelinks.models import BoxViewer, Profile
-    from mylivelinks.services import live
+    from mylivelinks.models import Profile
+    from mylivelinks.services import live, watching
     from mylivelinks.services.rooms import get_room
     from mylivelinks.services.tokens import mint_access_token
 
@@ -95,15 +95,11 @@ def seed(var_dir: Path, viewers: int) -> list[str]:
     )
     now = datetime.now(UTC)
     with app.app_context():
-        streams = []
         for index in range(12):
             streamer = Profile(username=f"hb_streamer_{index}", email=f"hbs{index}@bench.test")
             db.session.add(streamer)
             db.session.flush()
-            result = live.go_live(
-                get_room("main", lock=True), streamer, title=None, position=None, now=now
-            )
-            streams.append(result.stream.id)
+            live.go_live(get_room("main", lock=True), streamer, title=None, position=None, now=now)
         people = [
             Profile(id=uuid.uuid4(), username=f"hb_viewer_{i}", email=f"hbv{i}@bench.test")
             for i in range(viewers)
@@ -111,31 +107,21 @@ def seed(var_dir: Path, viewers: int) -> list[str]:
         db.session.add_all(people)
         db.session.flush()
         rng = random.Random(7)
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "stream_id": stream_id,
-                "viewer_id": person.id,
-                "joined_at": now,
-                "last_heartbeat_at": now,
-            }
-            for person in people
-            for stream_id in rng.sample(streams, 3)
-        ]
-        db.session.execute(insert(BoxViewer), rows)
-        db.session.commit()
-        positions = {stream_id: i + 1 for i, stream_id in enumerate(streams)}
+        room = get_room("main")
         by_viewer: dict[uuid.UUID, list[int]] = {}
-        for row in rows:
-            by_viewer.setdefault(row["viewer_id"], []).append(positions[row["stream_id"]])
+        for person in people:
+            by_viewer[person.id] = sorted(rng.sample(range(1, 13), 3))
+            for position in by_viewer[person.id]:
+                watching.open_box(room, position, person, now)
+        db.session.commit()
         return [
             json.dumps({"token": mint_access_token(person)[0], "positions": by_viewer[person.id]})
             for person in people
         ]
 
 
-def _client(args: tuple[int, list[str], float, int]) -> list[tuple[float, int]]:
-    port, viewers, seconds, threads = args
+def _client(args: tuple[int, list[str], float, int, bool]) -> list[tuple[float, int]]:
+    port, viewers, seconds, threads, baseline = args
     import threading
 
     results: list[tuple[float, int]] = []
@@ -151,15 +137,18 @@ def _client(args: tuple[int, list[str], float, int]) -> list[tuple[float, int]]:
             index += 1
             body = json.dumps({"positions": viewer["positions"]})
             started = time.perf_counter()
-            connection.request(
-                "POST",
-                "/api/v1/rooms/main/heartbeat",
-                body=body,
-                headers={
-                    "Authorization": f"Bearer {viewer['token']}",
-                    "Content-Type": "application/json",
-                },
-            )
+            if baseline:
+                connection.request("GET", "/healthz")
+            else:
+                connection.request(
+                    "POST",
+                    "/api/v1/rooms/main/heartbeat",
+                    body=body,
+                    headers={
+                        "Authorization": f"Bearer {viewer['token']}",
+                        "Content-Type": "application/json",
+                    },
+                )
             reply = connection.getresponse()
             reply.read()
             local.append((time.perf_counter() - started, reply.status))
@@ -173,6 +162,19 @@ def _client(args: tuple[int, list[str], float, int]) -> list[tuple[float, int]]:
     for worker in workers:
         worker.join()
     return results
+
+
+def _summary(samples: list[tuple[float, int]], seconds: float) -> dict:
+    latencies = sorted(latency for latency, _ in samples)
+    quantile = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(samples),
+        "requests_per_s": round(len(samples) / seconds),
+        "p50_ms": round(quantile[49] * 1000, 1),
+        "p95_ms": round(quantile[94] * 1000, 1),
+        "p99_ms": round(quantile[98] * 1000, 1),
+        "errors": sum(1 for _, status in samples if status != 200),
+    }
 
 
 def main() -> None:
@@ -192,29 +194,17 @@ def main() -> None:
     try:
         viewers = seed(var_dir, args.viewers)
         shares = [viewers[i :: args.client_processes] for i in range(args.client_processes)]
-        with multiprocessing.get_context("spawn").Pool(args.client_processes) as pool:
-            chunks = pool.map(
-                _client, [(port, share, args.seconds, args.client_threads) for share in shares]
-            )
-        samples = [sample for chunk in chunks for sample in chunk]
-        latencies = sorted(latency for latency, _ in samples)
-        quantile = statistics.quantiles(latencies, n=100)
-        print(
-            json.dumps(
-                {
-                    "viewers": args.viewers,
-                    "boxes_each": 3,
-                    "web_workers": args.web_workers,
-                    "requests": len(samples),
-                    "requests_per_s": round(len(samples) / args.seconds),
-                    "p50_ms": round(quantile[49] * 1000, 1),
-                    "p95_ms": round(quantile[94] * 1000, 1),
-                    "p99_ms": round(quantile[98] * 1000, 1),
-                    "errors": sum(1 for _, status in samples if status != 200),
-                    "cpus": os.cpu_count(),
-                }
-            )
+        report = {"viewers": args.viewers, "boxes_each": 3, "web_workers": args.web_workers}
+        for name, baseline in (("heartbeat", False), ("healthz", True)):
+            jobs = [(port, share, args.seconds, args.client_threads, baseline) for share in shares]
+            with multiprocessing.get_context("spawn").Pool(args.client_processes) as pool:
+                chunks = pool.map(_client, jobs)
+            report[name] = _summary([sample for chunk in chunks for sample in chunk], args.seconds)
+        report["heartbeat_to_healthz"] = round(
+            report["heartbeat"]["requests_per_s"] / report["healthz"]["requests_per_s"], 2
         )
+        report["cpus"] = os.cpu_count()
+        print(json.dumps(report))
     finally:
         system.send_signal(signal.SIGTERM)
         system.wait(60)

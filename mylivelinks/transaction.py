@@ -45,10 +45,14 @@ def init_transaction_boundary(app: Flask) -> None:
 
     @app.after_request
     def commit_or_rollback(response: Response) -> Response:
+        # A request that never touched the database (a heartbeat) has no session to end.
+        used = db.session.registry.has()
         if response.status_code < 400:
-            db.session.commit()
+            if used:
+                db.session.commit()
             _run_after_commit()
         else:
-            db.session.rollback()
+            if used:
+                db.session.rollback()
             g.pop("after_commit", None)
         return response

@@ -58,7 +58,7 @@ def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app)
 
         for second in range(SECONDS):
             now = start + timedelta(seconds=second)
-            watching.heartbeat(room, streamer, [], now)  # the streamer stays live
+            watching.heartbeat(room.slug, streamer.id, [], now)  # the streamer stays live
             for viewer in viewers:
                 roll = rng.random()
                 if viewer.id not in watching_since and roll < 0.002:
@@ -74,7 +74,7 @@ def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app)
                     elif roll < 0.006:  # the tab dies: no close, no more heartbeats
                         del watching_since[viewer.id]
                     elif second - watching_since[viewer.id] >= rng.randint(10, 15):
-                        watching.heartbeat(room, viewer, [1], now)
+                        watching.heartbeat(room.slug, viewer.id, [1], now)
                         watching_since[viewer.id] = second
                         last_activity = second
             if second % SWEEP_EVERY == 0 and sweep_rooms(now=now)["out_of_sync"]:

@@ -53,7 +53,6 @@ class Stream(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_reason: Mapped[str | None] = mapped_column(String(32))
-    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The publishing state last applied at the provider (the controller's memory), and since
     # when it has been published; published seconds accumulate when it is revoked.
     publishing_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
@@ -63,12 +62,11 @@ class Stream(Base):
 
 
 class BoxViewer(Base):
-    """A viewer with a box open; active while their heartbeat is recent."""
+    """A viewer with a box open; active while their heartbeat (in Redis) is recent."""
 
     __tablename__ = "box_viewers"
     __table_args__ = (
         UniqueConstraint("stream_id", "viewer_id"),
-        Index("ix_box_viewers_heartbeat", "last_heartbeat_at"),
         Index("ix_box_viewers_viewer", "viewer_id"),
     )
 
@@ -76,7 +74,6 @@ class BoxViewer(Base):
     stream_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
     viewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class RoomQueueEntry(Base):

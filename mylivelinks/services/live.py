@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.services import presence
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
 
@@ -43,7 +44,6 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         title=title,
         status="live",
         started_at=now,
-        last_heartbeat_at=now,
     )
     db.session.add(stream)
     try:
@@ -52,6 +52,7 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
     except IntegrityError:
         # Going live in two rooms at once: the unique live-streamer index decides.
         raise Conflict("You are already live.") from None
+    presence.streamer_seen(room.slug, stream.id, streamer_id, now)
     return stream
 
 
@@ -104,6 +105,7 @@ def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
     freed = db.session.get(Box, stream.box_id) if stream.box_id else None
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
     db.session.flush()
+    presence.stream_gone(room.slug, stream.id, stream.streamer_id)
     return seat_next(room, freed, now) if freed else None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Room, Stream
+from mylivelinks.services import presence
 from mylivelinks.services.live import end_stream
 from mylivelinks.services.rooms import active_since, active_viewer_counts
 
@@ -117,24 +118,42 @@ class SweepResult:
 
 
 def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
-    """Delete viewers silent past the timeout; returns the streams that lost one (per row)."""
-    return list(
-        db.session.scalars(
+    """Delete viewers silent past the timeout; returns the streams that lost one (per row).
+
+    A row younger than the timeout is kept even without a heartbeat in Redis yet.
+    """
+    since = active_since(now)
+    stream_ids = db.session.scalars(select(BoxViewer.stream_id).distinct()).all()
+    heartbeating = presence.active_viewers(stream_ids, since)
+    removed: list[uuid.UUID] = []
+    for stream_id in stream_ids:
+        removed += db.session.scalars(
             delete(BoxViewer)
-            .where(BoxViewer.last_heartbeat_at < active_since(now))
+            .where(
+                BoxViewer.stream_id == stream_id,
+                BoxViewer.viewer_id.not_in(heartbeating[stream_id]),
+                BoxViewer.joined_at < since,
+            )
             .returning(BoxViewer.stream_id)
         )
-    )
+    presence.drop_silent_viewers(stream_ids, since)
+    return removed
 
 
 def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChange]]:
     """End streams silent past the timeout (each under its room lock); (ended, seated)."""
-    streamer_cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
-    silent = db.session.scalars(
-        select(Stream).where(Stream.status == "live", Stream.last_heartbeat_at < streamer_cutoff)
+    cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
+    candidates = db.session.scalars(
+        select(Stream.id).where(Stream.status == "live", Stream.started_at < cutoff)
     ).all()
+    last_seen = presence.streamers_last_seen(candidates)
+    silent_ids = [
+        stream_id
+        for stream_id in candidates
+        if last_seen[stream_id] is None or last_seen[stream_id] < cutoff.timestamp()
+    ]
     ended, seated = [], []
-    for stream in silent:
+    for stream in db.session.scalars(select(Stream).where(Stream.id.in_(silent_ids))).all():
         slug, position = db.session.execute(
             select(Room.slug, Box.position)
             .join(Box, Box.room_id == Room.id)
@@ -147,6 +166,7 @@ def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChan
         if successor is not None:
             seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
     db.session.flush()
+    presence.drop_silent_streamers(cutoff)
     return ended, seated
 
 

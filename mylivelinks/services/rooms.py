@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.services import presence
 from mylivelinks.services.errors import Forbidden, NotFound
 
 
@@ -66,19 +67,27 @@ def active_since(now: datetime) -> datetime:
     return now - timedelta(seconds=current_app.config["VIEWER_TIMEOUT_SECONDS"])
 
 
-def active_viewer_counts(stream_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
-    """Active viewers per stream (the source of the derived publish state)."""
+def active_viewers(stream_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, set]:
+    """Viewer ids per stream with the box open (a row) and a recent heartbeat (presence)."""
     if not stream_ids:
         return {}
+    heartbeating = presence.active_viewers(stream_ids, active_since(now))
     rows = db.session.execute(
-        select(BoxViewer.stream_id, func.count())
-        .where(
-            BoxViewer.stream_id.in_(stream_ids), BoxViewer.last_heartbeat_at >= active_since(now)
+        select(BoxViewer.stream_id, BoxViewer.viewer_id).where(
+            BoxViewer.stream_id.in_(stream_ids),
+            BoxViewer.viewer_id.in_(set().union(*heartbeating.values())),
         )
-        .group_by(BoxViewer.stream_id)
     ).all()
-    counts = dict(rows)
-    return {stream_id: counts.get(stream_id, 0) for stream_id in stream_ids}
+    active: dict[uuid.UUID, set] = {stream_id: set() for stream_id in stream_ids}
+    for stream_id, viewer_id in rows:
+        if viewer_id in heartbeating[stream_id]:
+            active[stream_id].add(viewer_id)
+    return active
+
+
+def active_viewer_counts(stream_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
+    """Active viewers per stream (the source of the derived publish state)."""
+    return {stream_id: len(ids) for stream_id, ids in active_viewers(stream_ids, now).items()}
 
 
 @dataclass(frozen=True)

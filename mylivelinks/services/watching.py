@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
+from mylivelinks.services import presence
 from mylivelinks.services.errors import Conflict
-from mylivelinks.services.rooms import box_at
+from mylivelinks.services.rooms import box_at, get_room
 
 
 def live_stream_in(box: Box) -> Stream | None:
@@ -27,17 +28,10 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
         raise Conflict(f"Box {position} is empty.")
     db.session.execute(
         insert(BoxViewer)
-        .values(
-            id=uuid.uuid4(),
-            stream_id=stream.id,
-            viewer_id=viewer.id,
-            joined_at=now,
-            last_heartbeat_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=["stream_id", "viewer_id"], set_={"last_heartbeat_at": now}
-        )
+        .values(id=uuid.uuid4(), stream_id=stream.id, viewer_id=viewer.id, joined_at=now)
+        .on_conflict_do_nothing(index_elements=["stream_id", "viewer_id"])
     )
+    presence.viewer_seen(room.slug, position, stream.id, viewer.id, now)
     return stream, box
 
 
@@ -51,37 +45,55 @@ def close_box(room: Room, position: int, viewer: Profile) -> Stream | None:
         .where(BoxViewer.stream_id == stream.id, BoxViewer.viewer_id == viewer.id)
         .returning(BoxViewer.id)
     ).scalar()
+    presence.viewer_gone(room.slug, position, stream.id, viewer.id)
     return stream if removed else None
 
 
 def heartbeat(
-    room: Room, caller: Profile, positions: list[int], now: datetime
+    slug: str, caller_id: uuid.UUID, positions: list[int], now: datetime
 ) -> tuple[dict[int, bool], bool]:
-    """Refresh the caller's open boxes among `positions` and their own stream.
+    """Refresh the caller's open boxes among `positions` and their own stream in the room.
 
+    Redis answers almost every heartbeat alone; what it does not know is looked up in the
+    database and recorded again (NotFound for an unknown room then).
     Returns ({position: refreshed}, whether the caller's own stream was refreshed).
     """
-    refreshed = dict.fromkeys(positions, False)
-    if positions:
-        rows = db.session.execute(
-            update(BoxViewer)
-            .where(
-                BoxViewer.viewer_id == caller.id,
-                BoxViewer.stream_id == Stream.id,
-                Stream.box_id == Box.id,
-                Stream.status == "live",
-                Box.room_id == room.id,
-                Box.position.in_(positions),
-            )
-            .values(last_heartbeat_at=now)
-            .returning(Box.position)
-        ).scalars()
-        for position in rows:
+    refreshed, own = presence.refresh(slug, caller_id, positions, now)
+    missed = [position for position, ok in refreshed.items() if not ok]
+    if missed or own == presence.UNKNOWN:
+        room = get_room(slug)
+        for position, stream_id in _open_boxes(room, caller_id, missed).items():
+            presence.viewer_seen(room.slug, position, stream_id, caller_id, now)
             refreshed[position] = True
-    own = db.session.execute(
-        update(Stream)
-        .where(Stream.room_id == room.id, Stream.streamer_id == caller.id, Stream.status == "live")
-        .values(last_heartbeat_at=now)
-        .returning(Stream.id)
-    ).scalar()
-    return refreshed, own is not None
+        if own == presence.UNKNOWN:
+            own = _recover_own_stream(room, caller_id, now)
+    return refreshed, own == 1
+
+
+def _open_boxes(room: Room, viewer_id: uuid.UUID, positions: list[int]) -> dict[int, uuid.UUID]:
+    if not positions:
+        return {}
+    rows = db.session.execute(
+        select(Box.position, Stream.id)
+        .join(Stream, (Stream.box_id == Box.id) & (Stream.status == "live"))
+        .join(BoxViewer, BoxViewer.stream_id == Stream.id)
+        .where(Box.room_id == room.id, Box.position.in_(positions))
+        .where(BoxViewer.viewer_id == viewer_id)
+    ).all()
+    return dict(rows)
+
+
+def _recover_own_stream(room: Room, caller_id: uuid.UUID, now: datetime) -> int:
+    live = db.session.execute(
+        select(Stream.id, Room.slug)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Stream.streamer_id == caller_id, Stream.status == "live")
+    ).one_or_none()
+    if live is None:
+        presence.not_streaming(caller_id)
+        return 0
+    if live.slug != room.slug:
+        presence.remember_stream(live.slug, live.id, caller_id)
+        return 0
+    presence.streamer_seen(room.slug, live.id, caller_id, now)
+    return 1

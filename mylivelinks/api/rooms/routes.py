@@ -19,7 +19,7 @@ from mylivelinks.api.rooms.schemas import (
     RoomSchema,
     WatchResultSchema,
 )
-from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.api.security import auth_required, current_user, current_user_id
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
 from mylivelinks.jobs.publishing import request_sync
@@ -215,14 +215,14 @@ class BoxViewers(MethodView):
 
 @blp.route("/<string:slug>/heartbeat")
 class Heartbeat(MethodView):
-    @auth_required(blp)
+    @auth_required(blp, load_profile=False)
     @blp.arguments(HeartbeatSchema)
     @blp.response(200, HeartbeatResultSchema)
     @blp.alt_response(404, **NO_ROOM)
     def post(self, data, slug):
         """Keep every open box of the caller, and the caller's own stream, alive"""
         refreshed, own = watching.heartbeat(
-            get_room(slug), current_user(), data["positions"], _now()
+            slug.lower(), current_user_id(), data["positions"], _now()
         )
         return {
             "boxes": [{"position": p, "refreshed": ok} for p, ok in sorted(refreshed.items())],
