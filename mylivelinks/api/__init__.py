@@ -13,6 +13,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.events.routes import blp as events_blp
     from mylivelinks.api.health.routes import blp as health_blp
     from mylivelinks.api.me.routes import blp as me_blp
+    from mylivelinks.api.moderation.routes import blp as moderation_blp
     from mylivelinks.api.profiles.routes import blp as profiles_blp
     from mylivelinks.api.rooms.routes import blp as rooms_blp
     from mylivelinks.api.wallet.routes import blp as wallet_blp
@@ -26,6 +27,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         profiles_blp,
         rooms_blp,
         events_blp,
+        moderation_blp,
         coins_blp,
         webhooks_blp,
         admin_blp,

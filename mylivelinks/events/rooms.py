@@ -21,6 +21,7 @@ from mylivelinks.events.streams import (
     publish_room_event,
     publish_user_event,
 )
+from mylivelinks.providers import media_credentials
 from mylivelinks.providers.base import Credentials
 
 
@@ -45,6 +46,13 @@ def seated_from_queue(streamer_id: str, slug: str, position: int, credentials: C
         NOTIFICATION,
         {"kind": "seated", "room": slug, "position": position, "credentials": asdict(credentials)},
     )
+
+
+def streamer_seated(slug: str, position: int, stream_id: str, streamer: dict[str, Any]) -> None:
+    """A queued streamer got a freed box: the room sees it, they get publisher credentials."""
+    stream_started(slug, position, stream_id, streamer)
+    credentials = media_credentials(slug, streamer["id"], "publisher")
+    seated_from_queue(streamer["id"], slug, position, credentials)
 
 
 def viewers_changed(

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
 from redis.exceptions import LockError
@@ -25,7 +25,7 @@ from mylivelinks.extensions import db, get_queue, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
 from mylivelinks.models import Profile
-from mylivelinks.providers import media_provider
+from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.services.publishing import (
     SweepResult,
     end_silent_streamers,
@@ -81,12 +81,11 @@ def _sync(stream_id: str, now: datetime) -> str:
     db.session.commit()  # no transaction stays open across the provider call
     if plan is None or plan.desired == plan.applied:
         return "in_sync"
-    provider = media_provider()
-    provider.set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
+    media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
     if not record_applied(plan.stream_id, plan.desired, now):
         return "in_sync"  # a concurrent run recorded it first, and told the clients
     db.session.commit()
-    _tell_clients(plan, provider)
+    _tell_clients(plan)
     log.info(
         "publishing applied",
         extra={"stream_id": stream_id, "allowed": plan.desired, "room": plan.room_slug},
@@ -102,26 +101,18 @@ def _announce(result, thinned: set[uuid.UUID], now: datetime) -> None:
         room_events.stream_ended(
             ended.room_slug, ended.position, str(ended.stream_id), "heartbeat_timeout"
         )
-    if not result.seated_streams:
-        return
-    ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
     for seated in result.seated_streams:
         streamer = db.session.get(Profile, seated.streamer_id)
         summary = {"id": str(streamer.id), "username": streamer.username}
-        room_events.stream_started(
+        room_events.streamer_seated(
             seated.room_slug, seated.position, str(seated.stream_id), summary
         )
-        credentials = media_provider().credentials(
-            seated.room_slug, str(streamer.id), "publisher", ttl
-        )
-        room_events.seated_from_queue(summary["id"], seated.room_slug, seated.position, credentials)
 
 
-def _tell_clients(plan, provider) -> None:
+def _tell_clients(plan) -> None:
     box = {"position": plan.position, "stream_id": str(plan.stream_id)}
     if plan.desired:
-        ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
-        credentials = provider.credentials(plan.room_slug, str(plan.streamer_id), "publisher", ttl)
+        credentials = media_credentials(plan.room_slug, str(plan.streamer_id), "publisher")
         publish_user_event(
             plan.streamer_id,
             PUBLISH_START,

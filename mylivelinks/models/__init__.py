@@ -10,6 +10,7 @@ from mylivelinks.models.ledger import (
     LedgerTransaction,
     ReconciliationRun,
 )
+from mylivelinks.models.moderation import ModerationAction, RoomBan
 from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
@@ -27,12 +28,14 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "ModerationAction",
     "PaymentEvent",
     "Profile",
     "ProfileLink",
     "ReconciliationRun",
     "RefreshToken",
     "Room",
+    "RoomBan",
     "RoomQueueEntry",
     "Stream",
 ]

@@ -7,10 +7,11 @@ selected. Business code asks `media_provider()` and never names a vendor.
 from __future__ import annotations
 
 import importlib
+from datetime import timedelta
 
 from flask import Flask, current_app
 
-from mylivelinks.providers.base import MediaProvider
+from mylivelinks.providers.base import Credentials, MediaProvider
 
 REGISTRY: dict[str, str] = {
     "local": "mylivelinks.providers.local:LocalProvider",
@@ -35,3 +36,9 @@ def init_media_provider(app: Flask) -> None:
 def media_provider() -> MediaProvider:
     """The current app's media provider."""
     return current_app.extensions["media_provider"]
+
+
+def media_credentials(room: str, identity: str, role: str) -> Credentials:
+    """Credentials from the app's provider, valid for `MEDIA_CREDENTIALS_TTL_SECONDS`."""
+    ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
+    return media_provider().credentials(room, identity, role, ttl)

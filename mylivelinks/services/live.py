@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
 from mylivelinks.services import presence
+from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
 
@@ -60,6 +61,7 @@ def go_live(
     room: Room, streamer: Profile, *, title: str | None, position: int | None, now: datetime
 ) -> GoLiveResult:
     """Seat the streamer (the requested or lowest free box) or queue them; room is locked."""
+    refuse_if_banned(room, streamer.id)
     already = db.session.scalar(
         select(Stream.id).where(Stream.streamer_id == streamer.id, Stream.status == "live")
     )

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
 from mylivelinks.services import presence
+from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict
 from mylivelinks.services.rooms import box_at, get_room
 
@@ -22,6 +23,7 @@ def live_stream_in(box: Box) -> Stream | None:
 
 def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple[Stream, Box]:
     """Join the box as a viewer (or refresh); Conflict when nobody is live in it."""
+    refuse_if_banned(room, viewer.id)
     box = box_at(room, position)
     stream = live_stream_in(box)
     if stream is None:

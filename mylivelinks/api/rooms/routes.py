@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.rooms.announce import announce_end, announce_viewer_change
 from mylivelinks.api.rooms.schemas import (
     GoLiveResultSchema,
     GoLiveSchema,
@@ -22,9 +22,8 @@ from mylivelinks.api.rooms.schemas import (
 from mylivelinks.api.security import auth_required, current_user, current_user_id
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
-from mylivelinks.jobs.publishing import request_sync
 from mylivelinks.models import Box, Profile, Stream
-from mylivelinks.providers import media_provider
+from mylivelinks.providers import media_credentials
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import (
     BoxState,
@@ -43,11 +42,6 @@ NO_ROOM = {"schema": ErrorSchema, "description": "No such room or box"}
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _credentials(room_slug: str, identity: str, role: str):
-    ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
-    return media_provider().credentials(room_slug, identity, role, ttl)
 
 
 def _stream_summary(stream: Stream | None, streamer: Profile | None, now: datetime):
@@ -79,22 +73,6 @@ def _position_of(streamer: Profile) -> int | None:
         .join(Stream, Stream.box_id == Box.id)
         .where(Stream.streamer_id == streamer.id, Stream.status == "live")
     )
-
-
-def _announce_end(slug: str, position: int | None, ended: Stream, seated: Stream | None) -> None:
-    ended_id, reason = str(ended.id), ended.ended_reason
-    after_commit(lambda: request_sync(ended.id))
-    after_commit(lambda: room_events.stream_ended(slug, position, ended_id, reason))
-    if seated is not None and position is not None:
-        successor = db.session.get(Profile, seated.streamer_id)
-        summary = {"id": str(successor.id), "username": successor.username}
-        seated_id = str(seated.id)
-        after_commit(lambda: room_events.stream_started(slug, position, seated_id, summary))
-        after_commit(
-            lambda: room_events.seated_from_queue(
-                summary["id"], slug, position, _credentials(slug, summary["id"], "publisher")
-            )
-        )
 
 
 def _box_at(slug: str, position: int, now: datetime) -> dict:
@@ -136,7 +114,7 @@ class GoLive(MethodView):
         """Go Live: take the requested or lowest free box, or wait in the room's queue"""
         streamer, now = current_user(), _now()
         # Minted before the room is locked: no provider work while seats are held.
-        credentials = _credentials(slug.lower(), str(streamer.id), "publisher")
+        credentials = media_credentials(slug.lower(), str(streamer.id), "publisher")
         room = room_for_going_live(slug, streamer)
         result = live.go_live(
             room, streamer, title=data["title"], position=data["position"], now=now
@@ -169,7 +147,7 @@ class GoLive(MethodView):
         position = _position_of(current_user())
         ended, seated = live.leave(room, current_user(), _now())
         if ended is not None:
-            _announce_end(room.slug, position, ended, seated)
+            announce_end(room.slug, position, ended, seated)
         return {"ended_stream_id": ended.id if ended else None, "left_queue": ended is None}
 
 
@@ -183,15 +161,16 @@ class BoxViewers(MethodView):
         """Open a box as a viewer: subscriber credentials; keep it open with heartbeats"""
         viewer, now = current_user(), _now()
         room = get_room(slug)
-        credentials = _credentials(room.slug, str(viewer.id), "subscriber")
+        credentials = media_credentials(room.slug, str(viewer.id), "subscriber")
         stream, _ = watching.open_box(room, position, viewer, now)
         box = _box_at(room.slug, position, now)
-        slug, viewer_id, count = room.slug, str(viewer.id), box["viewer_count"]
-        after_commit(lambda: request_sync(stream.id))
-        after_commit(
-            lambda: room_events.viewers_changed(
-                slug, position, viewer_id, joined=True, viewer_count=count
-            )
+        announce_viewer_change(
+            room.slug,
+            position,
+            stream.id,
+            str(viewer.id),
+            joined=True,
+            viewer_count=box["viewer_count"],
         )
         return {"credentials": credentials, "box": box}
 
@@ -203,13 +182,13 @@ class BoxViewers(MethodView):
         room, viewer = get_room(slug), current_user()
         stream = watching.close_box(room, position, viewer)
         if stream is not None:
-            count = _box_at(room.slug, position, _now())["viewer_count"]
-            viewer_id = str(viewer.id)
-            after_commit(lambda: request_sync(stream.id))
-            after_commit(
-                lambda: room_events.viewers_changed(
-                    room.slug, position, viewer_id, joined=False, viewer_count=count
-                )
+            announce_viewer_change(
+                room.slug,
+                position,
+                stream.id,
+                str(viewer.id),
+                joined=False,
+                viewer_count=_box_at(room.slug, position, _now())["viewer_count"],
             )
 
 

@@ -1,0 +1,1 @@
+"""Room moderation endpoints."""
