@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from mylivelinks.media_settings import MEDIA_SETTINGS, media_problems
 from mylivelinks.payments.packs import CoinPack, load_packs
-from mylivelinks.providers import REGISTRY as MEDIA_PROVIDER_REGISTRY
-
-MEDIA_PROVIDERS = tuple(MEDIA_PROVIDER_REGISTRY)
+from mylivelinks.settings_types import (
+    Setting,
+    parse_bool,
+    parse_choice,
+    parse_csv,
+    parse_database_url,
+    parse_http_url,
+    parse_port,
+    parse_positive_int,
+    parse_redis_url,
+    parse_text,
+)
 
 
 class ConfigError(RuntimeError):
@@ -22,225 +30,98 @@ ENVIRONMENTS = ("production", "development", "testing")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _text(raw: str) -> str:
-    return raw.strip()
-
-
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("must be a whole number") from None
-    if value <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-def _port(raw: str) -> int:
-    value = _positive_int(raw)
-    if value > 65535:
-        raise ValueError("must be a TCP port (1-65535)")
-    return value
-
-
-def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _csv(raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _seconds_list(raw: str) -> list[int]:
-    try:
-        values = [int(item) for item in _csv(raw)]
-    except ValueError:
-        raise ValueError("must be comma-separated whole seconds") from None
-    if not values or any(value < 0 for value in values):
-        raise ValueError("must be one or more non-negative whole seconds")
-    return values
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-def _database_url(raw: str) -> str:
-    value = raw.strip()
-    # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants "postgresql".
-    value = re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", value)
-    if not value.startswith("postgresql"):
-        raise ValueError("must be a PostgreSQL URL (postgresql://...)")
-    return value
-
-
-def _redis_url(raw: str) -> str:
-    value = raw.strip()
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("must be a redis://, rediss:// or unix:// URL")
-    return value
-
-
-def _http_url(raw: str) -> str:
-    value = raw.strip()
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-def _media_url(raw: str) -> str:
-    value = raw.strip()
-    if not value.startswith(("ws://", "wss://", "http://", "https://")):
-        raise ValueError("must be a ws(s):// or http(s):// URL")
-    return value
-
-
 def _coin_packs_file(raw: str) -> str:
     path = raw.strip()
     load_packs(path)  # a bad file stops the start-up here, with the reason
     return path
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One environment variable: its parser, default and meaning."""
-
-    name: str
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
+CORE_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_ENV",
-        _choice(*ENVIRONMENTS),
+        parse_choice(*ENVIRONMENTS),
         "production",
         "`production`, `development` or `testing`; production insists on a strong SECRET_KEY",
     ),
     Setting(
         "SECRET_KEY",
-        _text,
+        parse_text,
         None,
         "signs access tokens; at least 32 characters in production "
         "(`make run` keeps one in `var/secret_key`)",
     ),
     Setting(
         "DATABASE_URL",
-        _database_url,
+        parse_database_url,
         None,
         "PostgreSQL URL; `make run` starts an embedded server when unset",
     ),
     Setting(
         "REDIS_URL",
-        _redis_url,
+        parse_redis_url,
         None,
         "Redis URL (`redis://`, `rediss://` or `unix://`); embedded when unset under `make run`",
     ),
-    Setting("DATABASE_POOL_SIZE", _positive_int, 10, "connections kept per process"),
+    Setting("DATABASE_POOL_SIZE", parse_positive_int, 10, "connections kept per process"),
     Setting(
         "DATABASE_POOL_PRE_PING",
-        _bool,
+        parse_bool,
         True,
         "test each pooled connection before use (one extra round trip per transaction)",
     ),
-    Setting("ACCESS_TOKEN_TTL_SECONDS", _positive_int, 900, "lifetime of an access token"),
+    Setting("ACCESS_TOKEN_TTL_SECONDS", parse_positive_int, 900, "lifetime of an access token"),
     Setting(
-        "REFRESH_TOKEN_TTL_SECONDS", _positive_int, 30 * 24 * 3600, "lifetime of a refresh token"
+        "REFRESH_TOKEN_TTL_SECONDS",
+        parse_positive_int,
+        30 * 24 * 3600,
+        "lifetime of a refresh token",
     ),
-    Setting("JWT_ISSUER", _text, "mylivelinks", "`iss` claim of the access tokens we mint"),
+    Setting("JWT_ISSUER", parse_text, "mylivelinks", "`iss` claim of the access tokens we mint"),
     Setting(
         "AUTH_EXTERNAL_JWT_SECRET",
-        _text,
+        parse_text,
         None,
         "accept HS256 bearer tokens signed with this secret from an external identity provider",
     ),
     Setting(
         "AUTH_EXTERNAL_JWKS_URL",
-        _http_url,
+        parse_http_url,
         None,
         "accept RS256/ES256 bearer tokens whose keys are published at this JWKS URL",
     ),
     Setting(
         "AUTH_EXTERNAL_ISSUER",
-        _text,
+        parse_text,
         None,
         "`iss` that external tokens must carry (required when external tokens are accepted)",
     ),
     Setting(
         "AUTH_EXTERNAL_AUDIENCE",
-        _text,
+        parse_text,
         None,
         "required `aud` of external tokens (unchecked when unset)",
     ),
     Setting(
         "CORS_ORIGINS",
-        _csv,
+        parse_csv,
         [],
         "comma-separated origins allowed to call the API from a browser (`*` for any)",
     ),
-    Setting("LOG_LEVEL", _choice(*LOG_LEVELS), "INFO", "root log level"),
-    Setting("HOST", _text, "127.0.0.1", "address `make run` serves on"),
-    Setting("PORT", _port, 5000, "port `make run` serves on"),
+    Setting("LOG_LEVEL", parse_choice(*LOG_LEVELS), "INFO", "root log level"),
+    Setting("HOST", parse_text, "127.0.0.1", "address `make run` serves on"),
+    Setting("PORT", parse_port, 5000, "port `make run` serves on"),
     Setting(
         "WEB_WORKERS",
-        _positive_int,
+        parse_positive_int,
         1,
         "gunicorn worker processes under `make run` (more than one aggregates /metrics "
         "through PROMETHEUS_MULTIPROC_DIR, which `make run` then sets under var/)",
     ),
     Setting(
         "WEB_THREADS",
-        _positive_int,
+        parse_positive_int,
         256,
         "threads per gunicorn worker under `make run`; each open SSE stream holds one",
-    ),
-    Setting(
-        "MEDIA_PROVIDER",
-        _choice(*MEDIA_PROVIDERS),
-        "local",
-        "video provider behind the MediaProvider interface: " + ", ".join(MEDIA_PROVIDERS),
-    ),
-    Setting(
-        "LOCAL_MEDIA_URL",
-        _media_url,
-        "ws://127.0.0.1:7880",
-        "URL handed to clients in `local` provider credentials",
-    ),
-    Setting(
-        "VIEWER_TIMEOUT_SECONDS",
-        _positive_int,
-        30,
-        "a viewer without a heartbeat for this long is removed from the box",
-    ),
-    Setting(
-        "STREAMER_TIMEOUT_SECONDS",
-        _positive_int,
-        60,
-        "a streamer without a heartbeat for this long is ended and the box freed",
-    ),
-    Setting(
-        "PUBLISH_RETRY_SECONDS",
-        _seconds_list,
-        [1, 2, 4, 8, 16],
-        "waits between retries of a failed publish sync (comma-separated seconds)",
-    ),
-    Setting(
-        "MEDIA_CREDENTIALS_TTL_SECONDS",
-        _positive_int,
-        6 * 3600,
-        "lifetime of publisher and subscriber credentials",
     ),
     Setting(
         "COIN_PACKS_FILE",
@@ -249,32 +130,35 @@ SETTINGS: tuple[Setting, ...] = (
         "JSON list of coin packs (`id`, `platform`, `coins`, `price_cents`, `currency`) "
         "replacing the defaults of SPEC §5",
     ),
-    Setting("STRIPE_SECRET_KEY", _text, None, "Stripe API key; checkout answers 503 without it"),
+    Setting(
+        "STRIPE_SECRET_KEY", parse_text, None, "Stripe API key; checkout answers 503 without it"
+    ),
     Setting(
         "STRIPE_WEBHOOK_SECRET",
-        _text,
+        parse_text,
         None,
         "signing secret of the Stripe webhook endpoint; webhooks answer 503 without it",
     ),
     Setting(
         "STRIPE_API_BASE",
-        _http_url,
+        parse_http_url,
         "https://api.stripe.com",
         "Stripe API base URL (a local fake in tests)",
     ),
     Setting(
         "CHECKOUT_SUCCESS_URL",
-        _http_url,
+        parse_http_url,
         "http://127.0.0.1:5000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
         "where Stripe Checkout sends the buyer after paying",
     ),
     Setting(
         "CHECKOUT_CANCEL_URL",
-        _http_url,
+        parse_http_url,
         "http://127.0.0.1:5000/checkout/cancel",
         "where Stripe Checkout sends the buyer who cancels",
     ),
 )
+SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS
 
 
 class Config:
@@ -315,7 +199,7 @@ class Config:
         external = self.AUTH_EXTERNAL_JWT_SECRET or self.AUTH_EXTERNAL_JWKS_URL
         if external and not self.AUTH_EXTERNAL_ISSUER:
             problems.append("AUTH_EXTERNAL_ISSUER: is required when external tokens are accepted")
-        return problems
+        return problems + media_problems(self)
 
     @property
     def coin_packs(self) -> tuple[CoinPack, ...]:

@@ -15,6 +15,9 @@ from mylivelinks.providers.base import Credentials, MediaProvider
 
 REGISTRY: dict[str, str] = {
     "local": "mylivelinks.providers.local:LocalProvider",
+    "livekit": "mylivelinks.providers.livekit:LiveKitProvider",
+    "agora": "mylivelinks.providers.agora:AgoraProvider",
+    "twilio": "mylivelinks.providers.twilio:TwilioProvider",
 }
 
 

@@ -7,11 +7,19 @@ Every method may raise a MediaProviderError subclass, never a vendor's own excep
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 Role = Literal["publisher", "subscriber"]
+EventKind = Literal[
+    "participant_joined",
+    "participant_left",
+    "track_published",
+    "track_unpublished",
+    "room_finished",
+]
 
 
 class MediaProviderError(Exception):
@@ -61,6 +69,19 @@ class Credentials:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class MediaEvent:
+    """A verified vendor webhook, normalised; `event_id` is unique per provider."""
+
+    provider: str
+    event_id: str
+    kind: EventKind
+    room: str
+    identity: str | None
+    occurred_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
 class MediaProvider(ABC):
     """A video vendor behind one interface (Libcloud-style driver)."""
 
@@ -82,6 +103,22 @@ class MediaProvider(ABC):
     @abstractmethod
     def close_room(self, room: str) -> None:
         """End the provider room and disconnect everyone in it."""
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+        """Verify a webhook with the vendor's own scheme, then normalise it.
+
+        `body` is the raw request body, `headers` the request headers and `url` the public
+        URL the vendor called. Raises WebhookVerificationFailed (nothing may be stored
+        then); kinds the service does not use give an empty list.
+        """
+        raise NotSupported(f"{self.name} sends no webhooks")
+
+    def enforce_revoke(self, room: str, identity: str) -> bool:
+        """Disconnect a participant still publishing after a revoke; True if it acted.
+
+        Only vendors without `server_side_publish_control` need it; it does nothing here.
+        """
+        return False
 
     def close(self) -> None:  # noqa: B027  (optional hook, nothing to release by default)
         """Release connections and event loops held by the adapter."""
