@@ -6,6 +6,7 @@ selected. Business code asks `media_provider()` and never names a vendor.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 from datetime import timedelta
 
@@ -33,7 +34,9 @@ def create_provider(name: str, app: Flask) -> MediaProvider:
 
 def init_media_provider(app: Flask) -> None:
     """Create the configured provider once per app."""
-    app.extensions["media_provider"] = create_provider(app.config["MEDIA_PROVIDER"], app)
+    provider = create_provider(app.config["MEDIA_PROVIDER"], app)
+    app.extensions["media_provider"] = provider
+    atexit.register(provider.close)  # event loops and HTTP sessions end with the process
 
 
 def media_provider() -> MediaProvider:

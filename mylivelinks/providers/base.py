@@ -54,6 +54,8 @@ class Capabilities:
     explicit_rooms: bool
     # The vendor sends signed webhooks that verify_webhook understands.
     webhooks: bool
+    # Subscriber credentials cannot publish at all (the token itself carries the role).
+    token_enforces_role: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,10 @@ class MediaProvider(ABC):
 
     @abstractmethod
     def credentials(self, room: str, identity: str, role: Role, ttl: timedelta) -> Credentials:
-        """Credentials for `identity` in `room`; subscribers can never publish with them."""
+        """Credentials for `identity` in `room` with `role`, valid for `ttl`.
+
+        Subscribers cannot publish with them where `capabilities.token_enforces_role`.
+        """
 
     @abstractmethod
     def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
