@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mylivelinks.config import Config
 
@@ -17,6 +18,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.idempotency import release_idempotency_lock
     from mylivelinks.observability import configure_logging, init_observability
     from mylivelinks.providers import init_media_provider
+    from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
     from mylivelinks.services.errors import ServiceError
     from mylivelinks.services.external_identity import init_external_identity
     from mylivelinks.transaction import init_transaction_boundary
@@ -27,6 +29,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update({name: getattr(config, name) for name in vars(config)})
     app.config.update(config.flask_mapping())
     app.json.sort_keys = False
+    if config.PROXY_HOPS:
+        # Behind proxies, request.url is the public URL vendors sign (Twilio) and call.
+        hops = config.PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_directory())
@@ -57,6 +63,16 @@ def create_app(config: Config | None = None) -> Flask:
         if error.status == 422:
             payload["errors"] = {error.field or "_schema": [error.message]}
         return payload, error.status
+
+    @app.errorhandler(MediaProviderError)
+    def handle_media_provider_error(error: MediaProviderError):
+        # Nothing was committed; the vendor's state is reconciled by the publish sweep.
+        db.session.rollback()
+        status = 503 if isinstance(error, ProviderUnavailable) else 502
+        message = "The video provider is unavailable; try again shortly."
+        if status == 502:
+            message = "The video provider refused the request."
+        return {"code": status, "status": HTTP_STATUS_CODES[status], "message": message}, status
 
     return app
 

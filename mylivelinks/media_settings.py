@@ -138,10 +138,11 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         "Twilio Video API base URL override (a local fake in tests)",
     ),
     Setting(
-        "TWILIO_REVOKE_GRACE_SECONDS",
+        "MEDIA_REVOKE_GRACE_SECONDS",
         parse_positive_int,
         10,
-        "a Twilio streamer still publishing this long after a revoke is disconnected",
+        "where the vendor cannot stop publishing itself (Twilio), a streamer still "
+        "publishing this long after a revoke is disconnected",
     ),
 )
 

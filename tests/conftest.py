@@ -22,6 +22,7 @@ from mylivelinks.dev import EmbeddedPostgres, EmbeddedRedis
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.ledger.accounts import open_platform_accounts
 from mylivelinks.models import Base
+from tests.fakes.media import MEDIA_PROVIDER_NAMES, MediaHarness, build_harness
 from tests.helpers import ApiClient
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
@@ -51,17 +52,44 @@ def make_config(server_urls: dict[str, str], **environ: str) -> Config:
     return Config({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY, **server_urls, **environ})
 
 
+def pytest_generate_tests(metafunc):
+    """Modules marked `all_media_providers` run once per provider, against its fake."""
+    marked = metafunc.definition.get_closest_marker("all_media_providers")
+    if marked and "media_name" in metafunc.fixturenames:
+        metafunc.parametrize("media_name", MEDIA_PROVIDER_NAMES, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def app(server_urls) -> Flask:
-    """The app under test, on a database built by the migrations from empty."""
+def media_name(request) -> str:
+    """The media provider of the app under test (`local` unless parametrised)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture(scope="session")
+def media_harness(media_name, server_urls) -> Iterator[MediaHarness]:
+    """The vendor stand-in of `media_name`, started for the session."""
+    harness = build_harness(media_name, server_urls["REDIS_URL"], TEST_SECRET_KEY)
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated(server_urls) -> None:
+    """The database built by the migrations from an empty schema."""
     engine = create_engine(Config({**server_urls, "SECRET_KEY": "x" * 32}).DATABASE_URL)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
-    application = create_app(make_config(server_urls))
-    with application.app_context():
+    with create_app(make_config(server_urls)).app_context():
         flask_migrate.upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
-    return application
+
+
+@pytest.fixture(scope="session")
+def app(server_urls, migrated, media_harness) -> Flask:
+    """The app under test, on the migrated database, with the harness's media provider."""
+    settings = {name: str(value) for name, value in media_harness.settings().items()}
+    return create_app(make_config(server_urls, **settings))
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +102,8 @@ def _isolated(request, app) -> Iterator[None]:
     """
     with app.app_context():
         get_redis().flushdb()
+    if "media_harness" in request.fixturenames:
+        request.getfixturevalue("media_harness").reset()
     if request.node.get_closest_marker("real_session"):
         yield
         with app.app_context():

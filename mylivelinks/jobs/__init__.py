@@ -5,5 +5,15 @@ Queue names are constants here; the cron schedule lives in `jobs/cron.py` (`rq c
 
 from __future__ import annotations
 
+from rq import Retry
+
 DEFAULT_QUEUE = "default"
 QUEUES = (DEFAULT_QUEUE,)
+
+# Vendor calls retried with growing waits; the sweeps converge whatever is still left.
+VENDOR_RETRY_SECONDS = [1, 5, 15, 60, 300]
+
+
+def vendor_retry() -> Retry:
+    """RQ retries for a job that calls a vendor."""
+    return Retry(max=len(VENDOR_RETRY_SECONDS), interval=VENDOR_RETRY_SECONDS)

@@ -6,11 +6,12 @@ import contextlib
 import logging
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import LockError
 from rq import Retry
+from sqlalchemy import select
 
 from mylivelinks.events import rooms as room_events
 from mylivelinks.events.streams import (
@@ -22,11 +23,12 @@ from mylivelinks.events.streams import (
     publish_user_event,
 )
 from mylivelinks.extensions import db, get_queue, get_redis
-from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.jobs import DEFAULT_QUEUE, vendor_retry
 from mylivelinks.jobs.context import job
-from mylivelinks.models import Profile
+from mylivelinks.models import Profile, Room, Stream
 from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.services.publishing import (
+    SeatChange,
     SweepResult,
     end_silent_streamers,
     out_of_sync_streams,
@@ -86,6 +88,9 @@ def _sync(stream_id: str, now: datetime) -> str:
         return "in_sync"  # a concurrent run recorded it first, and told the clients
     db.session.commit()
     _tell_clients(plan)
+    if not plan.desired and not media_provider().capabilities.server_side_publish_control:
+        grace = timedelta(seconds=current_app.config["MEDIA_REVOKE_GRACE_SECONDS"])
+        get_queue(DEFAULT_QUEUE).enqueue_in(grace, enforce_revoke, stream_id)
     log.info(
         "publishing applied",
         extra={"stream_id": stream_id, "allowed": plan.desired, "room": plan.room_slug},
@@ -97,11 +102,21 @@ def _announce(result, thinned: set[uuid.UUID], now: datetime) -> None:
     ended_ids = {ended.stream_id for ended in result.ended_streams}
     for stream_id, slug, position, count in viewer_counts(thinned - ended_ids, now):
         room_events.viewers_counted(slug, position, str(stream_id), count)
-    for ended in result.ended_streams:
-        room_events.stream_ended(
-            ended.room_slug, ended.position, str(ended.stream_id), "heartbeat_timeout"
-        )
-    for seated in result.seated_streams:
+    announce_seat_changes(result.ended_streams, result.seated_streams, "heartbeat_timeout")
+
+
+def announce_seat_changes(
+    ended_streams: list[SeatChange], seated_streams: list[SeatChange], reason: str
+) -> None:
+    """Tell rooms which streams a job ended and who the queue seated in their boxes.
+
+    Rooms left without a stream are closed at the vendor.
+    """
+    for slug in {e.room_slug for e in ended_streams} - {s.room_slug for s in seated_streams}:
+        close_room_when_empty(slug)
+    for ended in ended_streams:
+        room_events.stream_ended(ended.room_slug, ended.position, str(ended.stream_id), reason)
+    for seated in seated_streams:
         streamer = db.session.get(Profile, seated.streamer_id)
         summary = {"id": str(streamer.id), "username": streamer.username}
         room_events.streamer_seated(
@@ -120,8 +135,31 @@ def _tell_clients(plan) -> None:
         )
         publish_room_event(plan.room_slug, BOX_PUBLISHED, box)
     else:
-        publish_user_event(plan.streamer_id, PUBLISH_STOP, {**box, "room": plan.room_slug})
+        # Fresh subscriber credentials: where the vendor switches roles by token (Agora),
+        # the client rejoins with them; elsewhere it may ignore them.
+        credentials = media_credentials(plan.room_slug, str(plan.streamer_id), "subscriber")
+        publish_user_event(
+            plan.streamer_id,
+            PUBLISH_STOP,
+            {**box, "room": plan.room_slug, "credentials": asdict(credentials)},
+        )
         publish_room_event(plan.room_slug, BOX_UNPUBLISHED, box)
+
+
+@job
+def enforce_revoke(stream_id: str) -> str:
+    """Disconnect a streamer still publishing after a revoke, where the vendor cannot stop it."""
+    plan = plan_sync(uuid.UUID(stream_id), datetime.now(UTC))
+    db.session.commit()
+    if plan is None or plan.applied or plan.desired:
+        return "allowed again"
+    if media_provider().enforce_revoke(plan.room_slug, str(plan.streamer_id)):
+        log.warning(
+            "streamer disconnected: still publishing after a revoke",
+            extra={"stream_id": stream_id, "room": plan.room_slug},
+        )
+        return "disconnected"
+    return "not publishing"
 
 
 @job
@@ -144,3 +182,25 @@ def sweep_rooms(now: datetime | None = None) -> dict:
         "ended_streams": len(result.ended_streams),
         "out_of_sync": len(result.out_of_sync),
     }
+
+
+def close_room_when_empty(slug: str) -> None:
+    """Queue the closing of the vendor room; the job checks again that nobody is live."""
+    if media_provider().capabilities.explicit_rooms:
+        get_queue(DEFAULT_QUEUE).enqueue(close_media_room, slug, retry=vendor_retry())
+
+
+@job
+def close_media_room(slug: str) -> bool:
+    """Close the vendor room if no stream is live in the room (True when closed)."""
+    live = db.session.scalar(
+        select(Stream.id)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Room.slug == slug, Stream.status == "live")
+        .limit(1)
+    )
+    db.session.commit()
+    if live is not None:
+        return False
+    media_provider().close_room(slug)
+    return True

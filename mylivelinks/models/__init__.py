@@ -10,6 +10,7 @@ from mylivelinks.models.ledger import (
     LedgerTransaction,
     ReconciliationRun,
 )
+from mylivelinks.models.media import MediaEventRecord
 from mylivelinks.models.moderation import ModerationAction, RoomBan
 from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
@@ -28,6 +29,7 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "MediaEventRecord",
     "ModerationAction",
     "PaymentEvent",
     "Profile",

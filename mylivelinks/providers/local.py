@@ -1,11 +1,19 @@
 """The `local` provider: no vendor account needed. It mints signed development tokens and
-records every call (log line, and a capped list in Redis that the debug endpoint shows)."""
+records every call (log line, and a capped list in Redis that the debug endpoint shows).
+
+Like a vendor it can be down: while the Redis counter `media:local:fail_next` is positive,
+each call that would reach a media server takes one off and raises ProviderUnavailable.
+Its webhooks (for simulating participants in development) carry
+`X-Local-Media-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t." + body>`."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,13 +21,38 @@ import jwt
 from flask import Flask
 from redis import Redis
 
-from mylivelinks.providers.base import Capabilities, Credentials, MediaProvider, Role
+from mylivelinks.providers.base import (
+    Capabilities,
+    Credentials,
+    MediaEvent,
+    MediaProvider,
+    ProviderUnavailable,
+    Role,
+    WebhookVerificationFailed,
+)
 
 log = logging.getLogger(__name__)
 
 CALLS_KEY = "media:local:calls"
+FAIL_NEXT_KEY = "media:local:fail_next"
 CALLS_KEPT = 1000
 ISSUER = "mylivelinks-local-media"
+SIGNATURE_HEADER = "X-Local-Media-Signature"
+WEBHOOK_TOLERANCE_SECONDS = 300
+EVENT_KINDS = (
+    "participant_joined",
+    "participant_left",
+    "track_published",
+    "track_unpublished",
+    "room_finished",
+)
+
+# Take one failure off the counter if any is pending; 1 when this call must fail.
+_TAKE_FAILURE = """
+local left = tonumber(redis.call('GET', KEYS[1]) or '0')
+if left > 0 then redis.call('DECR', KEYS[1]) return 1 end
+return 0
+"""
 
 
 class LocalProvider(MediaProvider):
@@ -30,14 +63,16 @@ class LocalProvider(MediaProvider):
         server_side_publish_control=False,
         client_signal_required=True,
         explicit_rooms=False,
-        webhooks=False,
+        webhooks=True,
     )
 
     def __init__(self, *, secret: str, url: str, redis: Redis):
         # A key of its own: a media token can never pass for an API access token.
         self._key = hashlib.sha256(f"local-media:{secret}".encode()).hexdigest()
+        self._webhook_key = hashlib.sha256(f"local-media-webhook:{secret}".encode()).digest()
         self._url = url
         self._redis = redis
+        self._take_failure = redis.register_script(_TAKE_FAILURE)
 
     @classmethod
     def from_app(cls, app: Flask) -> LocalProvider:
@@ -75,21 +110,57 @@ class LocalProvider(MediaProvider):
 
     def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
         """Record the allow or revoke."""
+        self._maybe_down()
         self._record(
             "allow_publishing" if allowed else "revoke_publishing", room=room, identity=identity
         )
 
     def open_room(self, room: str) -> None:
         """Record the opening (rooms are implicit)."""
+        self._maybe_down()
         self._record("open_room", room=room)
 
     def close_room(self, room: str) -> None:
         """Record the closing."""
+        self._maybe_down()
         self._record("close_room", room=room)
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+        """Check the HMAC and its age (300 s), then read the one event the body carries."""
+        signed_at, signature = _signature_parts(headers.get(SIGNATURE_HEADER, ""))
+        expected = hmac.new(
+            self._webhook_key, f"{signed_at}.".encode() + body, hashlib.sha256
+        ).hexdigest()
+        if signature is None or not hmac.compare_digest(expected, signature):
+            raise WebhookVerificationFailed("The local media signature does not match.")
+        if abs(time.time() - signed_at) > WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookVerificationFailed("The local media webhook is too old.")
+        try:
+            event = json.loads(body)
+            kind, room, event_id = event["event"], event["room"], str(event["id"])
+        except (ValueError, KeyError, TypeError):
+            raise WebhookVerificationFailed("The local media webhook is malformed.") from None
+        if kind not in EVENT_KINDS:
+            return []
+        return [
+            MediaEvent(
+                provider=self.name,
+                event_id=event_id,
+                kind=kind,
+                room=room,
+                identity=event.get("identity"),
+                occurred_at=datetime.fromtimestamp(signed_at, UTC),
+                payload=event,
+            )
+        ]
 
     def recorded_calls(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent calls, newest first."""
         return [json.loads(raw) for raw in self._redis.lrange(CALLS_KEY, 0, limit - 1)]
+
+    def _maybe_down(self) -> None:
+        if self._take_failure(keys=[FAIL_NEXT_KEY]):
+            raise ProviderUnavailable("The local media server is down (simulated).")
 
     def _record(self, action: str, **fields: str) -> None:
         call = {"at": datetime.now(UTC).isoformat(), "action": action, **fields}
@@ -98,3 +169,11 @@ class LocalProvider(MediaProvider):
         pipeline.lpush(CALLS_KEY, json.dumps(call))
         pipeline.ltrim(CALLS_KEY, 0, CALLS_KEPT - 1)
         pipeline.execute()
+
+
+def _signature_parts(header: str) -> tuple[int, str | None]:
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        return int(parts.get("t", "")), parts.get("v1")
+    except ValueError:
+        return 0, None

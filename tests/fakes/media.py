@@ -176,3 +176,25 @@ class LocalHarness(MediaHarness):
     def publish_control_is_server_side(self) -> bool:
         """The local provider records allow/revoke as a vendor would receive them."""
         return True
+
+
+MEDIA_PROVIDER_NAMES = ("local", "livekit", "agora", "twilio")
+
+
+def build_harness(name: str, redis_url: str, secret_key: str) -> MediaHarness:
+    """The harness of provider `name` (vendor fakes are imported only when asked for)."""
+    if name == "local":
+        return LocalHarness(redis_url, secret_key)
+    if name == "livekit":
+        from tests.fakes.livekit_server import LiveKitHarness
+
+        return LiveKitHarness()
+    if name == "agora":
+        from tests.fakes.agora_server import AgoraHarness
+
+        return AgoraHarness()
+    if name == "twilio":
+        from tests.fakes.twilio_server import TwilioHarness
+
+        return TwilioHarness()
+    raise ValueError(f"no harness for {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
-from mylivelinks.jobs.publishing import request_sync
+from mylivelinks.jobs.publishing import close_room_when_empty, request_sync
 from mylivelinks.models import Profile, Stream
 from mylivelinks.transaction import after_commit
 
@@ -14,7 +14,9 @@ def announce_end(slug: str, position: int | None, ended: Stream, seated: Stream 
     ended_id, reason = str(ended.id), ended.ended_reason
     after_commit(lambda: request_sync(ended.id))
     after_commit(lambda: room_events.stream_ended(slug, position, ended_id, reason))
-    if seated is not None and position is not None:
+    if seated is None:
+        after_commit(lambda: close_room_when_empty(slug))
+    elif position is not None:
         successor = db.session.get(Profile, seated.streamer_id)
         summary = {"id": str(successor.id), "username": successor.username}
         seated_id = str(seated.id)

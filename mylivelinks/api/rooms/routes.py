@@ -23,7 +23,7 @@ from mylivelinks.api.security import auth_required, current_user, current_user_i
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, Profile, Stream
-from mylivelinks.providers import media_credentials
+from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import (
     BoxState,
@@ -33,7 +33,7 @@ from mylivelinks.services.rooms import (
     room_for_going_live,
     room_state,
 )
-from mylivelinks.transaction import after_commit
+from mylivelinks.transaction import after_commit, end_read_only_transaction
 
 blp = Blueprint("rooms", __name__, url_prefix="/rooms", description="Rooms, boxes and watching")
 
@@ -113,7 +113,12 @@ class GoLive(MethodView):
     def post(self, data, slug):
         """Go Live: take the requested or lowest free box, or wait in the room's queue"""
         streamer, now = current_user(), _now()
-        # Minted before the room is locked: no provider work while seats are held.
+        if slug.lower() != streamer.username:
+            get_room(slug)  # 404 before any vendor work
+        # The vendor is called with no transaction open and before the room is locked:
+        # no provider latency while seats are held.
+        end_read_only_transaction()
+        media_provider().open_room(slug.lower())
         credentials = media_credentials(slug.lower(), str(streamer.id), "publisher")
         room = room_for_going_live(slug, streamer)
         result = live.go_live(

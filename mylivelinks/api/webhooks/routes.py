@@ -11,9 +11,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.jobs.media import enqueue_media_events
 from mylivelinks.jobs.payments import enqueue_payment_event
 from mylivelinks.payments import stripe as stripe_provider
 from mylivelinks.payments.events import store_event
+from mylivelinks.providers import media_provider
+from mylivelinks.providers.base import WebhookVerificationFailed
+from mylivelinks.services.media_events import store_events
 from mylivelinks.transaction import after_commit
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks")
@@ -31,6 +35,17 @@ class WebhookAckSchema(ma.Schema):
     received = ma.fields.Boolean(dump_only=True)
     duplicate = ma.fields.Boolean(
         dump_only=True, metadata={"description": "true when this event was already stored"}
+    )
+
+
+class MediaWebhookAckSchema(ma.Schema):
+    """Acknowledgement of a verified media webhook."""
+
+    received = ma.fields.Integer(
+        dump_only=True, metadata={"description": "events of interest the webhook carried"}
+    )
+    stored = ma.fields.Integer(
+        dump_only=True, metadata={"description": "of those, new ones (not seen before)"}
     )
 
 
@@ -76,3 +91,33 @@ class StripeWebhook(MethodView):
         if stored is not None:
             after_commit(lambda: enqueue_payment_event(stored))
         return {"received": True, "duplicate": stored is None}
+
+
+@blp.route("/media/<string:provider>")
+class MediaWebhook(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/webhook+json": {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            },
+            "description": "The vendor's webhook exactly as sent (the signature covers it).",
+        }
+    )
+    @blp.response(200, MediaWebhookAckSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="Signature did not verify")
+    @blp.alt_response(404, schema=ErrorSchema, description="Not the configured provider")
+    def post(self, provider):
+        """Receive a LiveKit, Agora, Twilio (or local) webhook, verified with the vendor's scheme"""
+        adapter = media_provider()
+        if provider != adapter.name:
+            abort(404, message=f"This server does not use the {provider!r} media provider.")
+        try:
+            events = adapter.verify_webhook(request.get_data(), request.headers, request.url)
+        except WebhookVerificationFailed as exc:
+            abort(400, message=f"The webhook did not verify: {exc}")
+        stored = store_events(events)
+        after_commit(lambda: enqueue_media_events(stored))
+        return {"received": len(events), "stored": len(stored)}

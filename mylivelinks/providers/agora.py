@@ -1,0 +1,319 @@
+"""The `agora` provider: Agora RTC tokens ("006" AccessToken, via agora-token-builder), the
+Channel Management banning API ("kicking rules") behind revokes and room closing, and
+Agora Notifications (NCS) webhooks signed with `Agora-Signature-V2`.
+
+Agora identifies a participant by a 32-bit uid, not a string: each identity gets a stable
+uid (`agora_uid`), recorded in Redis when credentials are minted so webhooks can be mapped
+back. Clients get `url = "agora:<app id>?uid=<uid>"` and join channel `room` with that uid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from agora_token_builder.RtcTokenBuilder import Role_Publisher, Role_Subscriber, RtcTokenBuilder
+from flask import Flask
+from redis import Redis
+from redis.exceptions import LockError
+
+from mylivelinks.providers.base import (
+    Capabilities,
+    Credentials,
+    EventKind,
+    MediaEvent,
+    MediaProvider,
+    ProviderRejected,
+    ProviderUnavailable,
+    Role,
+    WebhookVerificationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+UIDS_KEY = "media:agora:uids"
+RULE_KEY = "media:agora:rule:{slot}"
+PENDING_KEY = "media:agora:pending:{slot}"
+LOCK_KEY = "media:agora:lock:{slot}"
+RULES_PATH = "/dev/v1/kicking-rule"
+PUBLISH_PRIVILEGES = ("publish_audio", "publish_video")
+JOIN_PRIVILEGES = ("join_channel",)
+SIGNATURE_HEADER = "Agora-Signature-V2"
+RTC_PRODUCT_ID = 1
+# NCS channel event types (RTC, live-broadcasting profile) the service uses.
+EVENT_KINDS: dict[int, EventKind] = {
+    102: "room_finished",  # channel destroy
+    103: "participant_joined",  # broadcaster join channel
+    104: "participant_left",  # broadcaster leave channel
+    111: "track_published",  # client role change to broadcaster
+    112: "track_unpublished",  # client role change to audience
+}
+# An "006" token itself expires 24 h after it is built, whatever its privileges say.
+MAX_TOKEN_TTL = timedelta(hours=24)
+# Agora clamps a rule's time_in_seconds to this range.
+BAN_SECONDS_RANGE = (10, 86430)
+
+
+def agora_uid(identity: str) -> int:
+    """The stable Agora uid of `identity`: the first 4 bytes of its SHA-256, never 0."""
+    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:4], "big") or 1
+
+
+class AgoraProvider(MediaProvider):
+    """Agora RTC: role-carrying tokens, banning rules for revokes, NCS webhooks."""
+
+    name = "agora"
+    capabilities = Capabilities(
+        server_side_publish_control=True,  # a publish banning rule stops the media
+        client_signal_required=True,  # the client switches role with a fresh token
+        explicit_rooms=False,  # channels exist while someone is in them
+        webhooks=True,
+        token_enforces_role=True,
+    )
+
+    def __init__(
+        self,
+        *,
+        app_id: str | None,
+        app_certificate: str | None,
+        customer_id: str | None,
+        customer_secret: str | None,
+        redis: Redis,
+        api_url: str = "https://api.agora.io",
+        webhook_secret: str | None = None,
+        ban_seconds: int = 600,
+        timeout: float | tuple[float, float] = (10, 20),
+    ):
+        self._app_id = app_id or ""
+        self._certificate = app_certificate or ""
+        self._api_url = api_url.rstrip("/")
+        self._webhook_secret = webhook_secret
+        self._ban_seconds = ban_seconds
+        # Agora advises ≥ 20 s for a rule creation, whose answer carries the rule id.
+        self._timeout = timeout
+        self._redis = redis
+        self._session = requests.Session()
+        self._session.auth = (customer_id or "", customer_secret or "")
+        low, high = BAN_SECONDS_RANGE
+        # Forget a stored rule id a little before Agora forgets the rule itself.
+        self._rule_ttl = max(min(max(ban_seconds, low), high) - 5, 1)
+
+    @classmethod
+    def from_app(cls, app: Flask) -> AgoraProvider:
+        """Configure from the app (AGORA_* settings, Redis)."""
+        config = app.config
+        return cls(
+            app_id=config.get("AGORA_APP_ID"),
+            app_certificate=config.get("AGORA_APP_CERTIFICATE"),
+            customer_id=config.get("AGORA_CUSTOMER_ID"),
+            customer_secret=config.get("AGORA_CUSTOMER_SECRET"),
+            api_url=config.get("AGORA_API_URL") or "https://api.agora.io",
+            webhook_secret=config.get("AGORA_WEBHOOK_SECRET"),
+            ban_seconds=config.get("AGORA_BAN_SECONDS") or 600,
+            redis=app.extensions["redis"],
+        )
+
+    def credentials(self, room: str, identity: str, role: Role, ttl: timedelta) -> Credentials:
+        """An "006" RTC token for the identity's uid; subscribers get join privilege only."""
+        if not (self._app_id and self._certificate):
+            raise ProviderRejected("AGORA_APP_ID and AGORA_APP_CERTIFICATE are not set.")
+        if role not in ("publisher", "subscriber"):
+            raise ValueError(f"unknown role {role!r}")
+        uid = agora_uid(identity)
+        known = _text(self._redis.hget(UIDS_KEY, str(uid)))
+        if known is not None and known != identity:
+            log.warning("agora uid collision", extra={"uid": uid, "identities": [known, identity]})
+        self._redis.hset(UIDS_KEY, str(uid), identity)
+        issued = int(time.time())
+        expires = issued + int(min(ttl, MAX_TOKEN_TTL).total_seconds())
+        token = RtcTokenBuilder.buildTokenWithUid(
+            self._app_id,
+            self._certificate,
+            room,
+            uid,
+            Role_Publisher if role == "publisher" else Role_Subscriber,
+            expires,
+        )
+        url = f"agora:{self._app_id}?uid={uid}"
+        expires_at = datetime.fromtimestamp(expires, UTC)
+        return Credentials(self.name, url, token, room, identity, role, expires_at)
+
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+        """Revoke: a publish banning rule on (channel, uid); allow: delete that rule."""
+        match = {"cname": room, "uid": agora_uid(identity), "privileges": PUBLISH_PRIVILEGES}
+        slot = f"publish:{room}:{identity}"
+        if allowed:
+            self._remove_rule(slot, match)
+        else:
+            self._ensure_rule(slot, match)
+
+    def open_room(self, room: str) -> None:
+        """Lift the join banning rule a `close_room` left on the channel, if any."""
+        self._remove_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
+
+    def close_room(self, room: str) -> None:
+        """A join banning rule on the channel: everyone is put offline and kept out."""
+        self._ensure_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+        """Check `Agora-Signature-V2` (hex HMAC-SHA256 of the raw body), then map the event."""
+        if not self._webhook_secret:
+            raise WebhookVerificationFailed("AGORA_WEBHOOK_SECRET is not set.")
+        signature = _header(headers, SIGNATURE_HEADER)
+        expected = hmac.new(self._webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+            raise WebhookVerificationFailed("The Agora signature does not match.")
+        try:
+            notice = json.loads(body)
+            event_id = str(notice["noticeId"])
+            event_type, product = int(notice["eventType"]), int(notice.get("productId", 1))
+            payload = notice["payload"]
+            room = str(payload["channelName"])
+            # `ts` is when the event happened (s); `notifyMs` changes when Agora resends.
+            if "ts" in payload:
+                occurred_at = datetime.fromtimestamp(float(payload["ts"]), UTC)
+            else:
+                occurred_at = datetime.fromtimestamp(int(notice["notifyMs"]) / 1000, UTC)
+        except (ValueError, KeyError, TypeError, OverflowError, OSError):
+            raise WebhookVerificationFailed("The Agora notification is malformed.") from None
+        kind = EVENT_KINDS.get(event_type)
+        if kind is None or product != RTC_PRODUCT_ID:
+            return []
+        uid = payload.get("uid")
+        identity = _text(self._redis.hget(UIDS_KEY, str(uid))) if uid is not None else None
+        return [
+            MediaEvent(
+                provider=self.name,
+                event_id=event_id,
+                kind=kind,
+                room=room,
+                identity=identity,
+                occurred_at=occurred_at,
+                payload=notice,
+            )
+        ]
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    # --- banning rules ---------------------------------------------------------------------
+
+    def _ensure_rule(self, slot: str, match: dict[str, Any]) -> None:
+        """Create the rule unless one is stored (or an unsure earlier creation made one)."""
+        with self._locked(slot):
+            if self._redis.get(RULE_KEY.format(slot=slot)) is not None:
+                return
+            pending = PENDING_KEY.format(slot=slot)
+            if self._redis.get(pending) is not None:
+                found = self._find_rules(match)
+                if found:
+                    self._store_rule(slot, max(found))
+                    return
+            try:
+                rule_id = self._create_rule(match)
+            except ProviderUnavailable:
+                # It may exist all the same: look for it before creating another.
+                self._redis.set(pending, 1, ex=self._rule_ttl)
+                raise
+            self._store_rule(slot, rule_id)
+
+    def _remove_rule(self, slot: str, match: dict[str, Any]) -> None:
+        """Delete the stored rule (and any an unsure creation made); none: nothing to do."""
+        with self._locked(slot):
+            key, pending = RULE_KEY.format(slot=slot), PENDING_KEY.format(slot=slot)
+            stored = _text(self._redis.get(key))
+            rule_ids = {int(stored)} if stored is not None else set()
+            if self._redis.get(pending) is not None:
+                rule_ids.update(self._find_rules(match))
+            for rule_id in sorted(rule_ids):
+                self._request("DELETE", json={"appid": self._app_id, "id": rule_id}, gone_ok=True)
+            self._redis.delete(key, pending)
+
+    def _store_rule(self, slot: str, rule_id: int) -> None:
+        pipeline = self._redis.pipeline()
+        pipeline.set(RULE_KEY.format(slot=slot), rule_id, ex=self._rule_ttl)
+        pipeline.delete(PENDING_KEY.format(slot=slot))
+        pipeline.execute()
+
+    def _create_rule(self, match: dict[str, Any]) -> int:
+        rule = {
+            "appid": self._app_id,
+            **match,
+            "privileges": list(match["privileges"]),
+            "time_in_seconds": self._ban_seconds,
+        }
+        answer = self._request("POST", json=rule)
+        rule_id = answer.get("id")
+        if not isinstance(rule_id, int) or isinstance(rule_id, bool):
+            raise ProviderUnavailable(f"Agora created a rule without an id: {answer!r}")
+        return rule_id
+
+    def _find_rules(self, match: dict[str, Any]) -> list[int]:
+        """Ids of the existing rules on the same channel, uid and privileges."""
+        answer = self._request("GET", params={"appid": self._app_id})
+        found = []
+        for rule in answer.get("rules") or []:
+            if not isinstance(rule, dict) or not isinstance(rule.get("id"), int):
+                continue
+            if (
+                rule.get("cname") == match["cname"]
+                and (rule.get("uid") or None) == match.get("uid")
+                and set(rule.get("privileges") or ()) == set(match["privileges"])
+            ):
+                found.append(rule["id"])
+        return found
+
+    def _request(self, method: str, *, gone_ok: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Call the rule endpoint; vendor failures become MediaProviderErrors."""
+        try:
+            response = self._session.request(
+                method, self._api_url + RULES_PATH, timeout=self._timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"Agora could not be reached: {exc}") from None
+        status = response.status_code
+        if gone_ok and status == 404:
+            return {}
+        if status >= 500 or status == 429:
+            raise ProviderUnavailable(f"Agora answered {status}: {response.text[:200]}")
+        if status >= 400:
+            raise ProviderRejected(f"Agora refused {method} ({status}): {response.text[:200]}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ProviderUnavailable(f"Agora answered {status} without JSON") from None
+        if not isinstance(answer, dict) or answer.get("status") != "success":
+            raise ProviderUnavailable(f"Agora answered {status}: {response.text[:200]}")
+        return answer
+
+    @contextmanager
+    def _locked(self, slot: str) -> Iterator[None]:
+        """One rule change per slot at a time, across workers."""
+        lock = self._redis.lock(LOCK_KEY.format(slot=slot), timeout=120, blocking_timeout=60)
+        if not lock.acquire():
+            raise ProviderUnavailable(f"another worker is changing Agora rule {slot}")
+        try:
+            yield
+        finally:
+            with suppress(LockError):  # expired meanwhile: nothing left to release
+                lock.release()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,153 @@
+"""Verified vendor webhooks: stored once, then applied to the streams they are about.
+
+Our provider rooms are named by room slug and participants by profile id, so an event
+names the room and the person directly, whatever the vendor.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from mylivelinks.extensions import db
+from mylivelinks.models import Box, MediaEventRecord, Room, Stream
+from mylivelinks.providers.base import MediaEvent
+from mylivelinks.services.live import end_stream
+from mylivelinks.services.publishing import SeatChange
+
+
+def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:
+    """Store each event unless already stored; the ids of the new ones."""
+    stored = []
+    for event in events:
+        new_id = db.session.execute(
+            insert(MediaEventRecord)
+            .values(
+                id=uuid.uuid4(),
+                provider=event.provider,
+                event_id=event.event_id,
+                kind=event.kind,
+                room=event.room,
+                identity=event.identity,
+                occurred_at=event.occurred_at,
+                payload=event.payload,
+            )
+            .on_conflict_do_nothing(constraint="uq_media_events_provider_event")
+            .returning(MediaEventRecord.id)
+        ).scalar()
+        if new_id is not None:
+            stored.append(new_id)
+    return stored
+
+
+@dataclass(frozen=True)
+class Application:
+    """What applying one event decided; the job does the vendor and scheduling parts."""
+
+    outcome: str
+    # A streamer who left: check again after the grace period whether they came back.
+    recheck_stream_id: uuid.UUID | None = None
+    # A track published while revoked: revoke again at the vendor.
+    rerevoke: tuple[str, str] | None = None
+    ended: tuple[list[SeatChange], list[SeatChange]] = ([], [])
+
+
+def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
+    """Apply a stored event to the streams it is about (None when already applied)."""
+    record = db.session.get(MediaEventRecord, record_id, with_for_update=True)
+    if record is None or record.status != "received":
+        return None
+    application = _decide(record, now)
+    record.status, record.outcome, record.processed_at = "processed", application.outcome, now
+    db.session.flush()
+    return application
+
+
+def _decide(record: MediaEventRecord, now: datetime) -> Application:
+    if record.kind == "room_finished":
+        return _end_room(record.room, record.occurred_at, now)
+    stream = _live_stream(record.room, record.identity)
+    if stream is None:
+        return Application("nothing live for this participant")
+    if record.kind == "participant_left":
+        return Application("streamer left; checked after the grace period", stream.id)
+    if record.kind == "track_published" and not stream.publishing_applied:
+        return Application(
+            "published while revoked; revoked again", rerevoke=(record.room, record.identity)
+        )
+    return Application("recorded")
+
+
+def _live_stream(room_slug: str, identity: str | None) -> Stream | None:
+    try:
+        streamer_id = uuid.UUID(identity or "")
+    except ValueError:
+        return None
+    return db.session.scalar(
+        select(Stream)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Room.slug == room_slug, Stream.streamer_id == streamer_id)
+        .where(Stream.status == "live")
+    )
+
+
+def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Application:
+    # Only streams that started before the vendor room finished were in it; a stream the
+    # queue seats now (or one that went live since) joins a room the vendor creates anew.
+    # Vendors stamp events to the second: a stream of that same second counts as in it.
+    streams = db.session.scalars(
+        select(Stream)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Room.slug == room_slug, Stream.status == "live")
+        .where(Stream.started_at < finished_at + timedelta(seconds=1))
+    ).all()
+    ended, seated = [], []
+    for stream in streams:
+        position = db.session.scalar(select(Box.position).where(Box.id == stream.box_id))
+        successor = end_stream(stream, reason="provider_room_finished", now=now)
+        if stream.ended_reason != "provider_room_finished":
+            continue  # ended by someone else first
+        ended.append(SeatChange(room_slug, position, stream.id, stream.streamer_id))
+        if successor is not None:
+            seated.append(SeatChange(room_slug, position, successor.id, successor.streamer_id))
+    return Application(f"room finished; {len(ended)} streams ended", ended=(ended, seated))
+
+
+def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime):
+    """End the stream unless its streamer rejoined the vendor room since `left_at`.
+
+    Returns (ended, seated) seat changes, empty when nothing was ended.
+    """
+    row = db.session.execute(
+        select(Stream, Room.slug, Box.position)
+        .join(Room, Room.id == Stream.room_id)
+        .outerjoin(Box, Box.id == Stream.box_id)
+        .where(Stream.id == stream_id)
+    ).one_or_none()
+    if row is None or row.Stream.status != "live":
+        return [], []
+    stream = row.Stream
+    rejoined = db.session.scalar(
+        select(MediaEventRecord.id).where(
+            MediaEventRecord.room == row.slug,
+            MediaEventRecord.identity == str(stream.streamer_id),
+            MediaEventRecord.kind == "participant_joined",
+            MediaEventRecord.occurred_at > left_at,
+        )
+    )
+    if rejoined is not None:
+        return [], []
+    successor = end_stream(stream, reason="provider_left", now=now)
+    if stream.ended_reason != "provider_left":
+        return [], []
+    ended = [SeatChange(row.slug, row.position, stream.id, stream.streamer_id)]
+    seated = (
+        [SeatChange(row.slug, row.position, successor.id, successor.streamer_id)]
+        if successor is not None
+        else []
+    )
+    return ended, seated

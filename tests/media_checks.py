@@ -1,0 +1,26 @@
+"""What the vendor (or, where allow/revoke is a client signal, the streamer) was told."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, read_events, user_stream_key
+from tests.fakes.media import MediaHarness
+
+
+def publish_actions(app: Flask, harness: MediaHarness, identity: str) -> list[str]:
+    """`allow`/`revoke` decisions applied for `identity`, oldest first.
+
+    From the vendor's own record where it controls publishing; from the streamer's private
+    event stream where the client signal is the mechanism (Twilio).
+    """
+    if harness.publish_control_is_server_side:
+        return [
+            call["action"]
+            for call in harness.calls()
+            if call["action"] in ("allow", "revoke") and call["identity"] == identity
+        ]
+    signals = {PUBLISH_START: "allow", PUBLISH_STOP: "revoke"}
+    with app.app_context():
+        events = read_events(user_stream_key(identity), "0-0", None, count=10_000)
+    return [signals[event.type] for event in events if event.type in signals]

@@ -1,0 +1,201 @@
+"""One contract for every media provider, each against its fake vendor.
+
+Credentials read with the vendor's own verifier; allow/revoke reach the vendor once per
+state change; vendor failures surface as provider-neutral errors; webhooks verify with
+the vendor's scheme before anything is stored, and are applied to the streams.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rq import Queue
+from sqlalchemy import func, select
+
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.jobs.media import end_stream_if_still_gone
+from mylivelinks.models import MediaEventRecord, Stream
+from mylivelinks.providers import media_credentials, media_provider
+from mylivelinks.providers.base import ProviderRejected, ProviderUnavailable
+from mylivelinks.seed import seed_reference_data
+from tests.media_checks import publish_actions
+from tests.money import run_jobs
+
+pytestmark = pytest.mark.all_media_providers
+
+WEBHOOK_PATH = "/api/v1/webhooks/media/{}"
+
+
+@pytest.fixture
+def room(app):
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+    return "main"
+
+
+def _stored_events(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(MediaEventRecord))
+
+
+def _post_webhook(api, harness, kind, room, identity, **options):
+    url = "http://localhost" + WEBHOOK_PATH.format(harness.name)
+    body, headers = harness.webhook(kind, room, identity, url=url, **options)
+    return api.post(WEBHOOK_PATH.format(harness.name), data=body, headers=headers)
+
+
+@pytest.mark.parametrize("role", ["publisher", "subscriber"])
+def test_credentials_carry_room_identity_role_and_expiry(app, media_harness, role):
+    identity = str(uuid.uuid4())
+    with app.app_context():
+        credentials = media_credentials("main", identity, role)
+        capabilities = media_provider().capabilities
+    claims = media_harness.decode(credentials)
+    assert (claims["room"], claims["identity"]) == ("main", identity)
+    assert (credentials.provider, credentials.role) == (media_harness.name, role)
+    expected = datetime.now(UTC) + timedelta(seconds=app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
+    assert abs((claims["expires_at"] - expected).total_seconds()) < 10
+    assert abs((credentials.expires_at - claims["expires_at"]).total_seconds()) < 2
+    assert claims["can_subscribe"] is True
+    if capabilities.token_enforces_role:
+        assert claims["can_publish"] is (role == "publisher")
+
+
+def test_allow_and_revoke_happen_once_per_state_change(api, app, room, media_harness):
+    streamer, first, second = api.register(), api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    who = streamer["user"]["id"]
+    for viewer in (first, second):
+        api.post("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+        run_jobs(app)
+    assert publish_actions(app, media_harness, who) == ["allow"]
+    for viewer in (first, second):
+        api.delete("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+        run_jobs(app)
+    assert publish_actions(app, media_harness, who) == ["allow", "revoke"]
+
+
+def test_vendor_failures_surface_as_provider_neutral_errors(app, media_harness):
+    with app.app_context():
+        provider = media_provider()
+        media_harness.fail_next(1, status=503)
+        with pytest.raises(ProviderUnavailable):
+            provider.close_room("contract-room")
+        if media_harness.name != "local":  # the local provider can only be down
+            media_harness.fail_next(1, status=403)
+            with pytest.raises(ProviderRejected):
+                provider.close_room("contract-room")
+        provider.close_room("contract-room")  # recovered
+    assert [c["action"] for c in media_harness.calls()][-1:] == ["close_room"]
+
+
+def test_going_live_while_the_vendor_is_down_is_503_with_nothing_written(
+    api, app, room, media_harness
+):
+    streamer = api.register()
+    with app.app_context():
+        capabilities = media_provider().capabilities
+    # Going live opens the vendor room; Agora's channels are implicit, so it calls nothing.
+    if capabilities.explicit_rooms or media_harness.name == "local":
+        media_harness.fail_next(1, status=503)
+        refused = api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+        assert refused.status_code == 503
+        assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["stream"] is None
+    seated = api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    assert seated.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "spoil", [{"tamper": True}, {"wrong_secret": True}, {"stale": True}], ids=str
+)
+def test_a_webhook_that_does_not_verify_is_400_and_nothing_is_stored(
+    api, app, media_harness, spoil
+):
+    reply = _post_webhook(
+        api, media_harness, "participant_joined", "main", str(uuid.uuid4()), **spoil
+    )
+    assert reply.status_code == 400
+    assert _stored_events(app) == 0
+
+
+def test_a_verified_webhook_is_stored_once(api, app, media_harness):
+    event_id = uuid.uuid4().hex
+    first = _post_webhook(
+        api, media_harness, "participant_joined", "main", str(uuid.uuid4()), event_id=event_id
+    )
+    assert (first.status_code, first.get_json()) == (200, {"received": 1, "stored": 1})
+    assert _stored_events(app) == 1
+    other = "twilio" if media_harness.name != "twilio" else "livekit"
+    assert api.post(WEBHOOK_PATH.format(other), data=b"{}").status_code == 404
+
+
+def _live(api, app, room_slug="main"):
+    streamer = api.register()
+    api.post(f"/api/v1/rooms/{room_slug}/live", json={}, headers=api.auth(streamer))
+    with app.app_context():
+        stream_id = db.session.scalar(
+            select(Stream.id).where(Stream.streamer_id == uuid.UUID(streamer["user"]["id"]))
+        )
+    return streamer, stream_id
+
+
+def _status(app, stream_id):
+    with app.app_context():
+        stream = db.session.get(Stream, stream_id)
+        return stream.status, stream.ended_reason
+
+
+def test_a_streamer_who_left_the_vendor_room_is_ended_after_the_grace(
+    api, app, room, media_harness
+):
+    streamer, stream_id = _live(api, app)
+    who = streamer["user"]["id"]
+    _post_webhook(api, media_harness, "participant_left", "main", who)
+    run_jobs(app)
+    with app.app_context():
+        scheduled = Queue(DEFAULT_QUEUE, connection=get_redis()).scheduled_job_registry
+        (job_id,) = scheduled.get_job_ids()
+        job = Queue(DEFAULT_QUEUE, connection=get_redis()).fetch_job(job_id)
+        assert job.func is end_stream_if_still_gone
+        assert _status(app, stream_id) == ("live", None)  # not before the grace period
+        assert job.func(*job.args) is True  # what the worker runs once the grace is over
+    assert _status(app, stream_id) == ("ended", "provider_left")
+
+
+def test_a_streamer_who_came_back_within_the_grace_stays_live(api, app, room, media_harness):
+    streamer, stream_id = _live(api, app)
+    who = streamer["user"]["id"]
+    _post_webhook(api, media_harness, "participant_left", "main", who)
+    left_at = datetime.now(UTC) - timedelta(seconds=1)
+    _post_webhook(api, media_harness, "participant_joined", "main", who)
+    run_jobs(app)
+    with app.app_context():
+        assert end_stream_if_still_gone(str(stream_id), left_at) is False
+    assert _status(app, stream_id) == ("live", None)
+
+
+def test_a_track_published_while_revoked_is_reported_and_revoked_again(
+    api, app, room, media_harness
+):
+    streamer, _ = _live(api, app)  # nobody watches: publishing stays revoked
+    who = streamer["user"]["id"]
+    _post_webhook(api, media_harness, "track_published", "main", who)
+    run_jobs(app)
+    with app.app_context():
+        outcome = db.session.scalar(select(MediaEventRecord.outcome))
+    assert outcome == "published while revoked; revoked again"
+    if media_harness.publish_control_is_server_side:
+        assert publish_actions(app, media_harness, who) == ["revoke"]
+
+
+def test_a_finished_vendor_room_ends_the_streams_that_were_in_it(api, app, room, media_harness):
+    _, first = _live(api, app)
+    _, second = _live(api, app)
+    _post_webhook(api, media_harness, "room_finished", "main", None)
+    run_jobs(app)
+    assert _status(app, first) == ("ended", "provider_room_finished")
+    assert _status(app, second) == ("ended", "provider_room_finished")
