@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask
 
 from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, read_events, user_stream_key
+from mylivelinks.providers.base import Credentials
 from tests.fakes.media import MediaHarness
 
 
@@ -24,3 +27,9 @@ def publish_actions(app: Flask, harness: MediaHarness, identity: str) -> list[st
     with app.app_context():
         events = read_events(user_stream_key(identity), "0-0", None, count=10_000)
     return [signals[event.type] for event in events if event.type in signals]
+
+
+def credentials_from_json(body: dict) -> Credentials:
+    """API.md `credentials` as the Credentials the harnesses read."""
+    fields = {**body, "expires_at": datetime.fromisoformat(body["expires_at"])}
+    return Credentials(**fields)

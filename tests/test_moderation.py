@@ -14,6 +14,8 @@ from mylivelinks.services.rooms import get_room
 
 BANS = "/api/v1/rooms/main/bans"
 
+pytestmark = pytest.mark.all_media_providers
+
 
 @pytest.fixture
 def main_room(app):

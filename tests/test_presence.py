@@ -13,6 +13,8 @@ from mylivelinks.seed import seed_reference_data
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import active_viewer_counts, get_room
 
+pytestmark = pytest.mark.all_media_providers
+
 
 @pytest.fixture
 def main_room(app):

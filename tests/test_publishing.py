@@ -13,12 +13,12 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Stream
-from mylivelinks.providers import media_provider
-from mylivelinks.providers.base import ProviderUnavailable
-from mylivelinks.providers.local import LocalProvider
 from mylivelinks.seed import seed_reference_data
 from mylivelinks.services.publishing import record_applied
+from tests.media_checks import publish_actions
 from tests.money import run_jobs
+
+pytestmark = pytest.mark.all_media_providers
 
 
 @pytest.fixture
@@ -26,14 +26,18 @@ def room(app):
     with app.app_context():
         list(seed_reference_data())
         db.session.commit()
-        get_redis().delete("media:local:calls")
     return "main"
 
 
-def publish_calls(app) -> list[tuple[str, str]]:
-    with app.app_context():
-        calls = reversed(media_provider().recorded_calls(1000))
-        return [(c["action"], c["identity"]) for c in calls if "publishing" in c["action"]]
+@pytest.fixture
+def publish_calls(app, media_harness):
+    """What the vendor (or the streamer's client) was told, as [(action, identity)]."""
+
+    def calls(streamer) -> list[tuple[str, str]]:
+        who = streamer["user"]["id"]
+        return [(action, who) for action in publish_actions(app, media_harness, who)]
+
+    return calls
 
 
 def watch(api, viewer, position=1):
@@ -44,24 +48,26 @@ def unwatch(api, viewer, position=1):
     return api.delete(f"/api/v1/rooms/main/boxes/{position}/viewers", headers=api.auth(viewer))
 
 
-def test_first_viewer_allows_second_adds_nothing_last_out_revokes(api, app, room):
+def test_first_viewer_allows_second_adds_nothing_last_out_revokes(api, app, room, publish_calls):
     streamer, first, second = api.register(), api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     me = streamer["user"]["id"]
     watch(api, first)
     run_jobs(app)
-    assert publish_calls(app) == [("allow_publishing", me)]
+    assert publish_calls(streamer) == [("allow", me)]
     watch(api, second)
     run_jobs(app)
-    assert publish_calls(app) == [("allow_publishing", me)]
+    assert publish_calls(streamer) == [("allow", me)]
     unwatch(api, first)
     run_jobs(app)
     unwatch(api, second)
     run_jobs(app)
-    assert publish_calls(app) == [("allow_publishing", me), ("revoke_publishing", me)]
+    assert publish_calls(streamer) == [("allow", me), ("revoke", me)]
 
 
-def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(api, app, room):
+def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(
+    api, app, room, publish_calls
+):
     streamer, viewer = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     watch(api, viewer)
@@ -77,7 +83,7 @@ def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(api
         assert sweep_rooms(now=later) == {"stale_viewers": 1, "ended_streams": 0, "out_of_sync": 1}
     run_jobs(app)
     me = streamer["user"]["id"]
-    assert publish_calls(app) == [("allow_publishing", me), ("revoke_publishing", me)]
+    assert publish_calls(streamer) == [("allow", me), ("revoke", me)]
     assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is False
 
 
@@ -101,43 +107,27 @@ def test_a_silent_streamer_is_ended_and_the_queue_moves_up(api, app, room):
     assert room_now["queue_length"] == 0
 
 
-class FlakyProvider(LocalProvider):
-    """The local provider, but the vendor is down for the first `failures` calls."""
-
-    def __init__(self, base: LocalProvider, failures: int):
-        self.__dict__.update(base.__dict__)
-        self.failures = failures
-
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
-        if self.failures > 0:
-            self.failures -= 1
-            raise ProviderUnavailable("vendor down")
-        super().set_publishing(room, identity, allowed)
-
-
-def test_a_provider_failing_3_times_then_succeeding_converges(api, app, room):
-    original = app.extensions["media_provider"]
-    flaky = FlakyProvider(original, failures=3)
-    app.extensions["media_provider"] = flaky
+def test_a_provider_failing_3_times_then_succeeding_converges(
+    api, app, room, publish_calls, media_harness
+):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    media_harness.fail_next(3)  # the vendor is down for the next three calls
     waits = app.config["PUBLISH_RETRY_SECONDS"]
     app.config["PUBLISH_RETRY_SECONDS"] = [0, 0, 0, 0, 0]  # RQ re-queues at once: no sleeping
     try:
-        streamer, viewer = api.register(), api.register()
-        api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
         watch(api, viewer)
         with app.app_context():
             queue = Queue(DEFAULT_QUEUE, connection=get_redis())
             SimpleWorker([queue], connection=get_redis()).work(burst=True)
             assert queue.failed_job_registry.count == 0  # retried, not given up
     finally:
-        app.extensions["media_provider"] = original
         app.config["PUBLISH_RETRY_SECONDS"] = waits
-    assert flaky.failures == 0
-    assert publish_calls(app) == [("allow_publishing", streamer["user"]["id"])]
+    assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
     assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is True
 
 
-def test_lost_jobs_converge_through_the_sweep(api, app, room):
+def test_lost_jobs_converge_through_the_sweep(api, app, room, publish_calls):
     streamer, viewer = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     watch(api, viewer)
@@ -148,11 +138,11 @@ def test_lost_jobs_converge_through_the_sweep(api, app, room):
         queue.remove(job)
         job.set_status("started")
     assert run_jobs(app) == 0
-    assert publish_calls(app) == []
+    assert publish_calls(streamer) == []
     with app.app_context():
         sweep_rooms()
     run_jobs(app)
-    assert publish_calls(app) == [("allow_publishing", streamer["user"]["id"])]
+    assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
 
 
 def test_published_seconds_accumulate_between_allow_and_revoke(api, app, room):
