@@ -119,8 +119,9 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "AGORA_BAN_SECONDS",
         parse_positive_int,
-        600,
-        "lifetime of the kicking rule that backs a revoke on Agora",
+        6 * 3600,
+        "lifetime of the kicking rule that backs a revoke on Agora; keep it at least "
+        "MEDIA_CREDENTIALS_TTL_SECONDS, or an old publisher token publishes again after it",
     ),
     Setting("TWILIO_ACCOUNT_SID", parse_text, None, "Twilio account SID"),
     Setting("TWILIO_API_KEY_SID", parse_text, None, "Twilio API key SID (signs access tokens)"),
@@ -130,6 +131,13 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         parse_text,
         None,
         "Twilio auth token (verifies `X-Twilio-Signature` on webhooks)",
+    ),
+    Setting(
+        "TWILIO_STATUS_CALLBACK_URL",
+        parse_http_url,
+        None,
+        "public URL of `/api/v1/webhooks/media/twilio`, given to the rooms the service creates "
+        "(Twilio sends room events only there)",
     ),
     Setting(
         "TWILIO_API_URL",

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
-from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, read_events, user_stream_key
+from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, user_stream_key
 from mylivelinks.providers.base import Credentials
 from tests.fakes.media import MediaHarness
 
@@ -24,9 +24,10 @@ def publish_actions(app: Flask, harness: MediaHarness, identity: str) -> list[st
             if call["action"] in ("allow", "revoke") and call["identity"] == identity
         ]
     signals = {PUBLISH_START: "allow", PUBLISH_STOP: "revoke"}
-    with app.app_context():
-        events = read_events(user_stream_key(identity), "0-0", None, count=10_000)
-    return [signals[event.type] for event in events if event.type in signals]
+    # Straight from Redis: pushing an app context here would end the caller's session.
+    entries = app.extensions["redis"].xrange(user_stream_key(identity))
+    types = [fields[b"type"].decode() for _, fields in entries]
+    return [signals[kind] for kind in types if kind in signals]
 
 
 def credentials_from_json(body: dict) -> Credentials:

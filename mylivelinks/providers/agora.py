@@ -169,7 +169,8 @@ class AgoraProvider(MediaProvider):
             raise WebhookVerificationFailed("AGORA_WEBHOOK_SECRET is not set.")
         signature = _header(headers, SIGNATURE_HEADER)
         expected = hmac.new(self._webhook_secret.encode(), body, hashlib.sha256).hexdigest()
-        if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+        given = (signature or "").strip().lower().encode("utf-8", "replace")
+        if not given or not hmac.compare_digest(expected.encode(), given):
             raise WebhookVerificationFailed("The Agora signature does not match.")
         try:
             notice = json.loads(body)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote
 
 import requests
 from flask import Flask
-from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VideoGrant
@@ -73,10 +73,10 @@ class TwilioProvider(MediaProvider):
     def __init__(
         self,
         *,
-        account_sid: str,
-        api_key_sid: str,
-        api_key_secret: str,
-        auth_token: str,
+        account_sid: str | None,
+        api_key_sid: str | None,
+        api_key_secret: str | None,
+        auth_token: str | None,
         api_url: str | None = None,
         status_callback: str | None = None,
         timeout: float = HTTP_TIMEOUT_SECONDS,
@@ -84,7 +84,17 @@ class TwilioProvider(MediaProvider):
         self._account_sid = account_sid
         self._api_key_sid = api_key_sid
         self._api_key_secret = api_key_secret
-        self._validator = RequestValidator(auth_token)
+        # Unset settings (only possible when another provider is selected) fail on use.
+        self._missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", account_sid),
+                ("TWILIO_API_KEY_SID", api_key_sid),
+                ("TWILIO_API_KEY_SECRET", api_key_secret),
+            )
+            if not value
+        ]
+        self._validator = RequestValidator(auth_token) if auth_token else None
         self._url = api_url or DEFAULT_VIDEO_URL
         self._status_callback = status_callback
         self._client = Client(
@@ -113,14 +123,15 @@ class TwilioProvider(MediaProvider):
 
     def credentials(self, room: str, identity: str, role: Role, ttl: timedelta) -> Credentials:
         """An access token with a Video grant for `room` (any role may publish with it)."""
-        ttl = min(ttl, MAX_TOKEN_TTL)
-        expires = datetime.now(UTC).replace(microsecond=0) + ttl
+        self._require()
+        seconds = int(min(ttl, MAX_TOKEN_TTL).total_seconds())
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
         token = AccessToken(
             self._account_sid,
             self._api_key_sid,
             self._api_key_secret,
             identity=identity,
-            ttl=int(ttl.total_seconds()),
+            ttl=seconds,
             valid_until=int(expires.timestamp()),
         )
         token.add_grant(VideoGrant(room=room))
@@ -174,6 +185,8 @@ class TwilioProvider(MediaProvider):
 
     def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
         """Check `X-Twilio-Signature` against `url` and the form, then read the room event."""
+        if self._validator is None:
+            raise WebhookVerificationFailed("TWILIO_AUTH_TOKEN is not set.")
         signature = _header(headers, SIGNATURE_HEADER)
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -209,6 +222,10 @@ class TwilioProvider(MediaProvider):
         if session is not None:
             session.close()
 
+    def _require(self) -> None:
+        if self._missing:
+            raise ProviderRejected("Twilio is not configured: " + ", ".join(self._missing))
+
     def _call(
         self,
         action: str,
@@ -221,6 +238,7 @@ class TwilioProvider(MediaProvider):
 
         None instead when the answer is 404 and `absent_ok`, or "Room exists" and `exists_ok`.
         """
+        self._require()
         try:
             return call()
         except TwilioException as exc:
@@ -242,8 +260,8 @@ def _segment(value: str) -> str:
 
 
 def _status_and_code(exc: TwilioException) -> tuple[int | None, int | None]:
-    if isinstance(exc, TwilioRestException | TwilioServiceException):
-        return exc.status, exc.code
+    if isinstance(getattr(exc, "status", None), int):  # TwilioRestException (or RFC 9457 one)
+        return exc.status, getattr(exc, "code", None)
     # A list page that failed: TwilioException("Unable to fetch page", response).
     response = exc.args[1] if len(exc.args) > 1 else None
     status = getattr(response, "status_code", None)

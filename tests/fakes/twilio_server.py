@@ -1,0 +1,622 @@
+"""A fake of Twilio's Video REST API on 127.0.0.1, spoken to by the official `twilio` client,
+and the `twilio` media harness built on it (tokens, signed status callbacks, calls seen)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+import jwt
+
+from mylivelinks.providers.base import Credentials
+from tests.fakes.media import MediaHarness
+
+ROOM_TYPES = ("go", "peer-to-peer", "group", "group-small")
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID: two letters and 32 hex digits."""
+    return prefix + uuid.uuid4().hex
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _lookup(
+    items: dict[str, dict[str, Any]], key: str, name: str, live: str, *, by_sid: bool = True
+) -> dict[str, Any] | None:
+    """Twilio addressing: by SID, or by unique name/identity among the live ones only."""
+    if by_sid and key in items:
+        return items[key]
+    return next((x for x in items.values() if x[name] == key and x["status"] == live), None)
+
+
+def _latest(items: dict[str, dict[str, Any]], name: str, key: str) -> dict[str, Any] | None:
+    return next((x for x in reversed(list(items.values())) if x[name] == key), None)
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str, more: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+            **(more or {}),
+        }
+
+
+def _not_found(path: str) -> _ApiError:
+    return _ApiError(404, 20404, f"The requested resource {path.removeprefix('/v1')} was not found")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeTwilio
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.fake._handle(self)
+
+    do_POST = do_DELETE = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class FakeTwilio:
+    """Twilio Video v1 Rooms, Participants and PublishedTracks, with Twilio's auth and errors.
+
+    Rooms and participants are addressed by SID or, while in progress/connected, by unique
+    name/identity. Every request is kept in `calls` (oldest first) with its status and the
+    room/identity it resolved to.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        api_key_sid: str,
+        api_key_secret: str,
+        auth_token: str | None = None,
+    ):
+        self.account_sid = account_sid
+        self._logins = {api_key_sid: api_key_secret}
+        if auth_token:
+            self._logins[account_sid] = auth_token
+        self.calls: list[dict[str, Any]] = []
+        self.rooms: dict[str, dict[str, Any]] = {}  # by sid, in creation order
+        self._failures: list[int] = []
+        self._delay = 0.0
+        self._lock = threading.RLock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeTwilio:
+        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeTwilio is already started")
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-twilio", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (safe to call twice)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is started."""
+        return self._server is not None
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT`, the Video domain's base URL (requests go to /v1/...)."""
+        if self._server is None:
+            raise RuntimeError("FakeTwilio is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # --- test controls -----------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` requests with `status` and Twilio's error body."""
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    def answer_slowly(self, seconds: float) -> None:
+        """Wait `seconds` before answering each request from now on (0 to stop)."""
+        self._delay = seconds
+
+    def reset(self, *, rooms: bool = False) -> None:
+        """Forget calls, pending failures and slowness (and every room when `rooms`)."""
+        with self._lock:
+            self.calls.clear()
+            self._failures.clear()
+            self._delay = 0.0
+            if rooms:
+                self.rooms.clear()
+
+    def join(self, room: str, identity: str, tracks: Sequence[str] = ("video", "audio")) -> str:
+        """Connect `identity` to `room` (created ad hoc if needed) publishing `tracks` (kinds).
+
+        Like Twilio, an identity already connected there is disconnected first. Returns the
+        new participant SID.
+        """
+        with self._lock:
+            found = self._room(room)
+            if found is None:
+                found = self._new_room({"UniqueName": room})
+            old = self._participant(found, identity)
+            if old is not None:
+                self._disconnect(old)
+            sid = new_sid("PA")
+            found["participants"][sid] = {
+                "sid": sid,
+                "identity": identity,
+                "status": "connected",
+                "start_time": _now(),
+                "end_time": None,
+                "tracks": [self._track(kind, found["sid"], sid) for kind in tracks],
+            }
+            return sid
+
+    def unpublish(self, room: str, identity: str) -> None:
+        """The connected participant stops publishing every track."""
+        with self._lock:
+            found = self._room(room)
+            participant = found and self._participant(found, identity)
+            if not participant:
+                raise KeyError(f"{identity!r} is not connected to {room!r}")
+            participant["tracks"] = []
+
+    def room(self, room: str) -> dict[str, Any] | None:
+        """The room as the API shows it, by SID or unique name (the latest, even completed)."""
+        with self._lock:
+            found = self._room(room) or _latest(self.rooms, "unique_name", room)
+            return None if found is None else self._room_json(found)
+
+    def participant(self, room: str, identity: str) -> dict[str, Any] | None:
+        """The latest participant `identity` of the room (even disconnected), with its tracks."""
+        with self._lock:
+            found = self._room(room) or _latest(self.rooms, "unique_name", room)
+            if found is None:
+                return None
+            participant = _latest(found["participants"], "identity", identity)
+            return json.loads(json.dumps(participant)) if participant else None
+
+    def next_sequence(self, room: str) -> tuple[str, int] | None:
+        """(room SID, next status-callback SequenceNumber) of a known room, else None."""
+        with self._lock:
+            found = self._room(room)
+            if found is None:
+                return None
+            found["sequence"] += 1
+            return found["sid"], found["sequence"]
+
+    # --- request handling --------------------------------------------------------------------
+
+    def _handle(self, handler: _Handler) -> None:
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length).decode("utf-8", "replace") if length else ""
+        raw = body if handler.command == "POST" else split.query
+        params = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        call: dict[str, Any] = {"method": handler.command, "path": split.path, "params": params}
+        with self._lock:
+            self.calls.append(call)
+            failure = self._failures.pop(0) if self._failures else None
+        if self._delay:
+            time.sleep(self._delay)
+        extra: dict[str, str] = {"Twilio-Request-Id": new_sid("RQ")}
+        try:
+            if failure is not None:
+                call["injected"] = True
+                raise _ApiError(failure, 20000 + failure, HTTPStatus(failure).phrase)
+            self._authenticate(handler.headers.get("Authorization"), extra)
+            with self._lock:
+                status, payload = self._dispatch(handler.command, split.path, params, call)
+        except _ApiError as exc:
+            status, payload = exc.status, exc.body
+        call["status"] = status
+        data = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in extra.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _authenticate(self, authorization: str | None, extra: dict[str, str]) -> None:
+        scheme, _, encoded = (authorization or "").strip().partition(" ")
+        user = password = ""
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+                user, _, password = decoded.partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                pass
+        expected = self._logins.get(user)
+        if expected is None or not hmac.compare_digest(password.encode(), expected.encode()):
+            extra["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+            raise _ApiError(
+                401,
+                20003,
+                "Authenticate",
+                {"detail": "Your AccountSid or AuthToken was incorrect."},
+            )
+
+    def _dispatch(
+        self, method: str, path: str, params: dict[str, str], call: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if parts[:2] != ["v1", "Rooms"] or len(parts) > 6 or len(parts) == 4:
+            raise _not_found(path)
+        if method == "POST":  # what the harness reports, whatever the answer
+            call["action"] = {2: "open_room", 3: "close_room", 5: "disconnect"}.get(len(parts))
+        call["room"] = parts[2] if len(parts) > 2 else params.get("UniqueName")
+        call["identity"] = parts[4] if len(parts) > 4 else None
+        if len(parts) == 2:
+            if method != "POST":
+                raise _not_found(path)
+            return 201, self._room_json(self._create_room(params))
+        room = self._room(parts[2])
+        if room is None:
+            raise _not_found(path)
+        call["room"] = room["unique_name"]
+        if len(parts) == 3:
+            if method == "POST":
+                self._complete_room(room, params)
+            return 200, self._room_json(room)
+        participant = self._participant(room, parts[4])
+        if participant is None:
+            raise _not_found(path)
+        call["identity"] = participant["identity"]
+        if len(parts) == 6:
+            if parts[5] != "PublishedTracks" or method != "GET":
+                raise _not_found(path)
+            return 200, self._tracks_page(room, participant, path)
+        if method == "POST":
+            if params.get("Status") != "disconnected":
+                raise _ApiError(400, 20001, "Invalid Status: must be disconnected")
+            self._disconnect(participant)
+        return 200, self._participant_json(room, participant)
+
+    def _create_room(self, params: dict[str, str]) -> dict[str, Any]:
+        kind = params.get("Type", "group")
+        if kind not in ROOM_TYPES:
+            raise _ApiError(400, 20001, f"Invalid Type: {kind}")
+        name = params.get("UniqueName")
+        if name and _lookup(self.rooms, name, "unique_name", "in-progress", by_sid=False):
+            raise _ApiError(400, 53113, "Room exists")
+        return self._new_room(params)
+
+    def _new_room(self, params: dict[str, str]) -> dict[str, Any]:
+        sid = new_sid("RM")
+        room = {
+            "sid": sid,
+            "unique_name": params.get("UniqueName") or sid,
+            "type": params.get("Type", "group"),
+            "status": "in-progress",
+            "status_callback": params.get("StatusCallback"),
+            "status_callback_method": params.get("StatusCallbackMethod", "POST"),
+            "date_created": _now(),
+            "end_time": None,
+            "participants": {},
+            "sequence": -1,
+        }
+        self.rooms[sid] = room
+        return room
+
+    def _complete_room(self, room: dict[str, Any], params: dict[str, str]) -> None:
+        if params.get("Status") != "completed":
+            raise _ApiError(400, 20001, "Invalid Status: must be completed")
+        if room["status"] == "in-progress":
+            room.update(status="completed", end_time=_now())
+            for participant in room["participants"].values():
+                self._disconnect(participant)
+
+    def _room(self, key: str) -> dict[str, Any] | None:
+        return _lookup(self.rooms, key, "unique_name", "in-progress")
+
+    @staticmethod
+    def _participant(room: dict[str, Any], key: str) -> dict[str, Any] | None:
+        return _lookup(room["participants"], key, "identity", "connected")
+
+    @staticmethod
+    def _disconnect(participant: dict[str, Any]) -> None:
+        if participant["status"] == "connected":
+            participant.update(status="disconnected", end_time=_now(), tracks=[])
+
+    @staticmethod
+    def _track(kind: str, room_sid: str, participant_sid: str) -> dict[str, Any]:
+        return {
+            "sid": new_sid("MT"),
+            "name": uuid.uuid4().hex,
+            "kind": kind,
+            "enabled": True,
+            "date_created": _now(),
+            "room_sid": room_sid,
+            "participant_sid": participant_sid,
+        }
+
+    # --- resources as Twilio shows them ------------------------------------------------------
+
+    def _room_json(self, room: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/v1/Rooms/{room['sid']}"
+        return {
+            "sid": room["sid"],
+            "account_sid": self.account_sid,
+            "unique_name": room["unique_name"],
+            "status": room["status"],
+            "type": room["type"],
+            "date_created": room["date_created"],
+            "date_updated": room["end_time"] or room["date_created"],
+            "end_time": room["end_time"],
+            "duration": None,
+            "enable_turn": True,
+            "status_callback": room["status_callback"],
+            "status_callback_method": room["status_callback_method"],
+            "max_participants": 50,
+            "max_participant_duration": 14400,
+            "max_concurrent_published_tracks": 170,
+            "record_participants_on_connect": False,
+            "video_codecs": ["VP8", "H264"],
+            "media_region": "us1",
+            "audio_only": False,
+            "empty_room_timeout": 5,
+            "unused_room_timeout": 5,
+            "large_room": False,
+            "url": url,
+            "links": {
+                "participants": f"{url}/Participants",
+                "recordings": f"{url}/Recordings",
+                "recording_rules": f"{url}/RecordingRules",
+                "transcriptions": f"{url}/Transcriptions",
+            },
+        }
+
+    def _participant_json(self, room: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/v1/Rooms/{room['sid']}/Participants/{p['sid']}"
+        return {
+            "sid": p["sid"],
+            "room_sid": room["sid"],
+            "account_sid": self.account_sid,
+            "identity": p["identity"],
+            "status": p["status"],
+            "start_time": p["start_time"],
+            "end_time": p["end_time"],
+            "date_created": p["start_time"],
+            "date_updated": p["end_time"] or p["start_time"],
+            "duration": None,
+            "url": url,
+            "links": {
+                "published_tracks": f"{url}/PublishedTracks",
+                "subscribed_tracks": f"{url}/SubscribedTracks",
+                "subscribe_rules": f"{url}/SubscribeRules",
+                "anonymize": f"{url}/Anonymize",
+            },
+        }
+
+    def _tracks_page(self, room: dict[str, Any], p: dict[str, Any], path: str) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        tracks = [
+            {**track, "date_updated": track["date_created"], "url": f"{url}/{track['sid']}"}
+            for track in p["tracks"]
+        ]
+        meta = {
+            "page": 0,
+            "page_size": 50,
+            "first_page_url": f"{url}?PageSize=50&Page=0",
+            "previous_page_url": None,
+            "url": f"{url}?PageSize=50&Page=0",
+            "next_page_url": None,
+            "key": "published_tracks",
+        }
+        return {"published_tracks": tracks, "meta": meta}
+
+
+# --- the media harness -----------------------------------------------------------------------
+
+# Our normalised webhook kinds → Twilio's StatusCallbackEvent.
+TWILIO_EVENTS = {
+    "participant_joined": "participant-connected",
+    "participant_left": "participant-disconnected",
+    "track_published": "track-added",
+    "track_unpublished": "track-removed",
+    "room_finished": "room-ended",
+}
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """`X-Twilio-Signature`: base64 HMAC-SHA1 of the URL + sorted key/value pairs."""
+    signed = url + "".join(key + params[key] for key in sorted(params))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+class TwilioHarness(MediaHarness):
+    """Twilio Video as the tests see it: FakeTwilio, its tokens and its status callbacks."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str = "AC" + "a1" * 16,
+        api_key_sid: str = "SK" + "b2" * 16,
+        api_key_secret: str = "fake-twilio-api-key-secret-0123456789abcdef",
+        auth_token: str = "fake-twilio-auth-token-0123456789abcdef",
+    ):
+        self.account_sid = account_sid
+        self.api_key_sid = api_key_sid
+        self.api_key_secret = api_key_secret
+        self.auth_token = auth_token
+        self.fake = FakeTwilio(account_sid, api_key_sid, api_key_secret, auth_token)
+
+    def start(self) -> None:
+        """Start FakeTwilio."""
+        self.fake.start()
+
+    def stop(self) -> None:
+        """Stop FakeTwilio."""
+        self.fake.stop()
+
+    def settings(self) -> dict[str, Any]:
+        """Select Twilio with this account, pointed at the fake."""
+        return {
+            "MEDIA_PROVIDER": "twilio",
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_API_KEY_SID": self.api_key_sid,
+            "TWILIO_API_KEY_SECRET": self.api_key_secret,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_API_URL": self.fake.base_url,
+        }
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Room creations, completions and disconnects Twilio accepted, oldest first.
+
+        Authenticated requests count whatever Twilio answered ("Room exists", 404); injected
+        failures and 401s do not. Twilio never receives allow/revoke.
+        """
+        return [
+            {"action": call["action"], "room": call["room"], "identity": call["identity"]}
+            for call in list(self.fake.calls)
+            if call.get("action") and "status" in call
+        ]
+
+    def reset(self) -> None:
+        """Forget recorded calls, pending failures and slowness (rooms stay)."""
+        self.fake.reset()
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """FakeTwilio answers the next `count` requests with `status`."""
+        self.fake.fail_next(count, status)
+
+    def join(self, room: str, identity: str, tracks: Sequence[str] = ("video", "audio")) -> str:
+        """Connect a participant publishing `tracks` (see FakeTwilio.join)."""
+        return self.fake.join(room, identity, tracks)
+
+    def unpublish(self, room: str, identity: str) -> None:
+        """The participant stops publishing (see FakeTwilio.unpublish)."""
+        self.fake.unpublish(room, identity)
+
+    def decode(self, credentials: Credentials) -> dict[str, Any]:
+        """Verify the access token as Twilio does (HS256 with the API key secret, FPA header).
+
+        A Video grant names a room only, so any holder can publish and subscribe.
+        """
+        header = jwt.get_unverified_header(credentials.token)
+        if header.get("cty") != "twilio-fpa;v=1":
+            raise jwt.InvalidTokenError(f"not a Twilio access token: cty={header.get('cty')!r}")
+        claims = jwt.decode(
+            credentials.token,
+            self.api_key_secret,
+            algorithms=["HS256"],
+            issuer=self.api_key_sid,
+            options={"require": ["exp", "iss", "sub", "grants"]},
+        )
+        if claims["sub"] != self.account_sid:
+            raise jwt.InvalidTokenError(f"token for another account: {claims['sub']}")
+        grants = claims["grants"]
+        return {
+            "room": grants["video"].get("room"),
+            "identity": grants.get("identity"),
+            "can_publish": True,
+            "can_subscribe": True,
+            "expires_at": datetime.fromtimestamp(claims["exp"], UTC),
+        }
+
+    def webhook(
+        self,
+        kind: str,
+        room: str,
+        identity: str | None,
+        *,
+        url: str,
+        event_id: str | None = None,
+        tamper: bool = False,
+        wrong_secret: bool = False,
+        stale: bool = False,
+    ) -> tuple[bytes, dict[str, str]]:
+        """A Rooms status callback form, signed with the auth token (`X-Twilio-Signature`).
+
+        `kind` is one of ours, or a Twilio StatusCallbackEvent sent as is. The same
+        `event_id` gives the same RoomSid and SequenceNumber (so the same MediaEvent id).
+        Twilio's signature has no timestamp: `stale` signs with a wrong token.
+        """
+        event = TWILIO_EVENTS.get(kind, kind)
+        if event_id is not None:
+            digest = hashlib.sha256(event_id.encode()).hexdigest()
+            room_sid, sequence = "RM" + digest[:32], int(digest[32:40], 16) % 1_000_000
+        else:
+            known = self.fake.next_sequence(room) if self.fake.running else None
+            room_sid, sequence = known or (new_sid("RM"), 0)
+        params = {
+            "AccountSid": self.account_sid,
+            "RoomName": room,
+            "RoomSid": room_sid,
+            "RoomStatus": "completed" if event == "room-ended" else "in-progress",
+            "RoomType": "group",
+            "StatusCallbackEvent": event,
+            "Timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "SequenceNumber": str(sequence),
+        }
+        if event == "room-ended":
+            params["RoomDuration"] = "60"
+        elif identity is not None:
+            joined = self.fake.participant(room, identity) if self.fake.running else None
+            params["ParticipantSid"] = joined["sid"] if joined else new_sid("PA")
+            params["ParticipantIdentity"] = identity
+            left = event == "participant-disconnected"
+            params["ParticipantStatus"] = "disconnected" if left else "connected"
+            if left:
+                params["ParticipantDuration"] = "60"
+            if event.startswith("track-"):
+                params.update(TrackSid=new_sid("MT"), TrackKind="video", TrackName="camera")
+        token = self.auth_token if not (wrong_secret or stale) else "not-the-auth-token"
+        signature = twilio_signature(token, url, params)
+        if tamper:
+            params["RoomName"] = room + "x"
+        body = urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return body, {**headers, "X-Twilio-Signature": signature}
+
+    @property
+    def publish_control_is_server_side(self) -> bool:
+        """Twilio has no server-side publish switch: allow/revoke are client signals."""
+        return False
