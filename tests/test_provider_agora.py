@@ -18,7 +18,8 @@ from mylivelinks.providers.base import (
     WebhookVerificationFailed,
 )
 from tests.conftest import make_config
-from tests.fakes.agora_server import AgoraHarness, parse_token, uid_of
+from tests.fakes.agora_harness import AgoraHarness, parse_token
+from tests.fakes.agora_server import uid_of
 
 HOOK_URL = "https://api.example.test/api/v1/webhooks/media/agora"
 

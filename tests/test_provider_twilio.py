@@ -18,7 +18,7 @@ from mylivelinks.providers.base import (
 )
 from mylivelinks.providers.twilio import TwilioProvider
 from tests.conftest import make_config
-from tests.fakes.twilio_server import TwilioHarness, twilio_signature
+from tests.fakes.twilio_harness import TwilioHarness, twilio_signature
 
 HOOK_URL = "https://api.example.com/webhooks/twilio"
 

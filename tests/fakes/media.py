@@ -190,11 +190,11 @@ def build_harness(name: str, redis_url: str, secret_key: str) -> MediaHarness:
 
         return LiveKitHarness()
     if name == "agora":
-        from tests.fakes.agora_server import AgoraHarness
+        from tests.fakes.agora_harness import AgoraHarness
 
         return AgoraHarness()
     if name == "twilio":
-        from tests.fakes.twilio_server import TwilioHarness
+        from tests.fakes.twilio_harness import TwilioHarness
 
         return TwilioHarness()
     raise ValueError(f"no harness for {name!r}")
