@@ -202,3 +202,20 @@ def test_a_finished_vendor_room_ends_the_streams_that_were_in_it(api, app, room,
     run_jobs(app)
     assert _status(app, first) == ("ended", "provider_room_finished")
     assert _status(app, second) == ("ended", "provider_room_finished")
+
+
+def test_a_streamer_joining_while_nobody_watches_is_revoked_at_the_vendor(
+    api, app, room, media_harness
+):
+    streamer, _ = _live(api, app)
+    who = streamer["user"]["id"]
+    _post_webhook(api, media_harness, "participant_joined", "main", who)
+    run_jobs(app)
+    with app.app_context():
+        outcome = db.session.scalar(select(MediaEventRecord.outcome))
+    assert outcome == "joined while revoked; revoked"
+    revokes = [
+        (c["action"], c["identity"]) for c in media_harness.calls() if c["action"] == "revoke"
+    ]
+    # Twilio has no revoke to send: a streamer publishing anyway is disconnected instead.
+    assert revokes == ([] if media_harness.name == "twilio" else [("revoke", who)])

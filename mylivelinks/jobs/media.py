@@ -12,9 +12,8 @@ from prometheus_client import Counter
 from mylivelinks.extensions import db, get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE, vendor_retry
 from mylivelinks.jobs.context import job
-from mylivelinks.jobs.publishing import announce_seat_changes, request_sync
+from mylivelinks.jobs.publishing import announce_seat_changes, request_sync, sync_publish
 from mylivelinks.models import MediaEventRecord
-from mylivelinks.providers import media_provider
 from mylivelinks.services.media_events import apply_event, end_if_still_gone
 
 log = logging.getLogger(__name__)
@@ -47,15 +46,14 @@ def apply_media_event(record_id: str) -> str | None:
             grace, end_stream_if_still_gone, str(application.recheck_stream_id), left_at
         )
     if application.rerevoke is not None:
-        room, identity = application.rerevoke
-        PUBLISHED_WHILE_REVOKED.inc()
-        log.warning(
-            "track published while revoked; revoking again",
-            extra={"room": room, "identity": identity, "media_event": record_id},
-        )
-        provider = media_provider()
-        provider.set_publishing(room, identity, False)
-        provider.enforce_revoke(room, identity)
+        if application.published_while_revoked:
+            PUBLISHED_WHILE_REVOKED.inc()
+            log.warning(
+                "track published while revoked; revoking again",
+                extra={"stream_id": str(application.rerevoke), "media_event": record_id},
+            )
+        # Under the stream's sync lock, and only if it is still meant to be revoked.
+        sync_publish(str(application.rerevoke), reassert=True)
     ended, seated = application.ended
     _announce(ended, seated, "provider_room_finished")
     return application.outcome

@@ -61,26 +61,32 @@ def request_sync(stream_id: uuid.UUID) -> None:
 
 
 @job
-def sync_publish(stream_id: str, now: datetime | None = None) -> str:
+def sync_publish(stream_id: str, now: datetime | None = None, reassert: bool = False) -> str:
     """Apply the derived publish state of one stream at the provider, if it differs.
 
     One run per stream at a time (a Redis lock from the plan to the record), so an older
     decision can never be recorded over a newer one; a run that finds the lock taken
-    leaves the work to the holder and to the next sweep.
+    leaves the work to the holder and to the next sweep. `reassert` revokes again at the
+    provider a stream that is (and should be) revoked, when the vendor reports otherwise.
     """
     lock = get_redis().lock(f"sync-publish-lock:{stream_id}", timeout=120)
     if not lock.acquire(blocking=True, blocking_timeout=5):
         return "busy"
     try:
-        return _sync(stream_id, now or datetime.now(UTC))
+        return _sync(stream_id, now or datetime.now(UTC), reassert)
     finally:
         with contextlib.suppress(LockError):
             lock.release()
 
 
-def _sync(stream_id: str, now: datetime) -> str:
+def _sync(stream_id: str, now: datetime, reassert: bool) -> str:
     plan = plan_sync(uuid.UUID(stream_id), now)
     db.session.commit()  # no transaction stays open across the provider call
+    if plan is not None and reassert and not plan.desired and not plan.applied:
+        provider = media_provider()
+        provider.set_publishing(plan.room_slug, str(plan.streamer_id), False)
+        provider.enforce_revoke(plan.room_slug, str(plan.streamer_id))
+        return "revoked again"
     if plan is None or plan.desired == plan.applied:
         return "in_sync"
     media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)

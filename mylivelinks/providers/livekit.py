@@ -8,9 +8,12 @@ so the adapter owns one event loop in a daemon thread, started on first use, wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
+import select
+import selectors
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,19 +45,42 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # LiveKit event names equal our normalised kinds; any other event is ignored.
 EVENT_KINDS = frozenset(
-    {"participant_joined", "participant_left", "track_published", "track_unpublished", "room_finished"}
+    {
+        "participant_joined",
+        "participant_left",
+        "track_published",
+        "track_unpublished",
+        "room_finished",
+    }
 )
 
 # Live adapters, so a forked child can drop the parent's loop and lock (see _after_fork).
 _ADAPTERS: weakref.WeakSet[LiveKitProvider] = weakref.WeakSet()
+# What a forked child inherited from its parent's loop. The epoll instance and the pooled
+# sockets are shared with the parent, so cleaning them up here (unregistering sockets, ending
+# TLS sessions) would break the parent's loop: they stay referenced and are never touched.
+_INHERITED: list[tuple[Any, ...]] = []
 
 
 def _after_fork() -> None:
     for adapter in list(_ADAPTERS):
-        adapter._forget_loop()
+        adapter._lock = threading.Lock()  # another thread may have held it at the fork
+        adapter._disown_loop()
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+def _disown(loop: asyncio.AbstractEventLoop) -> None:
+    """Give an inherited loop an epoll instance of its own, so that even its clean-up at
+    interpreter exit cannot unregister the parent's sockets from the shared one."""
+    selector = getattr(loop, "_selector", None)  # asyncio's own; best effort
+    epoll = getattr(selectors, "EpollSelector", None)
+    if epoll is not None and isinstance(selector, epoll):
+        with contextlib.suppress(OSError, ValueError):
+            fresh = select.epoll()
+            os.dup2(fresh.fileno(), selector.fileno(), inheritable=False)
+            fresh.close()
 
 
 def api_url_for(url: str) -> str:
@@ -211,10 +237,13 @@ class LiveKitProvider(MediaProvider):
     def close(self) -> None:
         """Close the HTTP session, stop the loop and join its thread (safe to repeat)."""
         with self._lock:
-            loop, thread, client, pid = self._loop, self._thread, self._client, self._pid
+            if self._pid != os.getpid():
+                self._disown_loop()  # never started, or the parent's (the parent closes it)
+                return
+            loop, thread, client = self._loop, self._thread, self._client
             self._loop = self._thread = self._client = self._pid = None
-        if loop is None or pid != os.getpid():
-            return  # never started, or a forked copy of the parent's loop (the parent owns it)
+        if loop is None:
+            return
         try:
             if client is not None:
                 future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
@@ -227,17 +256,19 @@ class LiveKitProvider(MediaProvider):
         if thread is None or not thread.is_alive():
             loop.close()
 
-    def _forget_loop(self) -> None:
+    def _disown_loop(self) -> None:
         """In a forked child: the loop's thread did not survive and its sockets are the
-        parent's, so drop (never close) them; the next call starts afresh."""
-        self._lock = threading.Lock()
+        parent's, so set them aside untouched; the next call starts afresh."""
+        if self._loop is not None and self._pid != os.getpid():
+            _INHERITED.append((self._loop, self._thread, self._client))
+            _disown(self._loop)
         self._loop = self._thread = self._client = self._pid = None
 
     def _running_client(self) -> tuple[asyncio.AbstractEventLoop, api.LiveKitAPI]:
         key, secret = self._keys(ProviderRejected)
         with self._lock:
-            if self._loop is not None and self._pid != os.getpid():
-                self._loop = self._thread = self._client = None  # forked without our hook
+            if self._pid != os.getpid():
+                self._disown_loop()  # forked without our at-fork hook
             if self._loop is None or self._client is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
@@ -256,7 +287,7 @@ class LiveKitProvider(MediaProvider):
                         failover=False,
                     )
 
-                client = asyncio.run_coroutine_threadsafe(new_client(), loop).result()
+                client = asyncio.run_coroutine_threadsafe(new_client(), loop).result(self._timeout)
                 self._loop, self._thread, self._client = loop, thread, client
                 self._pid = os.getpid()
             return self._loop, self._client

@@ -51,8 +51,10 @@ class Application:
     outcome: str
     # A streamer who left: check again after the grace period whether they came back.
     recheck_stream_id: uuid.UUID | None = None
-    # A track published while revoked: revoke again at the vendor.
-    rerevoke: tuple[str, str] | None = None
+    # A streamer joined or published while revoked: the stream to revoke again at the vendor.
+    rerevoke: uuid.UUID | None = None
+    # Whether that was a violation (a track published while revoked), not just a join.
+    published_while_revoked: bool = False
     ended: tuple[list[SeatChange], list[SeatChange]] = ([], [])
 
 
@@ -77,8 +79,14 @@ def _decide(record: MediaEventRecord, now: datetime) -> Application:
         return Application("streamer left; checked after the grace period", stream.id)
     if record.kind == "track_published" and not stream.publishing_applied:
         return Application(
-            "published while revoked; revoked again", rerevoke=(record.room, record.identity)
+            "published while revoked; revoked again",
+            rerevoke=stream.id,
+            published_while_revoked=True,
         )
+    if record.kind == "participant_joined" and not stream.publishing_applied:
+        # Publisher credentials can publish from the start; nobody watches yet, so the
+        # vendor is told now, when it can act on the participant.
+        return Application("joined while revoked; revoked", rerevoke=stream.id)
     return Application("recorded")
 
 

@@ -1,0 +1,352 @@
+"""A fake of LiveKit's RoomService (Twirp) on 127.0.0.1, spoken to by the official `livekit-api`.
+
+It checks the `Authorization: Bearer <jwt>` like LiveKit does (signature, issuer = API key,
+expiry, and the grant each method needs), keeps rooms and participant permissions, and
+records every call. `LiveKitHarness` (tests/fakes/livekit_harness.py) wraps it for the
+media contract suite and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from google.protobuf.json_format import MessageToDict, MessageToJson, Parse
+from google.protobuf.message import DecodeError, Message
+from livekit import api
+
+# Twirp error codes for the HTTP statuses `fail_next` may be asked for.
+TWIRP_CODES = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    409: "already_exists",
+    429: "resource_exhausted",
+    500: "internal",
+    501: "unimplemented",
+    503: "unavailable",
+    504: "deadline_exceeded",
+}
+
+_PATH_RE = re.compile(r"/twirp/livekit\.RoomService/(\w+)")
+
+
+class _TwirpError(Exception):
+    def __init__(self, status: int, msg: str, code: str | None = None):
+        super().__init__(msg)
+        self.status, self.msg = status, msg
+        self.code = code or TWIRP_CODES.get(status, "unknown")
+
+
+@dataclass(frozen=True)
+class _Method:
+    request: type[Message]
+    grant: str  # "room_create", "room_list" or "room_admin" (for the request's room)
+
+
+_METHODS = {
+    "CreateRoom": _Method(api.CreateRoomRequest, "room_create"),
+    "DeleteRoom": _Method(api.DeleteRoomRequest, "room_create"),
+    "ListRooms": _Method(api.ListRoomsRequest, "room_list"),
+    "UpdateParticipant": _Method(api.UpdateParticipantRequest, "room_admin"),
+    "ListParticipants": _Method(api.ListParticipantsRequest, "room_admin"),
+    "RemoveParticipant": _Method(api.RoomParticipantIdentity, "room_admin"),
+}
+
+
+def _sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:12]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many client threads connect at once
+    fake: FakeLiveKit
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up on a slow answer closes its socket; that is expected
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, like LiveKit; aiohttp pools connections
+
+    def do_POST(self) -> None:
+        self.server.fake._handle(self)
+
+    do_GET = do_PUT = do_DELETE = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class FakeLiveKit:
+    """LiveKit's RoomService with LiveKit's auth checks, on an ephemeral 127.0.0.1 port."""
+
+    def __init__(self, api_key: str, api_secret: str):
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.rooms: dict[str, api.Room] = {}
+        # (room, identity) -> the participant as LiveKit would report it
+        self.participants: dict[tuple[str, str], api.ParticipantInfo] = {}
+        self._calls: list[dict[str, Any]] = []
+        self._absent: set[str] = set()
+        self._failures: list[int] = []
+        self._delay = 0.0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeLiveKit:
+        """Serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeLiveKit is already started")
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._stopping.clear()
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-livekit", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (safe to call twice)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        self._stopping.set()  # slow answers stop waiting
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeLiveKit:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT` (LIVEKIT_API_URL)."""
+        if self._server is None:
+            raise RuntimeError("FakeLiveKit is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ws_url(self) -> str:
+        """`ws://127.0.0.1:PORT` (LIVEKIT_URL, what clients are given)."""
+        return "ws" + self.base_url[4:]
+
+    # --- test controls -----------------------------------------------------------------------
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every request received, oldest first: {method, request (dict), status, handled, at}."""
+        with self._lock:
+            return [dict(call) for call in self._calls]
+
+    def reset(self) -> None:
+        """Forget calls, rooms, participants, absences, pending failures and slowness."""
+        with self._lock:
+            self._calls.clear()
+            self.rooms.clear()
+            self.participants.clear()
+            self._absent.clear()
+            self._failures.clear()
+            self._delay = 0.0
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` calls with `status` and a Twirp error body (no effect)."""
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    def answer_slowly(self, seconds: float) -> None:
+        """Hold every answer this long after doing the work (0 to stop)."""
+        with self._lock:
+            self._delay = seconds
+
+    def absent(self, identity: str) -> None:
+        """`identity` is in no room: UpdateParticipant answers not_found, as LiveKit does."""
+        with self._lock:
+            self._absent.add(identity)
+
+    def join(self, room: str, identity: str, *, can_publish: bool = False) -> None:
+        """`identity` connects to `room` (creating it, as LiveKit's auto-create does)."""
+        with self._lock:
+            self._absent.discard(identity)
+            self._room(room)
+            self.participants[(room, identity)] = self._participant(
+                identity,
+                api.ParticipantPermission(
+                    can_subscribe=True, can_publish=can_publish, can_publish_data=True
+                ),
+            )
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _handle(self, handler: _Handler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip()
+        as_json = content_type == "application/json"
+        match = _PATH_RE.fullmatch(urlsplit(handler.path).path)
+        call: dict[str, Any] = {
+            "method": match.group(1) if match else handler.path,
+            "request": None,
+            "status": None,
+            "handled": False,  # authenticated, authorised and passed to the RoomService method
+            "at": time.time(),
+        }
+        with self._lock:
+            self._calls.append(call)
+            failure = self._failures.pop(0) if self._failures else None
+            delay = self._delay
+        try:
+            if failure is not None:
+                raise _TwirpError(failure, f"injected failure {failure}")
+            claims = self._authenticate(handler.headers.get("Authorization"))
+            method = _METHODS.get(call["method"]) if match else None
+            if handler.command != "POST" or method is None:
+                raise _TwirpError(404, f"no handler for path {handler.path}", "bad_route")
+            if content_type not in ("application/protobuf", "application/json"):
+                raise _TwirpError(404, f"unexpected Content-Type: {content_type!r}", "bad_route")
+            request = self._decode(method.request, body, as_json)
+            with self._lock:
+                call["request"] = MessageToDict(request, preserving_proto_field_name=True)
+            self._authorize(claims, method.grant, getattr(request, "room", ""))
+            with self._lock:
+                call["handled"] = True
+                response = getattr(self, "_" + call["method"])(request)
+            status = 200
+            data = MessageToJson(response).encode() if as_json else response.SerializeToString()
+            reply_type = content_type
+        except _TwirpError as exc:
+            status = exc.status
+            data = json.dumps({"code": exc.code, "msg": exc.msg}).encode()
+            reply_type = "application/json"
+        with self._lock:
+            call["status"] = status
+        if delay:
+            self._stopping.wait(delay)
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", reply_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except OSError:
+            pass  # the client stopped waiting
+
+    def _authenticate(self, authorization: str | None) -> api.access_token.Claims:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme != "Bearer" or not token:
+            raise _TwirpError(401, "authorization header is missing or not a bearer token")
+        try:
+            return api.TokenVerifier(self.api_key, self.api_secret).verify(token.strip())
+        except Exception as exc:  # bad signature, unknown key (issuer), expired
+            raise _TwirpError(401, f"invalid authorization token: {exc}") from None
+
+    @staticmethod
+    def _authorize(claims: Any, grant: str, room: str) -> None:
+        video = claims.video
+        allowed = bool(getattr(video, grant, False))
+        if grant == "room_admin":
+            allowed = allowed and video.room == room
+        if not allowed:
+            raise _TwirpError(403, "permissions denied", "permission_denied")
+
+    @staticmethod
+    def _decode(cls: type[Message], body: bytes, as_json: bool) -> Message:
+        try:
+            if as_json:
+                return Parse(body.decode(), cls())
+            return cls.FromString(body)
+        except (DecodeError, ValueError) as exc:
+            raise _TwirpError(400, f"could not decode the request: {exc}", "malformed") from None
+
+    # --- RoomService (called with the lock held) ---------------------------------------------
+
+    def _room(self, name: str, empty_timeout: int = 0, max_participants: int = 0) -> api.Room:
+        if name not in self.rooms:
+            now = time.time()
+            self.rooms[name] = api.Room(
+                sid=_sid("RM_"),
+                name=name,
+                empty_timeout=empty_timeout or 300,
+                departure_timeout=20,
+                max_participants=max_participants,
+                creation_time=int(now),
+                creation_time_ms=int(now * 1000),
+            )
+        return self.rooms[name]
+
+    @staticmethod
+    def _participant(identity: str, permission: api.ParticipantPermission) -> api.ParticipantInfo:
+        return api.ParticipantInfo(
+            sid=_sid("PA_"),
+            identity=identity,
+            state=api.ParticipantInfo.State.ACTIVE,
+            joined_at=int(time.time()),
+            permission=permission,
+        )
+
+    def _CreateRoom(self, request: api.CreateRoomRequest) -> api.Room:
+        if not request.name:
+            raise _TwirpError(400, "room name is required")
+        return self._room(request.name, request.empty_timeout, request.max_participants)
+
+    def _DeleteRoom(self, request: api.DeleteRoomRequest) -> api.DeleteRoomResponse:
+        if self.rooms.pop(request.room, None) is None:
+            raise _TwirpError(404, "requested room does not exist")
+        for key in [key for key in self.participants if key[0] == request.room]:
+            del self.participants[key]
+        return api.DeleteRoomResponse()
+
+    def _ListRooms(self, request: api.ListRoomsRequest) -> api.ListRoomsResponse:
+        names = set(request.names)
+        rooms = [room for name, room in self.rooms.items() if not names or name in names]
+        return api.ListRoomsResponse(rooms=rooms)
+
+    def _UpdateParticipant(self, request: api.UpdateParticipantRequest) -> api.ParticipantInfo:
+        key = (request.room, request.identity)
+        if request.identity in self._absent:
+            raise _TwirpError(404, "participant does not exist")
+        participant = self.participants.get(key)
+        if participant is None:  # present unless told otherwise
+            participant = self._participant(request.identity, api.ParticipantPermission())
+            self.participants[key] = participant
+        if request.HasField("permission"):
+            participant.permission.CopyFrom(request.permission)  # replaced whole, like LiveKit
+        if request.metadata:
+            participant.metadata = request.metadata
+        return participant
+
+    def _ListParticipants(self, request: api.ListParticipantsRequest) -> Message:
+        found = [p for (room, _), p in self.participants.items() if room == request.room]
+        return api.ListParticipantsResponse(participants=found)
+
+    def _RemoveParticipant(self, request: api.RoomParticipantIdentity) -> Message:
+        if self.participants.pop((request.room, request.identity), None) is None:
+            raise _TwirpError(404, "participant does not exist")
+        return api.RemoveParticipantResponse()
+
+
+def __getattr__(name: str) -> Any:
+    # `LiveKitHarness` lives beside the fake (tests/fakes/livekit_harness.py) and is
+    # importable from here too; imported lazily, as that module imports this one.
+    if name == "LiveKitHarness":
+        from tests.fakes.livekit_harness import LiveKitHarness
+
+        return LiveKitHarness
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
