@@ -15,6 +15,7 @@ from mylivelinks.settings_types import (
     parse_csv,
     parse_database_url,
     parse_http_url,
+    parse_percent,
     parse_port,
     parse_positive_int,
     parse_redis_url,
@@ -156,6 +157,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         parse_http_url,
         "http://127.0.0.1:5000/checkout/cancel",
         "where Stripe Checkout sends the buyer who cancels",
+    ),
+    Setting(
+        "GIFT_STREAMER_SHARE_PERCENT",
+        parse_percent,
+        70,
+        "share of a gift's coins credited to the streamer's earnings; the platform keeps the rest",
     ),
 )
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS

@@ -32,6 +32,13 @@ def parse_non_negative_int(raw: str) -> int:
     return value
 
 
+def parse_percent(raw: str) -> int:
+    value = parse_non_negative_int(raw)
+    if value > 100:
+        raise ValueError("must be a whole percentage (0-100)")
+    return value
+
+
 def parse_port(raw: str) -> int:
     value = parse_positive_int(raw)
     if value > 65535:

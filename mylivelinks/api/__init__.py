@@ -11,11 +11,13 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.auth.routes import blp as auth_blp
     from mylivelinks.api.coins.routes import blp as coins_blp
     from mylivelinks.api.events.routes import blp as events_blp
+    from mylivelinks.api.gifts.routes import blp as gifts_blp
     from mylivelinks.api.health.routes import blp as health_blp
     from mylivelinks.api.me.routes import blp as me_blp
     from mylivelinks.api.moderation.routes import blp as moderation_blp
     from mylivelinks.api.profiles.routes import blp as profiles_blp
     from mylivelinks.api.rooms.routes import blp as rooms_blp
+    from mylivelinks.api.streams.routes import blp as streams_blp
     from mylivelinks.api.wallet.routes import blp as wallet_blp
     from mylivelinks.api.webhooks.routes import blp as webhooks_blp
 
@@ -29,6 +31,8 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         events_blp,
         moderation_blp,
         coins_blp,
+        gifts_blp,
+        streams_blp,
         webhooks_blp,
         admin_blp,
     )

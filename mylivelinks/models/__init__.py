@@ -3,7 +3,7 @@
 from mylivelinks.models.auth import RefreshToken
 from mylivelinks.models.base import Base
 from mylivelinks.models.follows import Follow
-from mylivelinks.models.gifts import GiftType
+from mylivelinks.models.gifts import Gift, GiftType
 from mylivelinks.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -24,6 +24,7 @@ __all__ = [
     "BoxViewer",
     "CoinPurchase",
     "Follow",
+    "Gift",
     "GiftType",
     "IdempotencyRecord",
     "LedgerAccount",

@@ -1,11 +1,20 @@
-"""The gift catalog: seeded, then editable by admins."""
+"""The gift catalog (seeded, then editable by admins) and the gifts sent."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mylivelinks.models.base import Base, created_at_column, uuid_pk
@@ -34,4 +43,35 @@ class GiftType(Base):
     rarity: Mapped[str] = mapped_column(String(16))
     sort_order: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Gift(Base):
+    """One gift sent: who to whom (in which stream and box), what, and the exact split."""
+
+    __tablename__ = "gifts"
+    __table_args__ = (
+        CheckConstraint("quantity BETWEEN 1 AND 9999", name="quantity"),
+        CheckConstraint(
+            "streamer_share_centicoins + platform_share_centicoins = coins * 100", name="split"
+        ),
+        Index("ix_gifts_stream_sender", "stream_id", "sender_id"),
+        Index("ix_gifts_recipient_created", "recipient_id", "created_at"),
+        Index("ix_gifts_sender_created", "sender_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    sender_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
+    stream_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("streams.id", ondelete="SET NULL")
+    )
+    room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
+    position: Mapped[int | None] = mapped_column(Integer)
+    gift_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gift_types.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    coins: Mapped[int] = mapped_column(BigInteger)
+    streamer_share_centicoins: Mapped[int] = mapped_column(BigInteger)
+    platform_share_centicoins: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = created_at_column()

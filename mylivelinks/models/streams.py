@@ -58,6 +58,8 @@ class Stream(Base):
     publishing_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     published_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    gifts_received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    gift_coins_received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
 

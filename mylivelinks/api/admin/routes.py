@@ -6,6 +6,7 @@ import uuid
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.api.admin.schemas import (
     AdjustmentResultSchema,
@@ -13,11 +14,13 @@ from mylivelinks.api.admin.schemas import (
     ReconciliationSchema,
 )
 from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.gifts.schemas import CatalogEditSchema, CatalogSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.errors import InsufficientFunds
 from mylivelinks.ledger.reconciliation import latest_run
 from mylivelinks.ledger.wallet import adjust_coins, wallet
+from mylivelinks.services import gifts
 from mylivelinks.services.accounts import get_by_username
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Administration")
@@ -66,3 +69,23 @@ class Reconciliation(MethodView):
         if run is None:
             abort(404, message="No reconciliation has run yet.")
         return run
+
+
+@blp.route("/gift-types")
+class GiftTypes(MethodView):
+    @auth_required(blp, "admin")
+    @blp.response(200, CatalogSchema)
+    def get(self):
+        """The whole gift catalog, retired types included"""
+        return {"items": gifts.catalog(include_retired=True)}
+
+    @auth_required(blp, "admin")
+    @blp.arguments(CatalogEditSchema)
+    @blp.response(200, CatalogSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="An id that is not in the catalog")
+    def put(self, data):
+        """Replace the catalog: listed types created or updated, the others retired"""
+        try:
+            return {"items": gifts.replace_catalog(data["items"])}
+        except IntegrityError:
+            abort(409, message="Another gift type already has one of these names.")

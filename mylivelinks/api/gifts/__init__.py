@@ -1,0 +1,1 @@
+"""The gift catalog and sending gifts."""

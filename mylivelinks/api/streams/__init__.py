@@ -1,0 +1,1 @@
+"""Streams: per-stream views such as the gift leaderboard."""
