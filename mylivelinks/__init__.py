@@ -19,6 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.observability import configure_logging, init_observability
     from mylivelinks.providers import init_media_provider
     from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
+    from mylivelinks.rate_limits import init_rate_limits
     from mylivelinks.services.errors import ServiceError
     from mylivelinks.services.external_identity import init_external_identity
     from mylivelinks.transaction import init_transaction_boundary
@@ -38,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_directory())
     init_redis(app)
     init_media_provider(app)
+    init_rate_limits(app)
     init_external_identity(app)
     app.extensions["coin_packs"] = config.coin_packs
     cors.init_app(
@@ -62,7 +64,8 @@ def create_app(config: Config | None = None) -> Flask:
         }
         if error.status == 422:
             payload["errors"] = {error.field or "_schema": [error.message]}
-        return payload, error.status
+        headers = {"Retry-After": str(error.retry_after)} if error.status == 429 else {}
+        return payload, error.status, headers
 
     @app.errorhandler(MediaProviderError)
     def handle_media_provider_error(error: MediaProviderError):

@@ -18,6 +18,7 @@ from mylivelinks.settings_types import (
     parse_percent,
     parse_port,
     parse_positive_int,
+    parse_rate_limit,
     parse_redis_url,
     parse_text,
 )
@@ -157,6 +158,19 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         parse_http_url,
         "http://127.0.0.1:5000/checkout/cancel",
         "where Stripe Checkout sends the buyer who cancels",
+    ),
+    Setting(
+        "CHAT_RATE_LIMIT",
+        parse_rate_limit,
+        "20 per 30 seconds",
+        "chat messages one user may post (moderators exempt); 429 with Retry-After past it",
+    ),
+    Setting("GIFT_RATE_LIMIT", parse_rate_limit, "60 per minute", "gifts one user may send"),
+    Setting(
+        "LOGIN_RATE_LIMIT",
+        parse_rate_limit,
+        "10 per minute",
+        "login attempts from one client address",
     ),
     Setting(
         "GIFT_STREAMER_SHARE_PERCENT",

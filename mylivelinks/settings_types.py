@@ -117,3 +117,14 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+
+
+def parse_rate_limit(raw: str) -> str:
+    from limits import parse_many
+
+    value = raw.strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("must be a rate such as `20 per 30 seconds`") from None
+    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Flask
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
@@ -9,7 +11,9 @@ from sqlalchemy import func, select
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.ledger.reconciliation import reconcile
+from mylivelinks.ledger.wallet import credit_coins
 from mylivelinks.models import PaymentEvent
+from mylivelinks.models.ledger import ADJUSTMENTS
 from tests.fakes import stripe_events
 
 STRIPE_KEY = "sk_test_mylivelinks_0123456789"
@@ -112,3 +116,30 @@ def dispute_event(purchase: dict, event_type: str, status: str = "needs_response
         status=status,
     )
     return stripe_events.event(event_type, dispute)
+
+
+GIFTS = "/api/v1/gifts"
+
+
+def grant(app: Flask, session: dict, coins: int) -> None:
+    """Give a registered user `coins` (an adjustment booked through the ledger)."""
+    with app.app_context():
+        credit_coins(
+            uuid.UUID(session["user"]["id"]),
+            coins,
+            source_kind=ADJUSTMENTS,
+            kind="adjustment",
+            source_ref=str(uuid.uuid4()),
+        )
+        db.session.commit()
+
+
+def gift_type(api, name: str) -> dict:
+    """The catalog entry called `name`."""
+    return next(g for g in api.get(GIFTS).get_json()["items"] if g["name"] == name)
+
+
+def send_gift(api, sender: dict, name: str = "Rose", quantity: int = 1, headers=None, **target):
+    """POST /gifts of `quantity` x `name` to `target` (room + position, or recipient)."""
+    body = {"gift_type_id": gift_type(api, name)["id"], "quantity": quantity, **target}
+    return api.post(GIFTS, json=body, headers={**api.auth(sender), **(headers or {})})

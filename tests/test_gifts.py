@@ -9,15 +9,12 @@ from sqlalchemy import func, select
 
 from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 from mylivelinks.extensions import db
-from mylivelinks.ledger.wallet import credit_coins, take_back_coins
+from mylivelinks.ledger.wallet import take_back_coins
 from mylivelinks.models import Gift
-from mylivelinks.models.ledger import ADJUSTMENTS
 from mylivelinks.seed import seed_reference_data
 from mylivelinks.services.accounts import set_role
 from tests.helpers import ApiClient, run_concurrently
-from tests.money import assert_ledger_consistent
-
-GIFTS = "/api/v1/gifts"
+from tests.money import GIFTS, assert_ledger_consistent, gift_type, grant, send_gift
 
 
 @pytest.fixture
@@ -28,31 +25,10 @@ def room(app):
     return "main"
 
 
-def grant(app, session, coins: int) -> None:
-    with app.app_context():
-        credit_coins(
-            uuid.UUID(session["user"]["id"]),
-            coins,
-            source_kind=ADJUSTMENTS,
-            kind="adjustment",
-            source_ref=str(uuid.uuid4()),
-        )
-        db.session.commit()
-
-
-def gift_type(api, name: str) -> dict:
-    return next(g for g in api.get(GIFTS).get_json()["items"] if g["name"] == name)
-
-
 def live_streamer(api, position: int = 1) -> dict:
     streamer = api.register()
     api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(streamer))
     return streamer
-
-
-def send(api, sender, name="Rose", quantity=1, headers=None, **target):
-    body = {"gift_type_id": gift_type(api, name)["id"], "quantity": quantity, **target}
-    return api.post(GIFTS, json=body, headers={**api.auth(sender), **(headers or {})})
 
 
 def wallet_of(api, session) -> dict:
@@ -78,7 +54,7 @@ def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, room):
 def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, room, coins, name, quantity):
     streamer, fan = live_streamer(api), api.register()
     grant(app, fan, coins)
-    sent = send(api, fan, name, quantity, room="main", position=1)
+    sent = send_gift(api, fan, name, quantity, room="main", position=1)
     assert sent.status_code == 201
     gift = sent.get_json()["gift"]
     assert (
@@ -115,7 +91,7 @@ def test_a_large_gift_and_another_percentage_split_exactly(api, app, room):
     assert edited.status_code == 200
     streamer, whale = live_streamer(api), api.register()
     grant(app, whale, 2_500_000 + 3)
-    big = send(api, whale, "Yacht", 5000, room="main", position=1).get_json()["gift"]
+    big = send_gift(api, whale, "Yacht", 5000, room="main", position=1).get_json()["gift"]
     assert (big["coins"], big["streamer_share_centicoins"], big["platform_share_centicoins"]) == (
         2_500_000,
         175_000_000,
@@ -123,7 +99,7 @@ def test_a_large_gift_and_another_percentage_split_exactly(api, app, room):
     )
     app.config["GIFT_STREAMER_SHARE_PERCENT"] = 33
     try:
-        odd = send(api, whale, "Rose", 3, recipient=streamer["user"]["username"]).get_json()
+        odd = send_gift(api, whale, "Rose", 3, recipient=streamer["user"]["username"]).get_json()
     finally:
         app.config["GIFT_STREAMER_SHARE_PERCENT"] = 70
     assert (odd["gift"]["streamer_share_centicoins"], odd["gift"]["platform_share_centicoins"]) == (
@@ -137,18 +113,18 @@ def test_a_large_gift_and_another_percentage_split_exactly(api, app, room):
 def test_bad_gifts_are_refused_with_nothing_written(api, app, room):
     streamer, fan = live_streamer(api, position=2), api.register()
     grant(app, fan, 5)
-    short = send(api, fan, "Mansion", room="main", position=2)
+    short = send_gift(api, fan, "Mansion", room="main", position=2)
     assert short.status_code == 402
     assert "you have 5" in short.get_json()["message"]
-    assert send(api, fan, room="main", position=7).status_code == 409  # empty box
-    assert send(api, fan, room="main", position=13).status_code == 422
-    assert send(api, fan, recipient=fan["user"]["username"]).status_code == 422  # yourself
-    assert send(api, fan).status_code == 422  # no target
-    both = send(api, fan, room="main", position=2, recipient=streamer["user"]["username"])
+    assert send_gift(api, fan, room="main", position=7).status_code == 409  # empty box
+    assert send_gift(api, fan, room="main", position=13).status_code == 422
+    assert send_gift(api, fan, recipient=fan["user"]["username"]).status_code == 422  # yourself
+    assert send_gift(api, fan).status_code == 422  # no target
+    both = send_gift(api, fan, room="main", position=2, recipient=streamer["user"]["username"])
     assert both.status_code == 422
-    assert send(api, fan, quantity=0, room="main", position=2).status_code == 422
-    assert send(api, fan, quantity=10_000, room="main", position=2).status_code == 422
-    assert send(api, fan, recipient="nobody_like_this").status_code == 404
+    assert send_gift(api, fan, quantity=0, room="main", position=2).status_code == 422
+    assert send_gift(api, fan, quantity=10_000, room="main", position=2).status_code == 422
+    assert send_gift(api, fan, recipient="nobody_like_this").status_code == 404
     unknown = api.post(
         GIFTS,
         json={"gift_type_id": str(uuid.uuid4()), "recipient": streamer["user"]["username"]},
@@ -169,7 +145,7 @@ def test_a_frozen_account_cannot_gift(api, app, room):
             uuid.UUID(fan["user"]["id"]), 15, kind="refund", source_ref=str(uuid.uuid4())
         )
         db.session.commit()
-    refused = send(api, fan, room="main", position=1)
+    refused = send_gift(api, fan, room="main", position=1)
     assert refused.status_code == 403
     assert gift_count(app) == 0
 
@@ -182,7 +158,7 @@ def test_a_retired_gift_keeps_showing_on_old_gifts_but_cannot_be_sent(api, app, 
         db.session.commit()
     grant(app, fan, 10)
     rose = gift_type(api, "Rose")
-    old = send(api, fan, room="main", position=1).get_json()["gift"]
+    old = send_gift(api, fan, room="main", position=1).get_json()["gift"]
     catalog = api.get("/api/v1/admin/gift-types", headers=api.auth(admin)).get_json()["items"]
     kept = [g for g in catalog if g["name"] != "Rose"]
     edited = api.put("/api/v1/admin/gift-types", json={"items": kept}, headers=api.auth(admin))
@@ -204,8 +180,8 @@ def test_the_same_idempotency_key_sends_one_gift(api, app, room):
     fan = api.register()
     grant(app, fan, 10)
     key = {"Idempotency-Key": "gift-1"}
-    first = send(api, fan, quantity=2, headers=key, room="main", position=1)
-    again = send(api, fan, quantity=2, headers=key, room="main", position=1)
+    first = send_gift(api, fan, quantity=2, headers=key, room="main", position=1)
+    again = send_gift(api, fan, quantity=2, headers=key, room="main", position=1)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["gift"]["id"] == first.get_json()["gift"]["id"]
@@ -216,10 +192,10 @@ def test_events_tell_the_room_and_the_streamer_with_combo_counts(api, app, room)
     streamer, fan = live_streamer(api, position=4), api.register()
     grant(app, fan, 10)
     for _ in range(3):
-        send(api, fan, room="main", position=4)
+        send_gift(api, fan, room="main", position=4)
     other = api.get(GIFTS).get_json()["items"][1]["name"]
     grant(app, fan, 100)
-    send(api, fan, other, room="main", position=4)  # another gift starts its own combo
+    send_gift(api, fan, other, room="main", position=4)  # another gift starts its own combo
     with app.app_context():
         public = [
             e for e in read_events(room_stream_key("main"), "0-0", None) if e.type == "gift:sent"
@@ -240,8 +216,8 @@ def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, room):
     streamer, small, big = live_streamer(api), api.register(), api.register()
     grant(app, small, 5)
     grant(app, big, 100)
-    send(api, small, quantity=5, room="main", position=1)
-    send(api, big, quantity=50, room="main", position=1)
+    send_gift(api, small, quantity=5, room="main", position=1)
+    send_gift(api, big, quantity=50, room="main", position=1)
     with app.app_context():
         stream_id = db.session.scalar(select(Gift.stream_id).limit(1))
     board = api.get(f"/api/v1/streams/{stream_id}/leaderboard").get_json()["items"]

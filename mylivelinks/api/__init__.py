@@ -9,6 +9,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     """Register every resource blueprint on the smorest Api (debug tools only when `debug`)."""
     from mylivelinks.api.admin.routes import blp as admin_blp
     from mylivelinks.api.auth.routes import blp as auth_blp
+    from mylivelinks.api.chat.routes import blp as chat_blp
     from mylivelinks.api.coins.routes import blp as coins_blp
     from mylivelinks.api.events.routes import blp as events_blp
     from mylivelinks.api.gifts.routes import blp as gifts_blp
@@ -29,6 +30,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         profiles_blp,
         rooms_blp,
         events_blp,
+        chat_blp,
         moderation_blp,
         coins_blp,
         gifts_blp,

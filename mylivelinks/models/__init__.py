@@ -2,6 +2,7 @@
 
 from mylivelinks.models.auth import RefreshToken
 from mylivelinks.models.base import Base
+from mylivelinks.models.chat import ChatMessage, Report
 from mylivelinks.models.follows import Follow
 from mylivelinks.models.gifts import Gift, GiftType
 from mylivelinks.models.ledger import (
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Box",
     "BoxViewer",
+    "ChatMessage",
     "CoinPurchase",
     "Follow",
     "Gift",
@@ -37,6 +39,7 @@ __all__ = [
     "ProfileLink",
     "ReconciliationRun",
     "RefreshToken",
+    "Report",
     "Room",
     "RoomBan",
     "RoomQueueEntry",

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mylivelinks.models.base import Base, created_at_column, uuid_pk
@@ -37,6 +38,11 @@ class Room(Base):
     # Totals of the room's ended streams; live streams add their running figures on read.
     ended_live_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     ended_published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Chat settings moderators change: seconds between one user's messages, blocked terms.
+    slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    blocked_terms: Mapped[list[str]] = mapped_column(
+        ARRAY(String(50)), default=list, server_default="{}"
+    )
 
     boxes: Mapped[list[Box]] = relationship(
         back_populates="room",

@@ -45,3 +45,13 @@ class InvalidInput(ServiceError):
     """Input that passed the schema but breaks a business rule."""
 
     status = 422
+
+
+class RateLimited(ServiceError):
+    """Too many requests for now; `retry_after` says how many seconds to wait."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

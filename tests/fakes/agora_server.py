@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_fake import FakeHandler, FlakyFakeHttpServer
 
 RULES_PATH = "/dev/v1/kicking-rule"
 PRIVILEGES = {"join_channel", "publish_audio", "publish_video"}
@@ -37,21 +38,8 @@ def uid_of(identity: str) -> int:
     return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:4], "big") or 1
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeAgora
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_DELETE = do_PUT = do_GET
-
-    def log_message(self, *args: Any) -> None:
-        pass
+class _Handler(FakeHandler):
+    do_PUT = FakeHandler.do_GET  # reaches `_dispatch` (405) rather than http.server's 501
 
 
 class _Refused(Exception):
@@ -60,78 +48,37 @@ class _Refused(Exception):
         self.status, self.message = status, message
 
 
-class FakeAgora:
-    """Agora's kicking-rule API (POST/GET/DELETE) with Basic auth, on 127.0.0.1."""
+class FakeAgora(FlakyFakeHttpServer):
+    """Agora's kicking-rule API (POST/GET/DELETE) with Basic auth, on 127.0.0.1.
+
+    `base_url` is for AGORA_API_URL. `fail_next` answers the next requests with a status
+    before auth, doing nothing, and replaces the failures still pending; `answer_slowly`
+    does each request's work, then waits before answering.
+    """
+
+    thread_name = "fake-agora"
+    handler_class = _Handler
+    failures_accumulate = False
 
     def __init__(self, customer_id: str, customer_secret: str, app_id: str):
+        super().__init__()
         self.customer_id, self.customer_secret, self.app_id = customer_id, customer_secret, app_id
         self.calls: list[dict[str, Any]] = []
         self.rules: dict[int, dict[str, Any]] = {}
         self._next_id = 1000
-        self._failures: list[int] = []
-        self._delay = 0.0
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeAgora:
-        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeAgora is already started")
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-agora", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (safe to call twice)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAgora:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, for AGORA_API_URL."""
-        if self._server is None:
-            raise RuntimeError("FakeAgora is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` requests with `status` (before auth, nothing done)."""
-        with self._lock:
-            self._failures = [status] * count
-
-    def answer_slowly(self, seconds: float) -> None:
-        """Do each request's work, then wait `seconds` before answering (0: answer at once)."""
-        self._delay = seconds
 
     def reset(self) -> None:
         """Forget calls, rules, pending failures and slowness."""
         with self._lock:
             self.calls.clear()
             self.rules.clear()
-            self._failures.clear()
-            self._delay = 0.0
+            self._forget_faults()
 
     # --- request handling -------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: FakeHandler) -> None:
         split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
+        raw = handler.read_body()
         call: dict[str, Any] = {
             "method": handler.command,
             "path": split.path,
@@ -140,7 +87,7 @@ class FakeAgora:
             "headers": dict(handler.headers.items()),
         }
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         try:
             if failure is not None:
                 raise _Refused(failure, "Service Unavailable (simulated)")
@@ -159,14 +106,8 @@ class FakeAgora:
         if self._delay:
             time.sleep(self._delay)
         data = json.dumps(answer).encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except OSError:  # the client gave up waiting
-            pass
+        with contextlib.suppress(OSError):  # the client gave up waiting
+            handler.reply(status, data)
 
     def _authenticate(self, authorization: str | None) -> None:
         scheme, _, encoded = (authorization or "").strip().partition(" ")

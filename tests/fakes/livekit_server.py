@@ -8,19 +8,21 @@ media contract suite and is re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from google.protobuf.json_format import MessageToDict, MessageToJson, Parse
 from google.protobuf.message import DecodeError, Message
 from livekit import api
+
+from tests.fakes.http_fake import FakeHandler, FakeServer, FlakyFakeHttpServer
 
 # Twirp error codes for the HTTP statuses `fail_next` may be asked for.
 TWIRP_CODES = {
@@ -66,32 +68,32 @@ def _sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:12]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(FakeServer):
     request_queue_size = 128  # many client threads connect at once
-    fake: FakeLiveKit
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that gave up on a slow answer closes its socket; that is expected
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(FakeHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like LiveKit; aiohttp pools connections
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self)
-
-    do_GET = do_PUT = do_DELETE = do_POST
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    do_PUT = FakeHandler.do_GET  # reaches `_handle` (bad_route) rather than http.server's 501
 
 
-class FakeLiveKit:
-    """LiveKit's RoomService with LiveKit's auth checks, on an ephemeral 127.0.0.1 port."""
+class FakeLiveKit(FlakyFakeHttpServer):
+    """LiveKit's RoomService with LiveKit's auth checks, on an ephemeral 127.0.0.1 port.
+
+    `base_url` is LIVEKIT_API_URL. `fail_next` answers with a Twirp error body, doing
+    nothing; `answer_slowly` holds every answer after doing the work (until `stop`).
+    """
+
+    thread_name = "fake-livekit"
+    server_class = _Server
+    handler_class = _Handler
+    poll_interval = 0.05
 
     def __init__(self, api_key: str, api_secret: str):
+        super().__init__()
         self.api_key = api_key
         self.api_secret = api_secret
         self.rooms: dict[str, api.Room] = {}
@@ -99,50 +101,17 @@ class FakeLiveKit:
         self.participants: dict[tuple[str, str], api.ParticipantInfo] = {}
         self._calls: list[dict[str, Any]] = []
         self._absent: set[str] = set()
-        self._failures: list[int] = []
-        self._delay = 0.0
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> FakeLiveKit:
-        """Serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeLiveKit is already started")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._stopping.clear()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-livekit", daemon=True
-        )
-        self._thread.start()
-        return self
+    def start(self) -> Self:
+        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
+        self._stopping.clear()  # set only while stopped
+        return super().start()
 
     def stop(self) -> None:
-        """Stop serving and release the port (safe to call twice)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        self._stopping.set()  # slow answers stop waiting
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLiveKit:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT` (LIVEKIT_API_URL)."""
-        if self._server is None:
-            raise RuntimeError("FakeLiveKit is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        """Stop serving and release the port (safe to call twice); slow answers stop waiting."""
+        self._stopping.set()
+        super().stop()
 
     @property
     def ws_url(self) -> str:
@@ -163,18 +132,7 @@ class FakeLiveKit:
             self.rooms.clear()
             self.participants.clear()
             self._absent.clear()
-            self._failures.clear()
-            self._delay = 0.0
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` calls with `status` and a Twirp error body (no effect)."""
-        with self._lock:
-            self._failures.extend([status] * count)
-
-    def answer_slowly(self, seconds: float) -> None:
-        """Hold every answer this long after doing the work (0 to stop)."""
-        with self._lock:
-            self._delay = seconds
+            self._forget_faults()
 
     def absent(self, identity: str) -> None:
         """`identity` is in no room: UpdateParticipant answers not_found, as LiveKit does."""
@@ -195,9 +153,8 @@ class FakeLiveKit:
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
+    def _handle(self, handler: FakeHandler) -> None:
+        body = handler.read_body()
         content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip()
         as_json = content_type == "application/json"
         match = _PATH_RE.fullmatch(urlsplit(handler.path).path)
@@ -210,7 +167,7 @@ class FakeLiveKit:
         }
         with self._lock:
             self._calls.append(call)
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
             delay = self._delay
         try:
             if failure is not None:
@@ -239,14 +196,8 @@ class FakeLiveKit:
             call["status"] = status
         if delay:
             self._stopping.wait(delay)
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", reply_type)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except OSError:
-            pass  # the client stopped waiting
+        with contextlib.suppress(OSError):  # the client stopped waiting
+            handler.reply(status, data, reply_type)
 
     def _authenticate(self, authorization: str | None) -> api.access_token.Claims:
         scheme, _, token = (authorization or "").partition(" ")

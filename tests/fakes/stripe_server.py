@@ -8,14 +8,13 @@ import copy
 import hmac
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.fakes.http_fake import FakeHandler, FakeHttpServer
 from tests.fakes.stripe_events import new_id
 from tests.fakes.stripe_params import (
     _LINE_ITEM_PARAMS,
@@ -42,71 +41,21 @@ from tests.fakes.stripe_params import (
 )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeStripe
+class FakeStripe(FakeHttpServer):
+    """Stripe's checkout-session API and auth/error/idempotency behaviour on 127.0.0.1.
 
+    `base_url` is for `StripeClient(base_addresses={"api": ...})`.
+    """
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_DELETE = do_GET
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class FakeStripe:
-    """Stripe's checkout-session API and auth/error/idempotency behaviour on 127.0.0.1."""
+    thread_name = "fake-stripe"
 
     def __init__(self, api_key: str):
+        super().__init__()
         self.api_key = api_key
         self.calls: list[dict[str, Any]] = []
         self.sessions: dict[str, dict[str, Any]] = {}
         self.prices: dict[str, dict[str, Any]] = {}
         self._idempotent: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeStripe:
-        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeStripe is already started")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-stripe", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (safe to call twice)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeStripe:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, for `StripeClient(base_addresses={"api": ...})`."""
-        if self._server is None:
-            raise RuntimeError("FakeStripe is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def add_price(
         self,
@@ -145,10 +94,9 @@ class FakeStripe:
 
     # --- request handling -------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: FakeHandler) -> None:
         split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode("utf-8", "replace") if length else ""
+        body = handler.read_body().decode("utf-8", "replace")
         method, path = handler.command, split.path
         headers = dict(handler.headers.items())
         params: dict[str, Any] = {}
@@ -176,13 +124,7 @@ class FakeStripe:
         except _ApiError as exc:
             status, payload = exc.status, {"error": exc.error}
         data = json.dumps(payload).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler.reply(status, data, headers=extra)
 
     def _authenticate(self, authorization: str | None) -> None:
         scheme, _, credentials = (authorization or "").strip().partition(" ")

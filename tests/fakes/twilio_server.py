@@ -7,15 +7,15 @@ import base64
 import binascii
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.http_fake import FakeHandler, FlakyFakeHttpServer
 
 ROOM_TYPES = ("go", "peer-to-peer", "group", "group-small")
 
@@ -59,30 +59,17 @@ def _not_found(path: str) -> _ApiError:
     return _ApiError(404, 20404, f"The requested resource {path.removeprefix('/v1')} was not found")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeTwilio
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_DELETE = do_GET
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class FakeTwilio:
+class FakeTwilio(FlakyFakeHttpServer):
     """Twilio Video v1 Rooms, Participants and PublishedTracks, with Twilio's auth and errors.
 
     Rooms and participants are addressed by SID or, while in progress/connected, by unique
     name/identity. Every request is kept in `calls` (oldest first) with its status and the
-    room/identity it resolved to.
+    room/identity it resolved to. `base_url` is the Video domain's (requests go to /v1/...);
+    `fail_next` answers with Twilio's error body.
     """
+
+    thread_name = "fake-twilio"
+    reentrant_lock = True
 
     def __init__(
         self,
@@ -91,75 +78,21 @@ class FakeTwilio:
         api_key_secret: str,
         auth_token: str | None = None,
     ):
+        super().__init__()
         self.account_sid = account_sid
         self._logins = {api_key_sid: api_key_secret}
         if auth_token:
             self._logins[account_sid] = auth_token
         self.calls: list[dict[str, Any]] = []
         self.rooms: dict[str, dict[str, Any]] = {}  # by sid, in creation order
-        self._failures: list[int] = []
-        self._delay = 0.0
-        self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeTwilio:
-        """Serve on an ephemeral 127.0.0.1 port in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeTwilio is already started")
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-twilio", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (safe to call twice)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether the server is started."""
-        return self._server is not None
-
-    @property
-    def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, the Video domain's base URL (requests go to /v1/...)."""
-        if self._server is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # --- test controls -----------------------------------------------------------------------
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` requests with `status` and Twilio's error body."""
-        with self._lock:
-            self._failures.extend([status] * count)
-
-    def answer_slowly(self, seconds: float) -> None:
-        """Wait `seconds` before answering each request from now on (0 to stop)."""
-        self._delay = seconds
 
     def reset(self, *, rooms: bool = False) -> None:
         """Forget calls, pending failures and slowness (and every room when `rooms`)."""
         with self._lock:
             self.calls.clear()
-            self._failures.clear()
-            self._delay = 0.0
+            self._forget_faults()
             if rooms:
                 self.rooms.clear()
 
@@ -222,16 +155,15 @@ class FakeTwilio:
 
     # --- request handling --------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: FakeHandler) -> None:
         split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode("utf-8", "replace") if length else ""
+        body = handler.read_body().decode("utf-8", "replace")
         raw = body if handler.command == "POST" else split.query
         params = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         call: dict[str, Any] = {"method": handler.command, "path": split.path, "params": params}
         with self._lock:
             self.calls.append(call)
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._take_failure()
         if self._delay:
             time.sleep(self._delay)
         extra: dict[str, str] = {"Twilio-Request-Id": new_sid("RQ")}
@@ -246,13 +178,7 @@ class FakeTwilio:
             status, payload = exc.status, exc.body
         call["status"] = status
         data = json.dumps(payload).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler.reply(status, data, headers=extra)
 
     def _authenticate(self, authorization: str | None, extra: dict[str, str]) -> None:
         scheme, _, encoded = (authorization or "").strip().partition(" ")

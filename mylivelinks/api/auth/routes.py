@@ -12,6 +12,7 @@ from mylivelinks.api.auth.schemas import (
     TokenPairSchema,
 )
 from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.rate_limits import limiter, login_limit
 from mylivelinks.services import accounts, tokens
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Accounts and sessions")
@@ -43,6 +44,8 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Wrong login or password")
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (Retry-After)")
+    @limiter.limit(login_limit)
     def post(self, data):
         """Log in with username or e-mail and password"""
         profile = accounts.authenticate(data["login"], data["password"])

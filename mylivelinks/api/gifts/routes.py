@@ -6,6 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from mylivelinks.api.chat.lines import system_line
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGiftSchema
 from mylivelinks.api.security import auth_required, current_user
@@ -14,6 +15,7 @@ from mylivelinks.extensions import db
 from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.wallet import wallet
 from mylivelinks.models import GiftType
+from mylivelinks.rate_limits import caller_key, gift_limit, limiter
 from mylivelinks.services import gifts
 from mylivelinks.transaction import after_commit
 
@@ -53,6 +55,8 @@ class Gifts(MethodView):
     @blp.alt_response(403, schema=ErrorSchema, description="Spending frozen (coins owed)")
     @blp.alt_response(404, schema=ErrorSchema, description="No such gift, room, box or user")
     @blp.alt_response(409, schema=ErrorSchema, description="The box is empty")
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many gifts (Retry-After)")
+    @limiter.limit(gift_limit, key_func=caller_key)
     def post(self, data):
         """Send a gift to an occupied box or a user: coins to earnings and revenue, exactly"""
         sender = current_user()
@@ -68,6 +72,15 @@ class Gifts(MethodView):
         )
         db.session.refresh(gift)  # created_at from the database
         view = gift_view(gift, sender, target, db.session.get(GiftType, gift.gift_type_id))
+        if target.room is not None:
+            gift_type = view["gift_type"]
+            system_line(
+                target.room.id,
+                target.room.slug,
+                "gift",
+                f"{sender.username} sent {target.recipient.username} "
+                f"{gift.quantity} x {gift_type.emoji} {gift_type.name}",
+            )
         announcement = gift_events.announcement(view)
         after_commit(lambda: gift_events.gift_sent(announcement))
         return {"gift": view, "wallet": wallet(sender.id)}

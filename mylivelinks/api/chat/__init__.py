@@ -1,0 +1,1 @@
+"""Room chat, chat settings and reports."""

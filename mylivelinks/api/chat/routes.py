@@ -1,0 +1,107 @@
+"""Room chat: history, posting, deleting; chat settings (moderators); reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from mylivelinks.api.chat.schemas import (
+    ChatMessageSchema,
+    ChatPageSchema,
+    ChatSettingsSchema,
+    PostMessageSchema,
+    ReportRequestSchema,
+    ReportSchema,
+)
+from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.schemas import PageArgsSchema
+from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.events import chat as chat_events
+from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, limiter
+from mylivelinks.services import chat
+from mylivelinks.services.moderation import STAFF
+from mylivelinks.services.rooms import get_room
+from mylivelinks.transaction import after_commit
+
+blp = Blueprint("chat", __name__, url_prefix="", description="Chat and reports")
+
+NO_ROOM = {"schema": ErrorSchema, "description": "No such room or message"}
+
+
+def message_view(message, author) -> dict:
+    """A chat message as the API shows it."""
+    return {
+        "id": message.id,
+        "kind": message.kind,
+        "body": message.body,
+        "author": author,
+        "created_at": message.created_at,
+    }
+
+
+@blp.route("/rooms/<string:slug>/chat")
+class Chat(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ChatPageSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def get(self, args, slug):
+        """The room's chat, newest first (deleted messages hidden)"""
+        page = chat.history(get_room(slug), **args)
+        return {
+            "items": [message_view(row.ChatMessage, row.Profile) for row in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    @auth_required(blp)
+    @blp.arguments(PostMessageSchema)
+    @blp.response(201, ChatMessageSchema)
+    @blp.alt_response(403, schema=ErrorSchema, description="Banned or timed out in this room")
+    @blp.alt_response(404, **NO_ROOM)
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many messages (Retry-After)")
+    @limiter.limit(chat_limit, key_func=caller_key, exempt_when=caller_is_staff)
+    def post(self, data, slug):
+        """Post a message (at most 500 characters; blocked terms and slow mode apply)"""
+        room, author = get_room(slug), current_user()
+        message = chat.post_message(room, author, data["body"], datetime.now(UTC))
+        view = message_view(message, author)
+        payload = chat_events.message_payload(view)
+        after_commit(lambda: chat_events.message_posted(room.slug, payload))
+        return view
+
+
+@blp.route("/rooms/<string:slug>/chat/<uuid:message_id>")
+class ChatMessage(MethodView):
+    @auth_required(blp)
+    @blp.response(204)
+    @blp.alt_response(403, schema=ErrorSchema, description="Neither its author nor a moderator")
+    @blp.alt_response(404, **NO_ROOM)
+    def delete(self, slug, message_id):
+        """Delete a message (its author, or a moderator)"""
+        room = get_room(slug)
+        chat.delete_message(room, message_id, current_user(), datetime.now(UTC))
+        after_commit(lambda: chat_events.message_deleted(room.slug, str(message_id)))
+
+
+@blp.route("/rooms/<string:slug>/settings")
+class ChatSettings(MethodView):
+    @auth_required(blp, *STAFF)
+    @blp.arguments(ChatSettingsSchema)
+    @blp.response(200, ChatSettingsSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def put(self, data, slug):
+        """Set the room's slow mode and blocked terms"""
+        room = chat.update_settings(get_room(slug, lock=True), current_user(), **data)
+        return {"slow_mode_seconds": room.slow_mode_seconds, "blocked_terms": room.blocked_terms}
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @auth_required(blp)
+    @blp.arguments(ReportRequestSchema)
+    @blp.response(201, ReportSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such message or user")
+    def post(self, data):
+        """Report a message or a user to the moderators"""
+        return chat.report(current_user(), data["target_type"], data["target_id"], data["reason"])

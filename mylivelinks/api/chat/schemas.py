@@ -1,0 +1,65 @@
+"""Chat message, settings and report schemas."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from mylivelinks.api.profiles.schemas import ProfileSummarySchema
+from mylivelinks.api.schemas import page_schema
+from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
+
+
+class PostMessageSchema(ma.Schema):
+    """A message to post (trimmed; not empty)."""
+
+    body = ma.fields.String(required=True, validate=validate.Length(max=MAX_MESSAGE_LENGTH))
+
+
+class ChatMessageSchema(ma.Schema):
+    """One chat line: `user`, `system` (joins, box changes) or `gift`."""
+
+    id = ma.fields.UUID(dump_only=True)
+    kind = ma.fields.String(dump_only=True)
+    body = ma.fields.String(dump_only=True)
+    author = ma.fields.Nested(ProfileSummarySchema, dump_only=True, allow_none=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+
+
+ChatPageSchema = page_schema(ChatMessageSchema, "ChatPage")
+
+
+class ChatSettingsSchema(ma.Schema):
+    """A room's chat settings."""
+
+    slow_mode_seconds = ma.fields.Integer(
+        strict=True,
+        load_default=0,
+        validate=validate.Range(min=0, max=3600),
+        metadata={"description": "seconds between one user's messages; 0 is off"},
+    )
+    blocked_terms = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=50)),
+        load_default=list,
+        validate=validate.Length(max=500),
+        metadata={"description": "refused as whole words, in any case"},
+    )
+
+
+class ReportRequestSchema(ma.Schema):
+    """What is reported, and why."""
+
+    target_type = ma.fields.String(required=True, validate=validate.OneOf(["message", "user"]))
+    target_id = ma.fields.UUID(required=True)
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReportSchema(ma.Schema):
+    """A filed report."""
+
+    id = ma.fields.UUID(dump_only=True)
+    target_type = ma.fields.String(dump_only=True)
+    target_id = ma.fields.UUID(dump_only=True)
+    reason = ma.fields.String(dump_only=True)
+    status = ma.fields.String(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)

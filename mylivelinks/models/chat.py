@@ -1,0 +1,66 @@
+"""Room chat: messages (user, system and gift lines) and reports of messages or users."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mylivelinks.models.base import Base, created_at_column, uuid_pk
+
+MESSAGE_KINDS = ("user", "system", "gift")
+MAX_MESSAGE_LENGTH = 500
+
+
+class ChatMessage(Base):
+    """One line of a room's chat; deleted ones stay, hidden from history."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        CheckConstraint("kind IN ('user', 'system', 'gift')", name="kind"),
+        CheckConstraint("char_length(body) BETWEEN 1 AND 500", name="body_length"),
+        Index(
+            "ix_chat_messages_room_history",
+            "room_id",
+            "created_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_chat_messages_author_created", "author_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    body: Mapped[str] = mapped_column(String(MAX_MESSAGE_LENGTH))
+    created_at: Mapped[datetime] = created_at_column()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+
+
+class Report(Base):
+    """A user's report of a message or another user, for moderators to review."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint("target_type IN ('message', 'user')", name="target_type"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        Index("ix_reports_open", "created_at", postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    reporter_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[uuid.UUID]
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    created_at: Mapped[datetime] = created_at_column()

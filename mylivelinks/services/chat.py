@@ -1,0 +1,128 @@
+"""Room chat: posting (bans, timeouts, blocked terms, slow mode), history, deletion, reports."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from mylivelinks.extensions import db, get_redis
+from mylivelinks.models import ChatMessage, Profile, Report, Room
+from mylivelinks.pagination import Page, keyset_page
+from mylivelinks.services.bans import active_restriction
+from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound, RateLimited
+from mylivelinks.services.moderation import STAFF, record_action
+
+
+def contains_blocked_term(body: str, terms: list[str]) -> bool:
+    """Whether `body` contains any of `terms` as a whole word, in any case."""
+    if not terms:
+        return False
+    alternatives = "|".join(re.escape(term) for term in terms)
+    return re.search(rf"(?<!\w)(?:{alternatives})(?!\w)", body, re.IGNORECASE) is not None
+
+
+def _refuse_if_restricted(room: Room, author: Profile, now: datetime) -> None:
+    restriction = active_restriction(room.id, author.id, now)
+    if restriction is None:
+        return
+    if restriction.is_ban:
+        raise Forbidden(f"You are banned from {room.slug}.")
+    raise Forbidden(
+        f"You are timed out in {room.slug} until {restriction.expires_at:%H:%M:%S} UTC."
+    )
+
+
+def _hold_slow_mode(room: Room, author: Profile) -> None:
+    # One token per user and room, taken atomically: concurrent posts cannot both pass.
+    if not room.slow_mode_seconds or author.role in STAFF:
+        return
+    key = f"chat-slow:{room.id}:{author.id}"
+    redis = get_redis()
+    if not redis.set(key, 1, nx=True, ex=room.slow_mode_seconds):
+        wait = max(redis.ttl(key), 1)
+        raise RateLimited(f"Slow mode: wait {wait} s between messages.", retry_after=wait)
+
+
+def post_message(room: Room, author: Profile, body: str, now: datetime) -> ChatMessage:
+    """Post a user's message (trimmed); Forbidden when banned or timed out."""
+    text = body.strip()
+    if not text:
+        raise InvalidInput("A message cannot be empty.", field="body")
+    _refuse_if_restricted(room, author, now)
+    if contains_blocked_term(text, room.blocked_terms):
+        raise InvalidInput("The message contains a term that is not allowed here.", field="body")
+    _hold_slow_mode(room, author)
+    message = ChatMessage(room_id=room.id, author_id=author.id, kind="user", body=text)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def post_system(room_id: uuid.UUID, kind: str, body: str) -> ChatMessage:
+    """A line written by the service (`system`: joins and box changes, `gift`: gifts)."""
+    message = ChatMessage(room_id=room_id, author_id=None, kind=kind, body=body[:500])
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def history(room: Room, *, limit: int, cursor: str | None) -> Page:
+    """The room's messages, newest first, deleted ones hidden; rows of (message, author)."""
+    stmt = (
+        select(ChatMessage, Profile)
+        .outerjoin(Profile, Profile.id == ChatMessage.author_id)
+        .where(ChatMessage.room_id == room.id, ChatMessage.deleted_at.is_(None))
+    )
+    return keyset_page(
+        stmt,
+        [ChatMessage.created_at, ChatMessage.id],
+        limit=limit,
+        cursor=cursor,
+        cursor_of=lambda row: (row.ChatMessage.created_at, row.ChatMessage.id),
+    )
+
+
+def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datetime) -> None:
+    """Hide a message: its author or a moderator may."""
+    message = db.session.get(ChatMessage, message_id, with_for_update=True)
+    if message is None or message.room_id != room.id or message.deleted_at is not None:
+        raise NotFound("No such message.")
+    own = message.author_id == actor.id
+    if not own and actor.role not in STAFF:
+        raise Forbidden("Only its author or a moderator can delete a message.")
+    message.deleted_at, message.deleted_by = now, actor.id
+    if not own:
+        author = db.session.get(Profile, message.author_id) if message.author_id else None
+        record_action(actor, "delete_message", room=room, target=author, message_id=str(message.id))
+    db.session.flush()
+
+
+def update_settings(
+    room: Room, moderator: Profile, *, slow_mode_seconds: int, blocked_terms: list[str]
+) -> Room:
+    """Set the room's slow mode and blocked terms (stored lower-case, without duplicates)."""
+    terms = sorted({term.strip().lower() for term in blocked_terms if term.strip()})
+    room.slow_mode_seconds, room.blocked_terms = slow_mode_seconds, terms
+    record_action(
+        moderator, "chat_settings", room=room, slow_mode_seconds=slow_mode_seconds, terms=len(terms)
+    )
+    db.session.flush()
+    return room
+
+
+def report(reporter: Profile, target_type: str, target_id: uuid.UUID, reason: str) -> Report:
+    """File a report of a message or a user; NotFound when the target does not exist."""
+    model = ChatMessage if target_type == "message" else Profile
+    if db.session.get(model, target_id) is None:
+        raise NotFound(f"No such {target_type}.")
+    if target_type == "user" and target_id == reporter.id:
+        raise InvalidInput("You cannot report yourself.", field="target_id")
+    filed = Report(
+        reporter_id=reporter.id, target_type=target_type, target_id=target_id, reason=reason
+    )
+    db.session.add(filed)
+    db.session.flush()
+    return filed
