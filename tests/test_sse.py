@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from mylivelinks.events import sse, streams
@@ -390,3 +391,41 @@ def test_streams_end_when_their_hub_fails_and_reconnecting_recovers(
     again = connect(path, {**headers, "Last-Event-ID": start})
     again.start_id()
     assert again.event()["id"] == missed
+
+
+@pytest.mark.real_session
+def test_a_real_client_receives_the_gift_and_its_chat_line(app, api, connect, room):
+    from mylivelinks.models import Box
+    from tests.money import grant, send_gift
+
+    with app.app_context():
+        stage = db.session.scalar(select(Room).where(Room.slug == room))
+        db.session.add_all(Box(room_id=stage.id, position=n) for n in range(1, 13))
+        db.session.commit()
+        db.session.remove()
+    seed_reference_data_committed(app)
+    streamer, fan = api.register(), api.register()
+    assert (
+        api.post(f"/api/v1/rooms/{room}/live", json={}, headers=api.auth(streamer)).status_code
+        == 201
+    )
+    grant(app, fan, 3)
+    client = connect(f"/rooms/{room}/events", api.bearer(fan["access_token"]))
+    client.start_id()
+    assert send_gift(api, fan, "Rose", 3, room=room, position=1).status_code == 201
+    said = api.post(f"/api/v1/rooms/{room}/chat", json={"body": "gg"}, headers=api.auth(fan))
+    assert said.status_code == 201
+
+    received = [client.event() for _ in range(3)]
+    assert [e["event"] for e in received] == ["chat:message", "gift:sent", "chat:message"]
+    assert received[1]["data"]["quantity"] == 3 and received[1]["data"]["combo"] == 1
+    assert received[2]["data"]["body"] == "gg"
+
+
+def seed_reference_data_committed(app) -> None:
+    from mylivelinks.seed import seed_reference_data
+
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+        db.session.remove()
