@@ -10,11 +10,17 @@ from sqlalchemy import func, select
 from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 from mylivelinks.extensions import db
 from mylivelinks.ledger.wallet import take_back_coins
-from mylivelinks.models import Gift
+from mylivelinks.models import Gift, Stream
 from mylivelinks.seed import seed_reference_data
 from mylivelinks.services.accounts import set_role
 from tests.helpers import ApiClient, run_concurrently
 from tests.money import GIFTS, assert_ledger_consistent, gift_type, grant, send_gift
+
+
+@pytest.fixture(autouse=True)
+def _ledger_balances_after_each_test(app):
+    yield
+    assert_ledger_consistent(app)  # conservation, and every cached balance = its entries
 
 
 @pytest.fixture
@@ -246,6 +252,9 @@ def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, room):
     profile = api.get(f"/api/v1/profiles/{fan['user']['username']}").get_json()
     assert profile["gifts_sent_coins"] == 10
     assert gift_count(app) == 10
+    with app.app_context():
+        stream = db.session.scalar(select(Stream))
+        assert (stream.gifts_received, stream.gift_coins_received) == (10, 10)
     assert_ledger_consistent(app)
 
 
