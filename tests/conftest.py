@@ -22,8 +22,9 @@ from mylivelinks.dev import EmbeddedPostgres, EmbeddedRedis
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.ledger.accounts import open_platform_accounts
 from mylivelinks.models import Base
+from mylivelinks.seed import seed_reference_data
 from tests.fakes.media import MEDIA_PROVIDER_NAMES, MediaHarness, build_harness
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, staff
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -140,6 +141,21 @@ def _isolated(request, app) -> Iterator[None]:
 def api(app) -> ApiClient:
     """An HTTP client of the app with account helpers."""
     return ApiClient(app)
+
+
+@pytest.fixture
+def main_room(app) -> str:
+    """The reference data (room `main` with 12 boxes, the gift catalog) committed; "main"."""
+    with app.app_context():
+        list(seed_reference_data())
+        db.session.commit()
+    return "main"
+
+
+@pytest.fixture
+def moderator(api, app) -> dict:
+    """A registered moderator's session."""
+    return staff(api, app, "moderator")
 
 
 @pytest.fixture(scope="session")

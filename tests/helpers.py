@@ -62,3 +62,15 @@ def run_concurrently(
 
     with ThreadPoolExecutor(max_workers=calls) as pool:
         return list(pool.map(one, range(calls)))
+
+
+def staff(api: ApiClient, app: Flask, role: str) -> dict:
+    """Register someone and give them `role` (moderator or admin); their session."""
+    from mylivelinks.extensions import db
+    from mylivelinks.services.accounts import set_role
+
+    session = api.register()
+    with app.app_context():
+        set_role(session["user"]["username"], role)
+        db.session.commit()
+    return session

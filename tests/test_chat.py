@@ -11,31 +11,12 @@ import pytest
 from mylivelinks.events.streams import read_events, room_stream_key
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
-from mylivelinks.seed import seed_reference_data
 from mylivelinks.services import chat
-from mylivelinks.services.accounts import set_role
 from mylivelinks.services.errors import Forbidden
 from mylivelinks.services.rooms import get_room
 from tests.money import grant, send_gift
 
 CHAT = "/api/v1/rooms/main/chat"
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
-
-
-@pytest.fixture
-def moderator(api, app):
-    session = api.register()
-    with app.app_context():
-        set_role(session["user"]["username"], "moderator")
-        db.session.commit()
-    return session
 
 
 def say(api, session, body):
@@ -46,7 +27,7 @@ def bodies(api, **query):
     return [m["body"] for m in api.get(CHAT, query_string=query).get_json()["items"]]
 
 
-def test_messages_are_trimmed_and_listed_newest_first_with_a_cursor(api, app, room):
+def test_messages_are_trimmed_and_listed_newest_first_with_a_cursor(api, app, main_room):
     author = api.register()
     posted = say(api, author, "  hello room  ")
     assert posted.status_code == 201
@@ -70,12 +51,12 @@ def test_messages_are_trimmed_and_listed_newest_first_with_a_cursor(api, app, ro
 
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 501])
-def test_empty_or_too_long_messages_are_422(api, room, body):
+def test_empty_or_too_long_messages_are_422(api, main_room, body):
     assert say(api, api.register(), body).status_code == 422
     assert bodies(api) == []
 
 
-def test_unknown_rooms_and_anonymous_posts_are_refused(api, room):
+def test_unknown_rooms_and_anonymous_posts_are_refused(api, main_room):
     assert (
         api.post(
             "/api/v1/rooms/nowhere/chat", json={"body": "x"}, headers=api.auth(api.register())
@@ -85,7 +66,7 @@ def test_unknown_rooms_and_anonymous_posts_are_refused(api, room):
     assert api.post(CHAT, json={"body": "x"}).status_code == 401
 
 
-def test_authors_and_moderators_delete_others_cannot(api, app, room, moderator):
+def test_authors_and_moderators_delete_others_cannot(api, app, main_room, moderator):
     author, stranger = api.register(), api.register()
     first = say(api, author, "first").get_json()["id"]
     second = say(api, author, "second").get_json()["id"]
@@ -99,7 +80,7 @@ def test_authors_and_moderators_delete_others_cannot(api, app, room, moderator):
     assert [e.data["id"] for e in events if e.type == "chat:deleted"] == [first, second]
 
 
-def test_a_timed_out_user_is_refused_until_the_time_passes(api, app, room, moderator):
+def test_a_timed_out_user_is_refused_until_the_time_passes(api, app, main_room, moderator):
     user = api.register()
     api.post(
         "/api/v1/rooms/main/bans",
@@ -118,7 +99,7 @@ def test_a_timed_out_user_is_refused_until_the_time_passes(api, app, room, moder
         db.session.rollback()
 
 
-def test_a_banned_user_cannot_chat(api, room, moderator):
+def test_a_banned_user_cannot_chat(api, main_room, moderator):
     user = api.register()
     api.post(
         "/api/v1/rooms/main/bans",
@@ -128,7 +109,7 @@ def test_a_banned_user_cannot_chat(api, room, moderator):
     assert say(api, user, "hello").status_code == 403
 
 
-def test_blocked_terms_are_refused_in_any_case_as_whole_words(api, room, moderator):
+def test_blocked_terms_are_refused_in_any_case_as_whole_words(api, main_room, moderator):
     user = api.register()
     settings = api.put(
         "/api/v1/rooms/main/settings",
@@ -150,7 +131,7 @@ def test_blocked_terms_are_refused_in_any_case_as_whole_words(api, room, moderat
     )
 
 
-def test_slow_mode_spaces_one_users_messages_but_not_a_moderators(api, room, moderator):
+def test_slow_mode_spaces_one_users_messages_but_not_a_moderators(api, main_room, moderator):
     user = api.register()
     api.put(
         "/api/v1/rooms/main/settings", json={"slow_mode_seconds": 30}, headers=api.auth(moderator)
@@ -162,7 +143,7 @@ def test_slow_mode_spaces_one_users_messages_but_not_a_moderators(api, room, mod
     assert [say(api, moderator, f"mod {n}").status_code for n in range(3)] == [201] * 3
 
 
-def test_the_21st_message_in_30_seconds_is_429_with_retry_after(api, room, moderator):
+def test_the_21st_message_in_30_seconds_is_429_with_retry_after(api, main_room, moderator):
     user = api.register()
     assert [say(api, user, f"m{n}").status_code for n in range(20)] == [201] * 20
     limited = say(api, user, "one too many")
@@ -172,7 +153,7 @@ def test_the_21st_message_in_30_seconds_is_429_with_retry_after(api, room, moder
     assert [say(api, moderator, f"mod {n}").status_code for n in range(25)] == [201] * 25
 
 
-def test_reports_name_an_existing_message_or_user(api, room):
+def test_reports_name_an_existing_message_or_user(api, main_room):
     reporter, author = api.register(), api.register()
     message = say(api, author, "rude").get_json()["id"]
     filed = api.post(
@@ -209,7 +190,7 @@ def test_reports_name_an_existing_message_or_user(api, room):
     )
 
 
-def test_going_live_and_gifts_write_system_lines(api, app, room):
+def test_going_live_and_gifts_write_system_lines(api, app, main_room):
     streamer, fan = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={"position": 3}, headers=api.auth(streamer))
     grant(app, fan, 5)
@@ -227,7 +208,7 @@ def test_going_live_and_gifts_write_system_lines(api, app, room):
     assert lines[0]["body"] == "A stream in box 3 ended"
 
 
-def test_login_attempts_are_rate_limited(api, room):
+def test_login_attempts_are_rate_limited(api, main_room):
     session = api.register()
     login = {"login": session["user"]["username"], "password": "wrong password"}
     statuses = [api.post("/api/v1/auth/login", json=login).status_code for _ in range(11)]

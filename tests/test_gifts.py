@@ -11,7 +11,6 @@ from mylivelinks.events.streams import read_events, room_stream_key, user_stream
 from mylivelinks.extensions import db
 from mylivelinks.ledger.wallet import take_back_coins
 from mylivelinks.models import Gift, Stream
-from mylivelinks.seed import seed_reference_data
 from mylivelinks.services.accounts import set_role
 from tests.helpers import ApiClient, run_concurrently
 from tests.money import GIFTS, assert_ledger_consistent, gift_type, grant, send_gift
@@ -21,14 +20,6 @@ from tests.money import GIFTS, assert_ledger_consistent, gift_type, grant, send_
 def _ledger_balances_after_each_test(app):
     yield
     assert_ledger_consistent(app)  # conservation, and every cached balance = its entries
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
 
 
 def live_streamer(api, position: int = 1) -> dict:
@@ -46,7 +37,7 @@ def gift_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Gift))
 
 
-def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, room):
+def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, main_room):
     items = api.get(GIFTS).get_json()["items"]
     prices = [(g["name"], g["coin_cost"]) for g in items]
     assert (prices[0], prices[-1]) == (("Rose", 1), ("Mansion", 100))
@@ -57,7 +48,7 @@ def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, room):
     "coins, name, quantity",
     [(1, "Rose", 1), (3, "Rose", 3), (7, "Rose", 7), (99, "Rose", 99), (101, "Rose", 101)],
 )
-def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, room, coins, name, quantity):
+def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, main_room, coins, name, quantity):
     streamer, fan = live_streamer(api), api.register()
     grant(app, fan, coins)
     sent = send_gift(api, fan, name, quantity, room="main", position=1)
@@ -77,7 +68,7 @@ def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, room, coins, name,
     assert_ledger_consistent(app)
 
 
-def test_a_large_gift_and_another_percentage_split_exactly(api, app, room):
+def test_a_large_gift_and_another_percentage_split_exactly(api, app, main_room):
     admin = api.register()
     with app.app_context():
         set_role(admin["user"]["username"], "admin")
@@ -116,7 +107,7 @@ def test_a_large_gift_and_another_percentage_split_exactly(api, app, room):
     assert_ledger_consistent(app)
 
 
-def test_bad_gifts_are_refused_with_nothing_written(api, app, room):
+def test_bad_gifts_are_refused_with_nothing_written(api, app, main_room):
     streamer, fan = live_streamer(api, position=2), api.register()
     grant(app, fan, 5)
     short = send_gift(api, fan, "Mansion", room="main", position=2)
@@ -142,7 +133,7 @@ def test_bad_gifts_are_refused_with_nothing_written(api, app, room):
     assert_ledger_consistent(app)
 
 
-def test_a_frozen_account_cannot_gift(api, app, room):
+def test_a_frozen_account_cannot_gift(api, app, main_room):
     live_streamer(api)
     fan = api.register()
     grant(app, fan, 10)
@@ -156,7 +147,7 @@ def test_a_frozen_account_cannot_gift(api, app, room):
     assert gift_count(app) == 0
 
 
-def test_a_retired_gift_keeps_showing_on_old_gifts_but_cannot_be_sent(api, app, room):
+def test_a_retired_gift_keeps_showing_on_old_gifts_but_cannot_be_sent(api, app, main_room):
     live_streamer(api)
     fan, admin = api.register(), api.register()
     with app.app_context():
@@ -181,7 +172,7 @@ def test_a_retired_gift_keeps_showing_on_old_gifts_but_cannot_be_sent(api, app, 
     assert api.get("/api/v1/admin/gift-types", headers=api.auth(fan)).status_code == 403
 
 
-def test_the_same_idempotency_key_sends_one_gift(api, app, room):
+def test_the_same_idempotency_key_sends_one_gift(api, app, main_room):
     live_streamer(api)
     fan = api.register()
     grant(app, fan, 10)
@@ -194,7 +185,7 @@ def test_the_same_idempotency_key_sends_one_gift(api, app, room):
     assert wallet_of(api, fan)["coin_balance"] == 8 and gift_count(app) == 1
 
 
-def test_events_tell_the_room_and_the_streamer_with_combo_counts(api, app, room):
+def test_events_tell_the_room_and_the_streamer_with_combo_counts(api, app, main_room):
     streamer, fan = live_streamer(api, position=4), api.register()
     grant(app, fan, 10)
     for _ in range(3):
@@ -218,7 +209,7 @@ def test_events_tell_the_room_and_the_streamer_with_combo_counts(api, app, room)
     assert [e.type for e in private].count("gift:received") == 4
 
 
-def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, room):
+def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, main_room):
     streamer, small, big = live_streamer(api), api.register(), api.register()
     grant(app, small, 5)
     grant(app, big, 100)
@@ -237,7 +228,7 @@ def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, room):
 
 
 @pytest.mark.real_session
-def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, room):
+def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room):
     api = ApiClient(app)
     streamer, fan = live_streamer(api), api.register()
     grant(app, fan, 10)
@@ -259,7 +250,7 @@ def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, room):
 
 
 @pytest.mark.real_session
-def test_the_same_idempotency_key_sent_10_times_at_once_gives_one_gift(app, room):
+def test_the_same_idempotency_key_sent_10_times_at_once_gives_one_gift(app, main_room):
     api = ApiClient(app)
     live_streamer(api)
     fan = api.register()

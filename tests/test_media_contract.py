@@ -20,21 +20,12 @@ from mylivelinks.jobs.media import end_stream_if_still_gone
 from mylivelinks.models import MediaEventRecord, Stream
 from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.providers.base import ProviderRejected, ProviderUnavailable
-from mylivelinks.seed import seed_reference_data
 from tests.media_checks import publish_actions
 from tests.money import run_jobs
 
 pytestmark = pytest.mark.all_media_providers
 
 WEBHOOK_PATH = "/api/v1/webhooks/media/{}"
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
 
 
 def _stored_events(app) -> int:
@@ -65,7 +56,7 @@ def test_credentials_carry_room_identity_role_and_expiry(app, media_harness, rol
         assert claims["can_publish"] is (role == "publisher")
 
 
-def test_allow_and_revoke_happen_once_per_state_change(api, app, room, media_harness):
+def test_allow_and_revoke_happen_once_per_state_change(api, app, main_room, media_harness):
     streamer, first, second = api.register(), api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     who = streamer["user"]["id"]
@@ -94,7 +85,7 @@ def test_vendor_failures_surface_as_provider_neutral_errors(app, media_harness):
 
 
 def test_going_live_while_the_vendor_is_down_is_503_with_nothing_written(
-    api, app, room, media_harness
+    api, app, main_room, media_harness
 ):
     streamer = api.register()
     with app.app_context():
@@ -150,7 +141,7 @@ def _status(app, stream_id):
 
 
 def test_a_streamer_who_left_the_vendor_room_is_ended_after_the_grace(
-    api, app, room, media_harness
+    api, app, main_room, media_harness
 ):
     streamer, stream_id = _live(api, app)
     who = streamer["user"]["id"]
@@ -166,7 +157,7 @@ def test_a_streamer_who_left_the_vendor_room_is_ended_after_the_grace(
     assert _status(app, stream_id) == ("ended", "provider_left")
 
 
-def test_a_streamer_who_came_back_within_the_grace_stays_live(api, app, room, media_harness):
+def test_a_streamer_who_came_back_within_the_grace_stays_live(api, app, main_room, media_harness):
     streamer, stream_id = _live(api, app)
     who = streamer["user"]["id"]
     _post_webhook(api, media_harness, "participant_left", "main", who)
@@ -179,7 +170,7 @@ def test_a_streamer_who_came_back_within_the_grace_stays_live(api, app, room, me
 
 
 def test_a_track_published_while_revoked_is_reported_and_revoked_again(
-    api, app, room, media_harness
+    api, app, main_room, media_harness
 ):
     streamer, _ = _live(api, app)  # nobody watches: publishing stays revoked
     who = streamer["user"]["id"]
@@ -195,7 +186,9 @@ def test_a_track_published_while_revoked_is_reported_and_revoked_again(
         assert [(c["action"], c["identity"]) for c in revokes] == [("revoke", who)]
 
 
-def test_a_finished_vendor_room_ends_the_streams_that_were_in_it(api, app, room, media_harness):
+def test_a_finished_vendor_room_ends_the_streams_that_were_in_it(
+    api, app, main_room, media_harness
+):
     _, first = _live(api, app)
     _, second = _live(api, app)
     _post_webhook(api, media_harness, "room_finished", "main", None)
@@ -205,7 +198,7 @@ def test_a_finished_vendor_room_ends_the_streams_that_were_in_it(api, app, room,
 
 
 def test_a_streamer_joining_while_nobody_watches_is_revoked_at_the_vendor(
-    api, app, room, media_harness
+    api, app, main_room, media_harness
 ):
     streamer, _ = _live(api, app)
     who = streamer["user"]["id"]

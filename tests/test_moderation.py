@@ -6,36 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mylivelinks.extensions import db
-from mylivelinks.seed import seed_reference_data
 from mylivelinks.services import moderation
-from mylivelinks.services.accounts import set_role
 from mylivelinks.services.rooms import get_room
+from tests.helpers import staff
 
 BANS = "/api/v1/rooms/main/bans"
 
 pytestmark = pytest.mark.all_media_providers
-
-
-@pytest.fixture
-def main_room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
-
-
-def _staff(api, app, role):
-    session = api.register()
-    with app.app_context():
-        set_role(session["user"]["username"], role)
-        db.session.commit()
-    return session
-
-
-@pytest.fixture
-def moderator(api, app):
-    return _staff(api, app, "moderator")
 
 
 def _name(session):
@@ -127,8 +104,8 @@ def test_bad_ban_requests_are_refused(api, main_room, moderator, body, status):
 
 
 def test_who_may_ban_whom(api, app, main_room, moderator):
-    user, other_mod = api.register(), _staff(api, app, "moderator")
-    admin = _staff(api, app, "admin")
+    user, other_mod = api.register(), staff(api, app, "moderator")
+    admin = staff(api, app, "admin")
     assert _ban(api, user, other_mod).status_code == 403  # users cannot ban
     assert _ban(api, moderator, other_mod).status_code == 403  # staff only by an admin
     assert _ban(api, moderator, moderator).status_code == 422
@@ -145,7 +122,7 @@ def test_who_may_ban_whom(api, app, main_room, moderator):
 
 
 def test_admins_read_the_audit_trail_of_moderator_actions(api, app, main_room, moderator):
-    admin, user = _staff(api, app, "admin"), api.register()
+    admin, user = staff(api, app, "admin"), api.register()
     _ban(api, moderator, user, duration_seconds=30)
     _ban(api, moderator, user)
     api.delete(f"{BANS}/{_name(user)}", headers=api.auth(moderator))

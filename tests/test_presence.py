@@ -9,19 +9,10 @@ import pytest
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Profile
-from mylivelinks.seed import seed_reference_data
 from mylivelinks.services import live, watching
 from mylivelinks.services.rooms import active_viewer_counts, get_room
 
 pytestmark = pytest.mark.all_media_providers
-
-
-@pytest.fixture
-def main_room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
 
 
 def _beat(api, session, positions, slug="main"):

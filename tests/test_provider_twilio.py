@@ -337,3 +337,18 @@ def test_the_harness_signs_exactly_like_twilio(harness):
     params = {"RoomName": "main", "AccountSid": harness.account_sid, "SequenceNumber": "3"}
     expected = RequestValidator(harness.auth_token).compute_signature(HOOK_URL, params)
     assert twilio_signature(harness.auth_token, HOOK_URL, params) == expected
+
+
+@pytest.mark.parametrize("proxy_hops, status", [("1", 200), ("0", 400)])
+def test_behind_a_proxy_the_signed_public_url_is_rebuilt_from_forwarded_headers(
+    server_urls, app, harness, proxy_hops, status
+):
+    behind_proxy = create_app(make_config(server_urls, PROXY_HOPS=proxy_hops, **harness.settings()))
+    public_url = "https://media.example.com/api/v1/webhooks/media/twilio"
+    body, headers = harness.webhook("participant_joined", "main", "someone", url=public_url)
+    reply = behind_proxy.test_client().post(
+        "/api/v1/webhooks/media/twilio",
+        data=body,
+        headers={**headers, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "media.example.com"},
+    )
+    assert reply.status_code == status  # without trusting the proxy, the URL does not match

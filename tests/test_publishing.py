@@ -13,20 +13,11 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Stream
-from mylivelinks.seed import seed_reference_data
 from mylivelinks.services.publishing import record_applied
 from tests.media_checks import publish_actions
 from tests.money import run_jobs
 
 pytestmark = pytest.mark.all_media_providers
-
-
-@pytest.fixture
-def room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
 
 
 @pytest.fixture
@@ -48,7 +39,9 @@ def unwatch(api, viewer, position=1):
     return api.delete(f"/api/v1/rooms/main/boxes/{position}/viewers", headers=api.auth(viewer))
 
 
-def test_first_viewer_allows_second_adds_nothing_last_out_revokes(api, app, room, publish_calls):
+def test_first_viewer_allows_second_adds_nothing_last_out_revokes(
+    api, app, main_room, publish_calls
+):
     streamer, first, second = api.register(), api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     me = streamer["user"]["id"]
@@ -66,7 +59,7 @@ def test_first_viewer_allows_second_adds_nothing_last_out_revokes(api, app, room
 
 
 def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(
-    api, app, room, publish_calls
+    api, app, main_room, publish_calls
 ):
     streamer, viewer = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
@@ -87,7 +80,7 @@ def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(
     assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is False
 
 
-def test_a_silent_streamer_is_ended_and_the_queue_moves_up(api, app, room):
+def test_a_silent_streamer_is_ended_and_the_queue_moves_up(api, app, main_room):
     streamers = [api.register() for _ in range(13)]
     for streamer in streamers:
         api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
@@ -108,7 +101,7 @@ def test_a_silent_streamer_is_ended_and_the_queue_moves_up(api, app, room):
 
 
 def test_a_provider_failing_3_times_then_succeeding_converges(
-    api, app, room, publish_calls, media_harness
+    api, app, main_room, publish_calls, media_harness
 ):
     streamer, viewer = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
@@ -127,7 +120,7 @@ def test_a_provider_failing_3_times_then_succeeding_converges(
     assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["is_published"] is True
 
 
-def test_lost_jobs_converge_through_the_sweep(api, app, room, publish_calls):
+def test_lost_jobs_converge_through_the_sweep(api, app, main_room, publish_calls):
     streamer, viewer = api.register(), api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     watch(api, viewer)
@@ -145,7 +138,7 @@ def test_lost_jobs_converge_through_the_sweep(api, app, room, publish_calls):
     assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
 
 
-def test_published_seconds_accumulate_between_allow_and_revoke(api, app, room):
+def test_published_seconds_accumulate_between_allow_and_revoke(api, app, main_room):
     streamer = api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     with app.app_context():
@@ -162,7 +155,7 @@ def test_published_seconds_accumulate_between_allow_and_revoke(api, app, room):
         assert db.session.get(Stream, stream_id).published_seconds == 100
 
 
-def test_clients_are_told_through_the_room_and_private_streams(api, app, room):
+def test_clients_are_told_through_the_room_and_private_streams(api, app, main_room):
     from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 
     streamer, viewer = api.register(), api.register()

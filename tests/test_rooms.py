@@ -12,14 +12,6 @@ from tests.media_checks import credentials_from_json
 pytestmark = pytest.mark.all_media_providers
 
 
-@pytest.fixture
-def main_room(app):
-    with app.app_context():
-        list(seed_reference_data())
-        db.session.commit()
-    return "main"
-
-
 def go_live(api, session, slug="main", **body):
     return api.post(f"/api/v1/rooms/{slug}/live", json=body, headers=api.auth(session))
 

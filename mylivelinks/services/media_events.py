@@ -14,10 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
-from mylivelinks.models import Box, MediaEventRecord, Room, Stream
+from mylivelinks.models import MediaEventRecord, Room, Stream
 from mylivelinks.providers.base import MediaEvent
-from mylivelinks.services.live import end_stream
-from mylivelinks.services.publishing import SeatChange
+from mylivelinks.services.publishing import SeatChange, end_streams
 
 
 def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:
@@ -113,35 +112,24 @@ def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Applicati
         .where(Room.slug == room_slug, Stream.status == "live")
         .where(Stream.started_at < finished_at + timedelta(seconds=1))
     ).all()
-    ended, seated = [], []
-    for stream in streams:
-        position = db.session.scalar(select(Box.position).where(Box.id == stream.box_id))
-        successor = end_stream(stream, reason="provider_room_finished", now=now)
-        if stream.ended_reason != "provider_room_finished":
-            continue  # ended by someone else first
-        ended.append(SeatChange(room_slug, position, stream.id, stream.streamer_id))
-        if successor is not None:
-            seated.append(SeatChange(room_slug, position, successor.id, successor.streamer_id))
+    ended, seated = end_streams(streams, "provider_room_finished", now)
     return Application(f"room finished; {len(ended)} streams ended", ended=(ended, seated))
 
 
-def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime):
+def end_if_still_gone(
+    stream_id: uuid.UUID, left_at: datetime, now: datetime
+) -> tuple[list[SeatChange], list[SeatChange]]:
     """End the stream unless its streamer rejoined the vendor room since `left_at`.
 
     Returns (ended, seated) seat changes, empty when nothing was ended.
     """
-    row = db.session.execute(
-        select(Stream, Room.slug, Box.position)
-        .join(Room, Room.id == Stream.room_id)
-        .outerjoin(Box, Box.id == Stream.box_id)
-        .where(Stream.id == stream_id)
-    ).one_or_none()
-    if row is None or row.Stream.status != "live":
+    stream = db.session.get(Stream, stream_id)
+    if stream is None or stream.status != "live":
         return [], []
-    stream = row.Stream
+    room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
     rejoined = db.session.scalar(
         select(MediaEventRecord.id).where(
-            MediaEventRecord.room == row.slug,
+            MediaEventRecord.room == room_slug,
             MediaEventRecord.identity == str(stream.streamer_id),
             MediaEventRecord.kind == "participant_joined",
             MediaEventRecord.occurred_at > left_at,
@@ -149,13 +137,4 @@ def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime):
     )
     if rejoined is not None:
         return [], []
-    successor = end_stream(stream, reason="provider_left", now=now)
-    if stream.ended_reason != "provider_left":
-        return [], []
-    ended = [SeatChange(row.slug, row.position, stream.id, stream.streamer_id)]
-    seated = (
-        [SeatChange(row.slug, row.position, successor.id, successor.streamer_id)]
-        if successor is not None
-        else []
-    )
-    return ended, seated
+    return end_streams([stream], "provider_left", now)

@@ -152,21 +152,34 @@ def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChan
         for stream_id in candidates
         if last_seen[stream_id] is None or last_seen[stream_id] < cutoff.timestamp()
     ]
+    silent = db.session.scalars(select(Stream).where(Stream.id.in_(silent_ids))).all()
+    ended, seated = end_streams(silent, "heartbeat_timeout", now)
+    presence.drop_silent_streamers(cutoff)
+    return ended, seated
+
+
+def end_streams(
+    streams: list[Stream], reason: str, now: datetime
+) -> tuple[list[SeatChange], list[SeatChange]]:
+    """End each stream (under its room lock) for `reason`; (ended, seated from the queue).
+
+    A stream someone else ended first is left out.
+    """
     ended, seated = [], []
-    for stream in db.session.scalars(select(Stream).where(Stream.id.in_(silent_ids))).all():
+    for stream in streams:
         slug, position = db.session.execute(
             select(Room.slug, Box.position)
-            .join(Box, Box.room_id == Room.id)
-            .where(Room.id == stream.room_id, Box.id == stream.box_id)
+            .select_from(Room)
+            .outerjoin(Box, Box.id == stream.box_id)
+            .where(Room.id == stream.room_id)
         ).one()
-        successor = end_stream(stream, reason="heartbeat_timeout", now=now)
-        if stream.ended_reason != "heartbeat_timeout":
-            continue  # ended by someone else first
+        successor = end_stream(stream, reason=reason, now=now)
+        if stream.ended_reason != reason:
+            continue
         ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))
         if successor is not None:
             seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
     db.session.flush()
-    presence.drop_silent_streamers(cutoff)
     return ended, seated
 
 

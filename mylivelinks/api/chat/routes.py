@@ -72,7 +72,7 @@ class Chat(MethodView):
 
 
 @blp.route("/rooms/<string:slug>/chat/<uuid:message_id>")
-class ChatMessage(MethodView):
+class ChatMessageView(MethodView):
     @auth_required(blp)
     @blp.response(204)
     @blp.alt_response(403, schema=ErrorSchema, description="Neither its author nor a moderator")
