@@ -67,7 +67,8 @@ class Chat(MethodView):
         message = chat.post_message(room, author, data["body"], datetime.now(UTC))
         view = message_view(message, author)
         payload = chat_events.message_payload(view)
-        after_commit(lambda: chat_events.message_posted(room.slug, payload))
+        room_slug = room.slug  # the room object expires at the commit
+        after_commit(lambda: chat_events.message_posted(room_slug, payload))
         return view
 
 
@@ -81,7 +82,8 @@ class ChatMessageView(MethodView):
         """Delete a message (its author, or a moderator)"""
         room = get_room(slug)
         chat.delete_message(room, message_id, current_user(), datetime.now(UTC))
-        after_commit(lambda: chat_events.message_deleted(room.slug, str(message_id)))
+        room_slug = room.slug  # the room object expires at the commit
+        after_commit(lambda: chat_events.message_deleted(room_slug, str(message_id)))
 
 
 @blp.route("/rooms/<string:slug>/settings")

@@ -12,10 +12,11 @@ from mylivelinks.transaction import after_commit
 
 def announce_end(slug: str, position: int | None, ended: Stream, seated: Stream | None) -> None:
     """Once committed: sync the ended stream, tell the room, seat the successor if any."""
-    ended_id, reason = str(ended.id), ended.ended_reason
+    ended_uuid, reason = ended.id, ended.ended_reason
+    ended_id = str(ended_uuid)
     where = f" in box {position}" if position is not None else ""
     system_line(ended.room_id, slug, "system", f"A stream{where} ended")
-    after_commit(lambda: request_sync(ended.id))
+    after_commit(lambda: request_sync(ended_uuid))
     after_commit(lambda: room_events.stream_ended(slug, position, ended_id, reason))
     if seated is None:
         after_commit(lambda: close_room_when_empty(slug))
