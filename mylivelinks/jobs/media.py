@@ -33,7 +33,7 @@ def enqueue_media_events(record_ids: list[uuid.UUID]) -> None:
 
 @job
 def apply_media_event(record_id: str) -> str | None:
-    """Apply one stored vendor event; the vendor call (a re-revoke) comes after the commit."""
+    """Apply one stored vendor event; vendor calls and rechecks are queued after the commit."""
     now = datetime.now(UTC)
     application = apply_event(uuid.UUID(record_id), now)
     db.session.commit()
@@ -52,8 +52,11 @@ def apply_media_event(record_id: str) -> str | None:
                 "track published while revoked; revoking again",
                 extra={"stream_id": str(application.rerevoke), "media_event": record_id},
             )
-        # Under the stream's sync lock, and only if it is still meant to be revoked.
-        sync_publish(str(application.rerevoke), reassert=True)
+        # A job of its own (the event is already marked applied, so a failing vendor call
+        # is retried there), run under the stream's sync lock and only if still revoked.
+        get_queue(DEFAULT_QUEUE).enqueue(
+            sync_publish, str(application.rerevoke), reassert=True, retry=vendor_retry()
+        )
     ended, seated = application.ended
     _announce(ended, seated, "provider_room_finished")
     return application.outcome
