@@ -18,6 +18,8 @@ class ChatMessage(Base):
     """One line of a room's chat; deleted ones stay, hidden from history."""
 
     __tablename__ = "chat_messages"
+    # INSERT ... RETURNING created_at: the response shows it without another query.
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint("kind IN ('user', 'system', 'gift')", name="kind"),
         CheckConstraint("char_length(body) BETWEEN 1 AND 500", name="body_length"),

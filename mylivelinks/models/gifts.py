@@ -50,6 +50,8 @@ class Gift(Base):
     """One gift sent: who to whom (in which stream and box), what, and the exact split."""
 
     __tablename__ = "gifts"
+    # INSERT ... RETURNING created_at: the response shows it without another query.
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint("quantity BETWEEN 1 AND 9999", name="quantity"),
         CheckConstraint(

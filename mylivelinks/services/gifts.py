@@ -6,19 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id
 from mylivelinks.ledger.errors import InsufficientFunds
 from mylivelinks.ledger.transfers import Posting
 from mylivelinks.ledger.wallet import spend_coins, wallet
-from mylivelinks.models import Gift, GiftType, Profile, Room, Stream
+from mylivelinks.models import Box, Gift, GiftType, Profile, Room, Stream
 from mylivelinks.models.ledger import CENTICOINS_PER_COIN
 from mylivelinks.services.accounts import get_by_username
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound
-from mylivelinks.services.rooms import box_at, get_room
-from mylivelinks.services.watching import live_stream_in
 
 MAX_QUANTITY = 9999
 
@@ -47,13 +45,21 @@ def resolve_target(
     if (room is None) == (recipient is None) or (room is not None) != (position is not None):
         raise InvalidInput("Send a gift to a box (room and position) or to a recipient.")
     if room is not None:
-        found_room = get_room(room)
-        stream = live_stream_in(box_at(found_room, position))
-        if stream is None:
+        # One query for the room, the box, its live stream and the streamer (a hot path).
+        row = db.session.execute(
+            select(Room, Box.id.label("box_id"), Stream, Profile)
+            .outerjoin(Box, (Box.room_id == Room.id) & (Box.position == position))
+            .outerjoin(Stream, (Stream.box_id == Box.id) & (Stream.status == "live"))
+            .outerjoin(Profile, Profile.id == Stream.streamer_id)
+            .where(Room.slug == room.lower())
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"No room is called {room!r}.")
+        if row.box_id is None:
+            raise NotFound(f"Room {row.Room.slug} has no box {position}.")
+        if row.Stream is None:
             raise Conflict(f"Box {position} is empty.", field="position")
-        target = GiftTarget(
-            db.session.get(Profile, stream.streamer_id), stream, found_room, position
-        )
+        target = GiftTarget(row.Profile, row.Stream, row.Room, position)
     else:
         person = get_by_username(recipient)
         stream = db.session.scalar(
@@ -124,15 +130,23 @@ def send_gift(
 
 
 def _count(sender_id: uuid.UUID, target: GiftTarget, coins: int, quantity: int) -> None:
-    # Atomic increments in id order: two users gifting each other cannot deadlock.
-    changes = {
-        sender_id: {"gifts_sent_coins": Profile.gifts_sent_coins + coins},
-        target.recipient.id: {"gifts_received_coins": Profile.gifts_received_coins + coins},
-    }
-    for profile_id in sorted(changes):
-        db.session.execute(
-            update(Profile).where(Profile.id == profile_id).values(**changes[profile_id])
+    # Atomic increments, both profiles in one statement (rows locked in index order, so two
+    # users gifting each other cannot deadlock), then the stream.
+    recipient_id = target.recipient.id
+    db.session.execute(
+        update(Profile)
+        .where(Profile.id.in_([sender_id, recipient_id]))
+        .values(
+            gifts_sent_coins=case(
+                (Profile.id == sender_id, Profile.gifts_sent_coins + coins),
+                else_=Profile.gifts_sent_coins,
+            ),
+            gifts_received_coins=case(
+                (Profile.id == recipient_id, Profile.gifts_received_coins + coins),
+                else_=Profile.gifts_received_coins,
+            ),
         )
+    )
     if target.stream is not None:
         db.session.execute(
             update(Stream)

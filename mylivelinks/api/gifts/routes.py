@@ -70,7 +70,6 @@ class Gifts(MethodView):
             target,
             streamer_percent=current_app.config["GIFT_STREAMER_SHARE_PERCENT"],
         )
-        db.session.refresh(gift)  # created_at from the database
         view = gift_view(gift, sender, target, db.session.get(GiftType, gift.gift_type_id))
         if target.room is not None:
             gift_type = view["gift_type"]
