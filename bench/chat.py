@@ -30,21 +30,23 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
 import statistics
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-import gifts  # bench/gifts.py: starting, seeding and stopping the system
+from sse_client import SSEListener, close_all, connect_all
+from system import (
+    HIGH_RATE_LIMIT,
+    LONG_LIVED,
+    log,
+    post,
+    run_threads,
+    running_system,
+    seeding_app,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-HIGH_RATE_LIMIT = "1000000 per second"
 TAG_MARK = b'"body":"'
 
 
@@ -54,7 +56,7 @@ def seed(var_dir: Path, users: int) -> tuple[list[str], str]:
     from mylivelinks.models import Profile
     from mylivelinks.services.tokens import mint_access_token
 
-    app = gifts.seeding_app(var_dir)
+    app = seeding_app(var_dir, **LONG_LIVED)
     with app.app_context():
         people = [
             Profile(id=uuid.uuid4(), username=f"chat_user_{i}", email=f"chat{i}@bench.test")
@@ -71,74 +73,28 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
-class Listener:
+class Listener(SSEListener):
     """One SSE connection; the time each chat message (by its body tag) arrived."""
 
     def __init__(self) -> None:
-        self.ready = asyncio.Event()
-        self.connected = False
+        super().__init__()
         self.received: dict[bytes, float] = {}
-        self.error: str | None = None
 
-    async def run(self, port: int, path: str, connect: asyncio.Semaphore) -> None:
-        """Connect, then read events until cancelled."""
-        writer = None
-        try:
-            async with connect:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                    "Accept: text/event-stream\r\n\r\n".encode()
-                )
-                await writer.drain()
-                status = await reader.readline()
-                headers = (await reader.readuntil(b"\r\n\r\n")).lower()
-            if b" 200 " not in status:
-                raise ConnectionError(status.decode().strip())
-            await self._read(reader, b"transfer-encoding: chunked" in headers)
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            self.error = repr(exc)
-            self.ready.set()
-        finally:
-            if writer is not None:
-                writer.close()
-
-    async def _read(self, reader: asyncio.StreamReader, chunked: bool) -> None:
-        buffer = b""
-        while True:
-            if chunked:
-                size = int((await reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    raise ConnectionError("the stream ended")
-                data = (await reader.readexactly(size + 2))[:-2]
-            else:
-                data = await reader.read(65536)
-                if not data:
-                    raise ConnectionError("the stream ended")
-            received = time.time()
-            buffer += data
-            *blocks, buffer = buffer.split(b"\n\n")
-            for block in blocks:
-                if block.startswith(b"retry:"):
-                    self.connected = True
-                    self.ready.set()
-                elif b"event: chat:message" in block:
-                    # The tag is ASCII without quotes: no JSON parsing needed to find it.
-                    start = block.find(TAG_MARK)
-                    if start >= 0:
-                        start += len(TAG_MARK)
-                        self.received[block[start : block.index(b'"', start)]] = received
+    def handle(self, block: bytes, received: float) -> None:
+        if b"event: chat:message" in block:
+            # The tag is ASCII without quotes: no JSON parsing needed to find it.
+            start = block.find(TAG_MARK)
+            if start >= 0:
+                start += len(TAG_MARK)
+                self.received[block[start : block.index(b'"', start)]] = received
 
 
 async def _listen(port: int, token: str, count: int, pipe) -> None:
     path = f"/api/v1/rooms/main/events?access_token={token}"
     listeners = [Listener() for _ in range(count)]
-    connect = asyncio.Semaphore(50)
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(one.run(port, path, connect)) for one in listeners]
-    await asyncio.wait_for(asyncio.gather(*(one.ready.wait() for one in listeners)), 120)
+    tasks, connect_seconds = await connect_all(listeners, f"http://127.0.0.1:{port}", path, 50)
     connected = [one for one in listeners if one.connected]
-    pipe.send({"connected": len(connected), "connect_seconds": time.perf_counter() - started})
+    pipe.send({"connected": len(connected), "connect_seconds": connect_seconds})
     loop = asyncio.get_running_loop()
     sent: dict[bytes, float] = await loop.run_in_executor(None, pipe.recv)
     # Wait for the stragglers: until everything arrived, or nothing more for 3 s.
@@ -153,9 +109,7 @@ async def _listen(port: int, token: str, count: int, pipe) -> None:
         elif time.monotonic() - last_change > 3:
             break
         await asyncio.sleep(0.1)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await close_all(tasks)
     latencies = sorted(
         (at - sent[tag]) * 1000
         for one in connected
@@ -206,15 +160,7 @@ def _poster(args: tuple) -> list[tuple[str, float, float, int]]:
             seq += 1
             sent_at = time.time()
             started = time.perf_counter()
-            try:
-                connection.request("POST", "/api/v1/rooms/main/chat", body=body, headers=headers)
-                reply = connection.getresponse()
-                reply.read()
-                status = reply.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                status = 0
+            connection, status = post(connection, port, "/api/v1/rooms/main/chat", body, headers)
             local.append((tag, sent_at, time.perf_counter() - started, status))
             if interval:
                 next_at += interval
@@ -223,45 +169,14 @@ def _poster(args: tuple) -> list[tuple[str, float, float, int]]:
         with lock:
             results.extend(local)
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_threads(run, range(threads))
     return results
 
 
-def main() -> None:
-    """Start, seed, connect the listeners, post, report, stop."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=20, help="of posting")
-    parser.add_argument("--listeners", type=int, default=200)
-    parser.add_argument("--users", type=int, default=1000, help="posting accounts")
-    parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--client-threads", type=int, default=8, help="per process")
-    parser.add_argument(
-        "--rate", type=float, help="messages per second in all (default: as fast as answered)"
-    )
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
-    args = parser.parse_args()
-
-    posting = args.client_processes * args.client_threads
-    # Each open stream holds a thread: enough for all of them in one worker, plus the posts.
-    web_threads = args.listeners + posting + 16
-    base = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    var_dir = base / "var"
-    port = gifts.free_port()
-    gifts.log(f"starting the system in {var_dir} on port {port}")
-    system = gifts.start_system(
-        var_dir,
-        port,
-        web_workers=args.web_workers,
-        web_threads=web_threads,
-        extra={"CHAT_RATE_LIMIT": HIGH_RATE_LIMIT},
-    )
+def measure(
+    args: argparse.Namespace, var_dir: Path, port: int, posting: int, web_threads: int
+) -> None:
+    """Seed, connect the listeners, post, print the report."""
     context = multiprocessing.get_context("spawn")
     listener = None
     try:
@@ -272,7 +187,7 @@ def main() -> None:
         )
         listener.start()
         connected = ours.recv()
-        gifts.log(
+        log(
             f"{connected['connected']} of {args.listeners} listeners connected "
             f"in {connected['connect_seconds']:.1f} s; posting for {args.seconds} s"
         )
@@ -327,11 +242,36 @@ def main() -> None:
         if listener is not None and listener.is_alive():
             listener.terminate()
             listener.join(10)
-        gifts.stop_system(system)
-        if args.keep:
-            gifts.log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    """Start the system, measure in it, stop it."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20, help="of posting")
+    parser.add_argument("--listeners", type=int, default=200)
+    parser.add_argument("--users", type=int, default=1000, help="posting accounts")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--client-threads", type=int, default=8, help="per process")
+    parser.add_argument(
+        "--rate", type=float, help="messages per second in all (default: as fast as answered)"
+    )
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
+    args = parser.parse_args()
+
+    posting = args.client_processes * args.client_threads
+    # Each open stream holds a thread: enough for all of them in one worker, plus the posts.
+    web_threads = args.listeners + posting + 16
+    with running_system(
+        "chat-bench-",
+        keep=args.keep,
+        web_workers=args.web_workers,
+        web_threads=web_threads,
+        extra={"CHAT_RATE_LIMIT": HIGH_RATE_LIMIT},
+    ) as (var_dir, port):
+        measure(args, var_dir, port, posting, web_threads)
 
 
 if __name__ == "__main__":

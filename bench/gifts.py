@@ -31,29 +31,28 @@ import json
 import multiprocessing
 import os
 import random
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from system import (
+    HIGH_RATE_LIMIT,
+    LONG_LIVED,
+    LONG_SECONDS,
+    database_url,
+    log,
+    post,
+    run_threads,
+    running_system,
+    seeding_app,
+)
 
 STREAMERS = 12
 FUNDING_COINS = 1_000_000
 QUANTITIES = (1, 1, 2, 3, 5)  # a Rose, or a few
-# Lifted for the benchmark: it measures the gift path, not the per-user limit.
-HIGH_RATE_LIMIT = "1000000 per second"
-LONG_SECONDS = "86400"
 
 FLOOR_FUNCTION = """
 CREATE OR REPLACE FUNCTION bench_gift_floor(
@@ -132,91 +131,6 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type 
 """
 
 
-def log(message: str) -> None:
-    """Progress, on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_system(
-    var_dir: Path, port: int, *, web_workers: int, web_threads: int, extra: dict[str, str]
-) -> subprocess.Popen:
-    """`make run`'s supervisor on `port` with `extra` settings; returns once /readyz answers."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        {
-            "VAR_DIR": str(var_dir),
-            "PORT": str(port),
-            "WEB_WORKERS": str(web_workers),
-            "WEB_THREADS": str(web_threads),
-            "LOG_LEVEL": "WARNING",
-            **extra,
-        }
-    )
-    system = subprocess.Popen(
-        [sys.executable, "-m", "mylivelinks.dev", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if system.poll() is not None:
-            raise RuntimeError(f"the system exited with {system.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-                if reply.status == 200:
-                    return system
-        except OSError:
-            time.sleep(0.5)
-    stop_system(system)
-    raise RuntimeError("the system did not become ready")
-
-
-def stop_system(system: subprocess.Popen) -> None:
-    """SIGTERM to the supervisor (it stops its children and both servers), then wait."""
-    if system.poll() is None:
-        system.send_signal(signal.SIGTERM)
-        try:
-            system.wait(90)
-        except subprocess.TimeoutExpired:
-            system.kill()
-            system.wait()
-
-
-def database_url(var_dir: Path) -> str:
-    """The libpq URL of the system's embedded PostgreSQL."""
-    return f"postgresql://postgres@/mylivelinks?host={var_dir / 'pgdata'}"
-
-
-def seeding_app(var_dir: Path, **settings: str):
-    """An app on the system's database and Redis, to seed through the services."""
-    from mylivelinks import create_app
-    from mylivelinks.config import Config
-
-    return create_app(
-        Config(
-            {
-                "APP_ENV": "development",
-                "SECRET_KEY": (var_dir / "secret_key").read_text().strip(),
-                "DATABASE_URL": database_url(var_dir),
-                "REDIS_URL": f"unix://{var_dir / 'redis' / 'redis.sock'}",
-                "LOG_LEVEL": "WARNING",
-                "ACCESS_TOKEN_TTL_SECONDS": LONG_SECONDS,  # the tokens outlive the run
-                "STREAMER_TIMEOUT_SECONDS": LONG_SECONDS,
-                **settings,
-            }
-        )
-    )
-
-
 def seed(var_dir: Path, senders: int) -> dict:
     """12 live streamers in `main` and funded senders; what the clients need to send gifts."""
     from sqlalchemy import select
@@ -230,7 +144,7 @@ def seed(var_dir: Path, senders: int) -> dict:
     from mylivelinks.services.rooms import get_room
     from mylivelinks.services.tokens import mint_access_token
 
-    app = seeding_app(var_dir)
+    app = seeding_app(var_dir, **LONG_LIVED)
     now = datetime.now(UTC)
     with app.app_context():
         streamers = []
@@ -430,26 +344,14 @@ def _http_client(args: tuple) -> list[tuple[float, int]]:
                 "Content-Type": "application/json",
             }
             started = time.perf_counter()
-            try:
-                connection.request("POST", "/api/v1/gifts", body=body, headers=headers)
-                reply = connection.getresponse()
-                reply.read()
-                status = reply.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                status = 0
+            connection, status = post(connection, port, "/api/v1/gifts", body, headers)
             if time.time() <= stop_at:  # only requests completed within the window
                 local.append((time.perf_counter() - started, status))
         connection.close()
         with lock:
             results.extend(local)
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_threads(run, range(threads))
     return results
 
 
@@ -624,24 +526,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="gifts-bench-"))
-    var_dir = base / "var"
-    args.port = free_port()
-    url = database_url(var_dir)
-    log(f"starting the system in {var_dir} on port {args.port}")
-    started = time.monotonic()
-    system = start_system(
-        var_dir,
-        args.port,
+    with running_system(
+        "gifts-bench-",
+        keep=args.keep,
         web_workers=args.web_workers,
         web_threads=args.web_threads,
         extra={
             "GIFT_RATE_LIMIT": HIGH_RATE_LIMIT,
             "STREAMER_TIMEOUT_SECONDS": LONG_SECONDS,
         },
-    )
-    try:
-        log(f"ready after {time.monotonic() - started:.0f} s; seeding {args.senders} senders")
+    ) as (var_dir, args.port):
+        url = database_url(var_dir)
+        log(f"seeding {args.senders} senders")
         seeded = seed(var_dir, args.senders)
         install_floor(url)
         report: dict = {
@@ -673,12 +569,6 @@ def main() -> None:
         report["consistent"] = check_consistent(url)
         report["cpus"] = os.cpu_count()
         print(json.dumps(report), flush=True)
-    finally:
-        stop_system(system)
-        if args.keep:
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

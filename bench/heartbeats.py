@@ -19,80 +19,24 @@ import json
 import multiprocessing
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_system(var_dir: Path, port: int, web_workers: int) -> subprocess.Popen:
-    """`make run`'s supervisor on a free port; returns once /readyz answers."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        {
-            "VAR_DIR": str(var_dir),
-            "PORT": str(port),
-            "WEB_WORKERS": str(web_workers),
-            "WEB_THREADS": "16",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    system = subprocess.Popen(
-        [sys.executable, "-m", "mylivelinks.dev", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-                if reply.status == 200:
-                    return system
-        except OSError:
-            time.sleep(0.5)
-    system.terminate()
-    raise RuntimeError("the system did not become ready")
+from system import run_threads, running_system, seeding_app
 
 
 def seed(var_dir: Path, viewers: int) -> list[str]:
     """12 live streamers in `main` and `viewers` viewers with 3 boxes open; their tokens."""
-    from mylivelinks import create_app
-    from mylivelinks.config import Config
     from mylivelinks.extensions import db
     from mylivelinks.models import Profile
     from mylivelinks.services import live, watching
     from mylivelinks.services.rooms import get_room
     from mylivelinks.services.tokens import mint_access_token
 
-    app = create_app(
-        Config(
-            {
-                "APP_ENV": "development",
-                "SECRET_KEY": (var_dir / "secret_key").read_text().strip(),
-                "DATABASE_URL": f"postgresql://postgres@/mylivelinks?host={var_dir / 'pgdata'}",
-                "REDIS_URL": f"unix://{var_dir / 'redis' / 'redis.sock'}",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-    )
+    app = seeding_app(var_dir)
     now = datetime.now(UTC)
     with app.app_context():
         for index in range(12):
@@ -156,11 +100,7 @@ def _client(args: tuple[int, list[str], float, int, bool]) -> list[tuple[float, 
         with lock:
             results.extend(local)
 
-    workers = [threading.Thread(target=run, args=(viewers[i::threads],)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_threads(run, [viewers[i::threads] for i in range(threads)])
     return results
 
 
@@ -188,10 +128,10 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--client-threads", type=int, default=16)
     args = parser.parse_args()
-    var_dir = Path(tempfile.mkdtemp(prefix="heartbeat-bench-")) / "var"
-    port = _free_port()
-    system = start_system(var_dir, port, args.web_workers)
-    try:
+    with running_system("heartbeat-bench-", web_workers=args.web_workers, ready_timeout=120) as (
+        var_dir,
+        port,
+    ):
         viewers = seed(var_dir, args.viewers)
         shares = [viewers[i :: args.client_processes] for i in range(args.client_processes)]
         report = {"viewers": args.viewers, "boxes_each": 3, "web_workers": args.web_workers}
@@ -205,9 +145,6 @@ def main() -> None:
         )
         report["cpus"] = os.cpu_count()
         print(json.dumps(report))
-    finally:
-        system.send_signal(signal.SIGTERM)
-        system.wait(60)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/publish_latency.py --trials 40
 
-Starts the whole system like bench/heartbeats.py (the `local` provider records every
-call, with its time, in Redis), puts one streamer live, then repeats: a viewer opens the
+Starts the whole system with bench/system.py (the `local` provider records every call,
+with its time, in Redis), puts one streamer live, then repeats: a viewer opens the
 box over HTTP and the clock runs until the allow call is recorded; the viewer closes the
 box and we wait for the revoke. Prints p50/p95/max of open -> allow.
 """
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import statistics
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +23,7 @@ from pathlib import Path
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heartbeats import _free_port, start_system
+from system import redis_socket, running_system
 
 
 def _call(base: str, method: str, path: str, token: str | None = None, body=None):
@@ -69,12 +67,9 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=40)
     args = parser.parse_args()
-    var_dir = Path(tempfile.mkdtemp(prefix="publish-bench-")) / "var"
-    port = _free_port()
-    system = start_system(var_dir, port, web_workers=1)
-    base = f"http://127.0.0.1:{port}"
-    calls = redis.Redis(unix_socket_path=str(var_dir / "redis" / "redis.sock"))
-    try:
+    with running_system("publish-bench-", web_workers=1, ready_timeout=120) as (var_dir, port):
+        base = f"http://127.0.0.1:{port}"
+        calls = redis.Redis(unix_socket_path=str(redis_socket(var_dir)))
         streamer, viewer = _register(base, "pl_streamer"), _register(base, "pl_viewer")
         _call(base, "POST", "/api/v1/rooms/main/live", streamer["access_token"], {})
         identity = streamer["user"]["id"]
@@ -97,9 +92,6 @@ def main() -> None:
                 }
             )
         )
-    finally:
-        system.send_signal(signal.SIGTERM)
-        system.wait(60)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from flask import Flask
 from redis import Redis
+from sse_client import SSEListener, close_all, connect_all
 
 from mylivelinks.events.streams import publish_room_event
 
@@ -49,80 +50,31 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
-class Client:
+class Client(SSEListener):
     """One SSE connection; records the latency of every bench event it receives."""
 
     def __init__(self) -> None:
-        self.ready = asyncio.Event()
-        self.connected = False
+        super().__init__()
         self.latencies: dict[int, float] = {}
-        self.error: str | None = None
 
-    async def run(self, url: urllib.parse.SplitResult, path: str, connect: asyncio.Semaphore):
-        """Connect, then read events until cancelled."""
-        writer = None
-        try:
-            async with connect:
-                reader, writer = await asyncio.open_connection(url.hostname, url.port or 80)
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-                    "Accept: text/event-stream\r\n\r\n".encode()
-                )
-                await writer.drain()
-                status = await reader.readline()
-                headers = (await reader.readuntil(b"\r\n\r\n")).lower()
-            if b" 200 " not in status:
-                raise ConnectionError(status.decode().strip())
-            await self._read(reader, b"transfer-encoding: chunked" in headers)
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            self.error = repr(exc)
-            self.ready.set()
-        finally:
-            if writer is not None:
-                writer.close()
-
-    async def _read(self, reader: asyncio.StreamReader, chunked: bool) -> None:
-        buffer = b""
-        while True:
-            if chunked:
-                size = int((await reader.readline()).split(b";")[0], 16)
-                if size == 0:
-                    raise ConnectionError("the stream ended")
-                data = (await reader.readexactly(size + 2))[:-2]
-            else:
-                data = await reader.read(65536)
-                if not data:
-                    raise ConnectionError("the stream ended")
-            received = time.time()
-            buffer += data
-            *blocks, buffer = buffer.split(b"\n\n")
-            for block in blocks:
-                self._handle(block, received)
-
-    def _handle(self, block: bytes, received: float) -> None:
+    def handle(self, block: bytes, received: float) -> None:
         fields = dict(line.partition(b": ")[::2] for line in block.split(b"\n"))
-        if b"retry" in fields:
-            self.connected = True
-            self.ready.set()
-        elif fields.get(b"event") == EVENT_TYPE.encode():
+        if fields.get(b"event") == EVENT_TYPE.encode():
             data = json.loads(fields[b"data"])
             self.latencies[data["seq"]] = received - data["sent_at"]
 
 
 async def bench(args: argparse.Namespace, token: str) -> dict:
     """Connect the clients, publish the events, gather the latencies."""
-    url = urllib.parse.urlsplit(args.base_url)
     query = urllib.parse.urlencode({"access_token": token})
     path = f"/api/v1/rooms/{args.room}/events?{query}"
     publisher = Flask("sse_fanout")
     publisher.extensions["redis"] = Redis.from_url(args.redis_url)
 
     clients = [Client() for _ in range(args.clients)]
-    connect = asyncio.Semaphore(args.connect_concurrency)
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(client.run(url, path, connect)) for client in clients]
-    await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 120)
-    connect_seconds = time.perf_counter() - started
+    tasks, connect_seconds = await connect_all(
+        clients, args.base_url, path, args.connect_concurrency
+    )
     connected = [client for client in clients if client.connected]
 
     for seq in range(args.events):
@@ -134,9 +86,7 @@ async def bench(args: argparse.Namespace, token: str) -> dict:
         if all(len(client.latencies) == args.events for client in connected):
             break
         await asyncio.sleep(0.1)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await close_all(tasks)
 
     latencies = sorted(ms * 1000 for c in connected for ms in c.latencies.values())
     # Per event: when its last client had it (the fan-out is complete).

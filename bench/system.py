@@ -1,0 +1,178 @@
+"""The whole system for a benchmark: start it in a VAR_DIR, reach its stores, seed, stop it.
+
+`start_system` runs `make run`'s supervisor (`python -m mylivelinks.dev run`: embedded
+PostgreSQL and Redis, gunicorn, the RQ worker) on a free port and returns once /readyz
+answers; `stop_system` ends it; `running_system` does both around a `with` block, in a
+temporary VAR_DIR. `seeding_app` is an app on the same database and Redis, to
+seed straight through the services. `post` and `run_threads` serve their client processes.
+Shared by the benchmarks that start their own system.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Lifted for the benchmarks that measure a path, not its per-user limit.
+HIGH_RATE_LIMIT = "1000000 per second"
+LONG_SECONDS = "86400"
+# For seeding apps whose tokens must outlive the run and whose streamers the sweep leaves live.
+LONG_LIVED = {"ACCESS_TOKEN_TTL_SECONDS": LONG_SECONDS, "STREAMER_TIMEOUT_SECONDS": LONG_SECONDS}
+
+
+def log(message: str) -> None:
+    """Progress, on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_system(
+    var_dir: Path,
+    port: int,
+    *,
+    web_workers: int,
+    web_threads: int = 16,
+    extra: dict[str, str] | None = None,
+    ready_timeout: float = 180,
+) -> subprocess.Popen:
+    """`make run`'s supervisor on `port` with `extra` settings; returns once /readyz answers."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        {
+            "VAR_DIR": str(var_dir),
+            "PORT": str(port),
+            "WEB_WORKERS": str(web_workers),
+            "WEB_THREADS": str(web_threads),
+            "LOG_LEVEL": "WARNING",
+            **(extra or {}),
+        }
+    )
+    system = subprocess.Popen(
+        [sys.executable, "-m", "mylivelinks.dev", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if system.poll() is not None:
+            raise RuntimeError(f"the system exited with {system.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+                if reply.status == 200:
+                    return system
+        except OSError:
+            time.sleep(0.5)
+    stop_system(system)
+    raise RuntimeError("the system did not become ready")
+
+
+def stop_system(system: subprocess.Popen) -> None:
+    """SIGTERM to the supervisor (it stops its children and both servers), then wait."""
+    if system.poll() is None:
+        system.send_signal(signal.SIGTERM)
+        try:
+            system.wait(90)
+        except subprocess.TimeoutExpired:
+            system.kill()
+            system.wait()
+
+
+@contextmanager
+def running_system(prefix: str, *, keep: bool = False, **options) -> Iterator[tuple[Path, int]]:
+    """The system in a new temporary VAR_DIR on a free port, started with `options` (those of
+    `start_system`); yields the VAR_DIR and the port, and on leaving stops the system and
+    removes the directory (unless `keep`)."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    var_dir = base / "var"
+    port = free_port()
+    log(f"starting the system in {var_dir} on port {port}")
+    try:
+        started = time.monotonic()
+        system = start_system(var_dir, port, **options)
+        log(f"ready after {time.monotonic() - started:.0f} s")
+        try:
+            yield var_dir, port
+        finally:
+            stop_system(system)
+    finally:
+        if keep:
+            log(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def database_url(var_dir: Path) -> str:
+    """The libpq URL of the system's embedded PostgreSQL."""
+    return f"postgresql://postgres@/mylivelinks?host={var_dir / 'pgdata'}"
+
+
+def redis_socket(var_dir: Path) -> Path:
+    """The unix socket of the system's embedded Redis."""
+    return var_dir / "redis" / "redis.sock"
+
+
+def seeding_app(var_dir: Path, **settings: str):
+    """An app on the system's database and Redis, to seed through the services."""
+    from mylivelinks import create_app
+    from mylivelinks.config import Config
+
+    return create_app(
+        Config(
+            {
+                "APP_ENV": "development",
+                "SECRET_KEY": (var_dir / "secret_key").read_text().strip(),
+                "DATABASE_URL": database_url(var_dir),
+                "REDIS_URL": f"unix://{redis_socket(var_dir)}",
+                "LOG_LEVEL": "WARNING",
+                **settings,
+            }
+        )
+    )
+
+
+def post(
+    connection: http.client.HTTPConnection, port: int, path: str, body: str, headers: dict
+) -> tuple[http.client.HTTPConnection, int]:
+    """POST on a keep-alive connection to 127.0.0.1:`port`; the connection to use next and
+    the status (0, and a fresh connection, when the request failed)."""
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        reply = connection.getresponse()
+        reply.read()
+        return connection, reply.status
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60), 0
+
+
+def run_threads(target: Callable[[object], None], items: Iterable) -> None:
+    """`target(item)` for each item, each on a thread of its own, all at once; wait for all."""
+    workers = [threading.Thread(target=target, args=(item,)) for item in items]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
