@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mylivelinks.models.base import Base, created_at_column, uuid_pk
 
@@ -77,3 +77,5 @@ class Gift(Base):
     platform_share_centicoins: Mapped[int] = mapped_column(BigInteger)
     transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = created_at_column()
+
+    gift_type: Mapped[GiftType] = relationship()

@@ -116,7 +116,7 @@ def send_gift(
         stream_id=target.stream.id if target.stream else None,
         room_id=target.room.id if target.room else None,
         position=target.position,
-        gift_type_id=gift_type.id,
+        gift_type=gift_type,
         quantity=quantity,
         coins=coins,
         streamer_share_centicoins=streamer_share,
@@ -146,6 +146,7 @@ def _count(sender_id: uuid.UUID, target: GiftTarget, coins: int, quantity: int) 
                 else_=Profile.gifts_received_coins,
             ),
         )
+        .execution_options(synchronize_session=False)  # nothing in the session reads them
     )
     if target.stream is not None:
         db.session.execute(
@@ -155,6 +156,7 @@ def _count(sender_id: uuid.UUID, target: GiftTarget, coins: int, quantity: int) 
                 gifts_received=Stream.gifts_received + quantity,
                 gift_coins_received=Stream.gift_coins_received + coins,
             )
+            .execution_options(synchronize_session=False)
         )
 
 

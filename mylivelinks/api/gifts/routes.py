@@ -11,7 +11,6 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGiftSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.events import gifts as gift_events
-from mylivelinks.extensions import db
 from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.wallet import wallet
 from mylivelinks.models import GiftType
@@ -70,7 +69,7 @@ class Gifts(MethodView):
             target,
             streamer_percent=current_app.config["GIFT_STREAMER_SHARE_PERCENT"],
         )
-        view = gift_view(gift, sender, target, db.session.get(GiftType, gift.gift_type_id))
+        view = gift_view(gift, sender, target, gift.gift_type)
         if target.room is not None:
             gift_type = view["gift_type"]
             system_line(
