@@ -38,6 +38,15 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gifts_database import (
+    QUANTITIES,
+    ActivitySampler,
+    check_consistent,
+    count_entries,
+    fill_history,
+    floor_phase,
+    install_floor,
+)
 from system import (
     HIGH_RATE_LIMIT,
     LONG_LIVED,
@@ -52,83 +61,6 @@ from system import (
 
 STREAMERS = 12
 FUNDING_COINS = 1_000_000
-QUANTITIES = (1, 1, 2, 3, 5)  # a Rose, or a few
-
-FLOOR_FUNCTION = """
-CREATE OR REPLACE FUNCTION bench_gift_floor(
-    p_gift_id uuid, p_sender uuid, p_recipient uuid, p_stream uuid, p_room uuid,
-    p_position int, p_gift_type uuid, p_quantity int, p_streamer_percent int,
-    p_sender_coins uuid, p_sender_debt uuid, p_earnings uuid, p_revenue uuid
-) RETURNS uuid LANGUAGE plpgsql AS $$
-DECLARE
-    v_name text;
-    v_coins bigint;
-    v_streamer bigint;
-    v_platform bigint;
-    v_accounts uuid[];
-    v_amounts bigint[];
-    v_canonical text;
-    v_tx uuid;
-    v_outcome text;
-BEGIN
-    -- services.gifts.send_gift: the gift type, the cost and the exact split.
-    SELECT name, coin_cost * p_quantity INTO v_name, v_coins
-    FROM gift_types WHERE id = p_gift_type AND active;
-    IF v_coins IS NULL THEN
-        RAISE EXCEPTION 'no such gift %', p_gift_type;
-    END IF;
-    v_streamer := v_coins * 100 * p_streamer_percent / 100;
-    v_platform := v_coins * 100 - v_streamer;
-    -- ledger.transfers.transfer: postings merged per account, sorted by id, zeros dropped,
-    -- and the sha256 fingerprint of "account:amount;..." (the same text Python hashes).
-    SELECT array_agg(account ORDER BY account), array_agg(total ORDER BY account),
-           string_agg(account::text || ':' || total::text, ';' ORDER BY account)
-    INTO v_accounts, v_amounts, v_canonical
-    FROM (
-        SELECT account, sum(amount)::bigint AS total
-        FROM (VALUES (p_sender_coins, -v_coins * 100), (p_earnings, v_streamer),
-                     (p_revenue, v_platform)) AS posting(account, amount)
-        GROUP BY account HAVING sum(amount) <> 0
-    ) AS merged;
-    SELECT t.transaction_id, t.outcome INTO v_tx, v_outcome
-    FROM ledger_transfer('gift', p_gift_id::text,
-                         encode(sha256(convert_to(v_canonical, 'UTF8')), 'hex'),
-                         jsonb_build_object('gift_type', v_name, 'quantity', p_quantity),
-                         v_accounts, v_amounts, p_sender_debt) AS t;
-    IF v_outcome <> 'booked' THEN
-        RAISE EXCEPTION 'gift % not booked: %', p_gift_id, v_outcome;
-    END IF;
-    INSERT INTO gifts (id, sender_id, recipient_id, stream_id, room_id, position, gift_type_id,
-                       quantity, coins, streamer_share_centicoins, platform_share_centicoins,
-                       transaction_id)
-    VALUES (p_gift_id, p_sender, p_recipient, p_stream, p_room, p_position, p_gift_type,
-            p_quantity, v_coins, v_streamer, v_platform, v_tx);
-    -- services.gifts._count: the two profiles in id order, then the stream.
-    IF p_sender < p_recipient THEN
-        UPDATE profiles SET gifts_sent_coins = gifts_sent_coins + v_coins WHERE id = p_sender;
-        UPDATE profiles SET gifts_received_coins = gifts_received_coins + v_coins
-        WHERE id = p_recipient;
-    ELSE
-        UPDATE profiles SET gifts_received_coins = gifts_received_coins + v_coins
-        WHERE id = p_recipient;
-        UPDATE profiles SET gifts_sent_coins = gifts_sent_coins + v_coins WHERE id = p_sender;
-    END IF;
-    IF p_stream IS NOT NULL THEN
-        UPDATE streams SET gifts_received = gifts_received + p_quantity,
-                           gift_coins_received = gift_coins_received + v_coins
-        WHERE id = p_stream;
-    END IF;
-    RETURN v_tx;
-END $$
-"""
-
-SAMPLE_SQL = """
-SELECT count(*) FILTER (WHERE state = 'active'),
-       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'),
-       count(*) FILTER (WHERE state = 'idle in transaction')
-FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-"""
 
 
 def seed(var_dir: Path, senders: int) -> dict:
@@ -197,125 +129,6 @@ def seed(var_dir: Path, senders: int) -> dict:
                 }
                 for index, (streamer, stream) in enumerate(streamers)
             ],
-        }
-
-
-def fill_history(url: str, target_entries: int) -> tuple[int, float]:
-    """Bulk-add balanced history until the ledger holds `target_entries` entries.
-
-    bench/ledger.py's FILL_SQL (two-entry transactions: one centicoin from a user's coins
-    to platform revenue); each batch then adds its own entries' sums to the cached balances,
-    so reconciliation still holds. Nothing else writes the ledger meanwhile. Returns the
-    entries and the seconds it took.
-    """
-    import ledger  # bench/ledger.py
-    from sqlalchemy import create_engine, text
-
-    from mylivelinks.ledger.accounts import platform_account_id
-    from mylivelinks.models.ledger import PLATFORM_REVENUE
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    started = time.monotonic()
-    with engine.connect() as conn:
-        current = conn.scalar(text("SELECT count(*) FROM ledger_entries"))
-        users = conn.scalar(text("SELECT count(*) FROM ledger_accounts WHERE kind = 'user_coins'"))
-        conn.commit()
-        log(f"fill: {current:,} entries, target {target_entries:,}")
-        while current < target_entries:
-            count = min(250_000, (target_entries - current) // 2) or 1
-            before = conn.scalar(text("SELECT coalesce(max(id), 0) FROM ledger_entries"))
-            conn.execute(
-                text(ledger.FILL_SQL),
-                {
-                    "batch": uuid.uuid4().hex,
-                    "count": count,
-                    "users": users,
-                    "revenue": platform_account_id(PLATFORM_REVENUE),
-                },
-            )
-            conn.execute(
-                text(
-                    "UPDATE ledger_accounts a SET balance = a.balance + s.total FROM "
-                    "(SELECT account_id, SUM(amount) AS total FROM ledger_entries "
-                    " WHERE id > :before GROUP BY account_id) s WHERE s.account_id = a.id"
-                ),
-                {"before": before},
-            )
-            conn.commit()  # the deferred balance check runs here, per entry
-            current += 2 * count
-            elapsed = time.monotonic() - started
-            log(f"fill: {current:,} entries after {elapsed:.0f} s")
-    # A freshly loaded table would get autovacuumed during the measurement, and the fill's
-    # WAL would be checkpointed then: do both now.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        log("fill: VACUUM (ANALYZE), CHECKPOINT")
-        conn.execute(text("VACUUM (ANALYZE) ledger_entries, ledger_transactions, ledger_accounts"))
-        conn.execute(text("CHECKPOINT"))
-        entries = conn.scalar(text("SELECT count(*) FROM ledger_entries"))
-    engine.dispose()
-    return entries, time.monotonic() - started
-
-
-def count_entries(url: str) -> int:
-    """Entries in the ledger now."""
-    import psycopg2
-
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM ledger_entries")
-        count = cur.fetchone()[0]
-    conn.close()
-    return count
-
-
-def install_floor(url: str) -> None:
-    """Create the floor's function in the benchmark's database (never in the product)."""
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(FLOOR_FUNCTION)
-    conn.close()
-
-
-class ActivitySampler:
-    """Samples pg_stat_activity every 0.1 s: backends busy, waiting on a lock, and idle in a
-    transaction (holding its locks while the app works)."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.samples: list[tuple[int, int, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ActivitySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        import psycopg2
-
-        conn = psycopg2.connect(self.url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            while not self._stop.wait(0.1):
-                cur.execute(SAMPLE_SQL)
-                self.samples.append(cur.fetchone())
-        conn.close()
-
-    def summary(self) -> dict:
-        """Mean backends busy, waiting on a lock, idle in a transaction."""
-        if not self.samples:
-            return {}
-        active, waiting, idle = zip(*self.samples, strict=True)
-        return {
-            "pg_active_avg": round(statistics.fmean(active), 2),
-            "pg_lock_wait_avg": round(statistics.fmean(waiting), 2),
-            "pg_idle_in_tx_avg": round(statistics.fmean(idle), 2),
         }
 
 
@@ -393,81 +206,6 @@ def http_phase(pool, seeded: dict, args: argparse.Namespace, seconds: float, url
         "errors": errors,
         **sampler.summary(),
     }
-
-
-def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str) -> dict:
-    """The same gifts through `bench_gift_floor`, one autocommit call each, for `seconds`."""
-    import psycopg2
-
-    from mylivelinks.ledger.accounts import revenue_account_id
-
-    counts: list[int] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    connections = [psycopg2.connect(url) for _ in range(args.floor_connections)]
-    for conn in connections:
-        conn.autocommit = True
-    start_at = time.time() + 0.3
-    stop_at = start_at + seconds
-
-    def run(conn, index: int) -> None:
-        rng = random.Random(random.randrange(1 << 30) + index)
-        done, failed = 0, []
-        with conn.cursor() as cur:
-            time.sleep(max(0.0, start_at - time.time()))
-            while time.time() < stop_at:
-                sender = rng.choice(seeded["senders"])
-                box = rng.choice(seeded["boxes"])
-                gift_id = str(uuid.uuid4())
-                try:
-                    cur.execute(
-                        "SELECT bench_gift_floor(%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                        "%s, %s, %s, %s)",
-                        (
-                            gift_id,
-                            sender["id"],
-                            box["streamer"],
-                            box["stream"],
-                            seeded["room_id"],
-                            box["position"],
-                            seeded["rose_id"],
-                            rng.choice(QUANTITIES),
-                            seeded["streamer_percent"],
-                            sender["coins"],
-                            sender["debt"],
-                            box["earnings"],
-                            str(revenue_account_id(gift_id)),
-                        ),
-                    )
-                    cur.fetchone()
-                except psycopg2.Error as exc:
-                    failed.append(type(exc).__name__)
-                    continue
-                if time.time() <= stop_at:
-                    done += 1
-        with lock:
-            counts.append(done)
-            errors.extend(failed)
-
-    threads = [threading.Thread(target=run, args=(c, i)) for i, c in enumerate(connections)]
-    with ActivitySampler(url) as sampler:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    for conn in connections:
-        conn.close()
-    errors_by_kind: dict[str, int] = {}
-    for name in errors:
-        errors_by_kind[name] = errors_by_kind.get(name, 0) + 1
-    return {"gifts_per_s": sum(counts) / seconds, "errors": errors_by_kind, **sampler.summary()}
-
-
-def check_consistent(url: str) -> bool:
-    """Whether reconciliation finds every balance equal to its entries."""
-    import ledger  # bench/ledger.py
-
-    return ledger.check_consistent(url.replace("postgresql://", "postgresql+psycopg2://", 1))
 
 
 def measure_size(pool, seeded, args, url) -> dict:
