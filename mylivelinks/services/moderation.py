@@ -82,17 +82,14 @@ def restrict(
         raise InvalidInput("A timeout lasts 1 s to 14 days.", field="duration_seconds")
     expires_at = now + timedelta(seconds=duration_seconds) if duration_seconds else None
     values = {"expires_at": expires_at, "reason": reason, "created_by": moderator.id}
-    db.session.execute(
+    ban = db.session.scalar(
         insert(RoomBan)
         .values(id=uuid.uuid4(), room_id=room.id, profile_id=target.id, created_at=now, **values)
         .on_conflict_do_update(
             constraint="uq_room_bans_room_profile", set_={**values, "created_at": now}
         )
-    )
-    ban = db.session.scalar(
-        select(RoomBan)
-        .where(RoomBan.room_id == room.id, RoomBan.profile_id == target.id)
-        .execution_options(populate_existing=True)
+        .returning(RoomBan),
+        execution_options={"populate_existing": True},
     )
     kind = "ban" if expires_at is None else "timeout"
     record_action(

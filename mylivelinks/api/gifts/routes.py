@@ -69,9 +69,9 @@ class Gifts(MethodView):
             target,
             streamer_percent=current_app.config["GIFT_STREAMER_SHARE_PERCENT"],
         )
-        view = gift_view(gift, sender, target, gift.gift_type)
+        gift_type = gift.gift_type
+        view = gift_view(gift, sender, target, gift_type)
         if target.room is not None:
-            gift_type = view["gift_type"]
             system_line(
                 target.room.id,
                 target.room.slug,
