@@ -77,7 +77,7 @@ def idempotent(blp: Blueprint):
                 return view(*args, **kwargs)
             if not 1 <= len(key) <= 255:
                 abort(422, errors={HEADER: ["Must be 1 to 255 characters."]})
-            profile_id = g.current_user.id
+            profile_id = g.current_user_id
             fingerprint = _fingerprint()
             if record := _stored(profile_id, key):
                 return _replay(record, fingerprint)

@@ -107,12 +107,22 @@ def id_order(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _entry(event_type: str, data: dict[str, Any]) -> dict[str, str]:
+    return {"type": event_type, "data": json.dumps(data, separators=(",", ":"), default=str)}
+
+
 def publish(stream_key: str, event_type: str, data: dict[str, Any]) -> str:
     """Append one event to a stream (trimmed to about EVENT_STREAM_MAXLEN); returns its id."""
+    return publish_many([(stream_key, event_type, data)])[0]
+
+
+def publish_many(events: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """Append several (stream key, type, data) events in one round trip; returns their ids."""
     maxlen = current_app.config.get("EVENT_STREAM_MAXLEN", DEFAULT_MAXLEN)
-    fields = {"type": event_type, "data": json.dumps(data, separators=(",", ":"), default=str)}
-    stream_id = get_redis().xadd(stream_key, fields, maxlen=maxlen, approximate=True)
-    return stream_id.decode()
+    pipe = get_redis().pipeline(transaction=False)
+    for stream_key, event_type, data in events:
+        pipe.xadd(stream_key, _entry(event_type, data), maxlen=maxlen, approximate=True)
+    return [stream_id.decode() for stream_id in pipe.execute()]
 
 
 def publish_room_event(slug: str, event_type: str, data: dict[str, Any]) -> str:

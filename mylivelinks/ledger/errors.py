@@ -25,3 +25,7 @@ class AmountOutOfRange(InvalidInput):
 
 class UnbalancedTransfer(InvalidInput):
     """Postings that do not sum to zero, or fewer than two accounts."""
+
+
+class AccountNotOpened(LookupError):
+    """A transfer credits an account that was never opened (nothing was written)."""

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError
 
 from mylivelinks.extensions import db
 from mylivelinks.ledger.errors import (
+    AccountNotOpened,
     AmountOutOfRange,
     InsufficientFunds,
     ReplayMismatch,
@@ -85,7 +86,8 @@ def transfer(
     debt account that must owe nothing. `intent` replaces the postings in the replay
     fingerprint when the split depends on balances (debt repaid first, ...). Raises
     UnbalancedTransfer, InsufficientFunds, SpendingFrozen (nothing written in each case)
-    or ReplayMismatch. Never commits.
+    or ReplayMismatch (nothing written in each case), AccountNotOpened when a credited account
+    does not exist. Never commits.
     """
     merged = _merge(postings)
     if len(merged) < 2 or sum(p.amount for p in merged) != 0:
@@ -109,7 +111,7 @@ def transfer(
     if outcome == "insufficient" or account in debited:
         # An account never opened holds nothing to take.
         raise InsufficientFunds("Not enough funds for this transfer.", field=account)
-    raise LookupError(f"ledger account {account} does not exist")
+    raise AccountNotOpened(f"ledger account {account} does not exist")
 
 
 def _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen):

@@ -30,15 +30,27 @@ class Wallet:
         """Spending is frozen while the user owes coins."""
         return self.debt_coins > 0
 
+    @staticmethod
+    def coins_of(balance_centicoins: int) -> int:
+        """Whole coins in a coins account's balance."""
+        return balance_centicoins // CENTICOINS_PER_COIN
+
+    @classmethod
+    def from_balances(cls, coins: int, earnings: int, debt: int) -> Wallet:
+        """The wallet of the three accounts' balances (centicoins; debt is negative)."""
+        return cls(
+            coin_balance=cls.coins_of(coins),
+            earnings_balance_centicoins=earnings,
+            debt_coins=-debt // CENTICOINS_PER_COIN,
+        )
+
 
 def wallet(profile_id: uuid.UUID) -> Wallet:
     """The user's wallet, from the cached balances."""
     accounts = user_accounts(profile_id)
     found = balances([accounts.coins, accounts.earnings, accounts.debt])
-    return Wallet(
-        coin_balance=found[accounts.coins] // CENTICOINS_PER_COIN,
-        earnings_balance_centicoins=found[accounts.earnings],
-        debt_coins=-found[accounts.debt] // CENTICOINS_PER_COIN,
+    return Wallet.from_balances(
+        found[accounts.coins], found[accounts.earnings], found[accounts.debt]
     )
 
 
