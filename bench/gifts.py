@@ -51,6 +51,7 @@ from system import (
     HIGH_RATE_LIMIT,
     LONG_LIVED,
     LONG_SECONDS,
+    CpuMeter,
     database_url,
     log,
     post,
@@ -190,7 +191,7 @@ def http_phase(pool, seeded: dict, args: argparse.Namespace, seconds: float, url
         )
         for i in range(processes)
     ]
-    with ActivitySampler(url) as sampler:
+    with ActivitySampler(url) as sampler, CpuMeter() as cpu:
         chunks = pool.map(_http_client, jobs, chunksize=1)
     samples = [sample for chunk in chunks for sample in chunk]
     ok = sorted(latency for latency, status in samples if status == 201)
@@ -204,6 +205,7 @@ def http_phase(pool, seeded: dict, args: argparse.Namespace, seconds: float, url
         "p50_ms": round(quantile[49] * 1000, 1) if quantile else None,
         "p99_ms": round(quantile[98] * 1000, 1) if quantile else None,
         "errors": errors,
+        "cpu_ms_per_gift": cpu.per_item_ms(len(ok)),
         **sampler.summary(),
     }
 
@@ -235,11 +237,13 @@ def measure_size(pool, seeded, args, url) -> dict:
         "http_pg_active_avg": [r.get("pg_active_avg") for r in http_rounds],
         "http_pg_lock_wait_avg": [r.get("pg_lock_wait_avg") for r in http_rounds],
         "http_pg_idle_in_tx_avg": [r.get("pg_idle_in_tx_avg") for r in http_rounds],
+        "http_cpu_ms_per_gift": http_rounds[len(http_rounds) // 2]["cpu_ms_per_gift"],
         "floor_per_s": [round(r["gifts_per_s"]) for r in floor_rounds],
         "floor_median_per_s": round(floor_median),
         "floor_errors": [r["errors"] for r in floor_rounds if r["errors"]],
         "floor_pg_active_avg": [r.get("pg_active_avg") for r in floor_rounds],
         "floor_pg_lock_wait_avg": [r.get("pg_lock_wait_avg") for r in floor_rounds],
+        "floor_cpu_ms_per_gift": floor_rounds[len(floor_rounds) // 2].get("cpu_ms_per_gift"),
         "http_to_floor": round(http_median / floor_median, 3) if floor_median else None,
         "_http": http_median,
         "_floor": floor_median,

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 
-from system import log
+from system import CpuMeter, log
 
 QUANTITIES = (1, 1, 2, 3, 5)  # a Rose, or a few
 
@@ -268,7 +268,7 @@ def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str
             errors.extend(failed)
 
     threads = [threading.Thread(target=run, args=(c, i)) for i, c in enumerate(connections)]
-    with ActivitySampler(url) as sampler:
+    with ActivitySampler(url) as sampler, CpuMeter() as cpu:
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -278,7 +278,12 @@ def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str
     errors_by_kind: dict[str, int] = {}
     for name in errors:
         errors_by_kind[name] = errors_by_kind.get(name, 0) + 1
-    return {"gifts_per_s": sum(counts) / seconds, "errors": errors_by_kind, **sampler.summary()}
+    return {
+        "gifts_per_s": sum(counts) / seconds,
+        "errors": errors_by_kind,
+        "cpu_ms_per_gift": cpu.per_item_ms(sum(counts)),
+        **sampler.summary(),
+    }
 
 
 def check_consistent(url: str) -> bool:
