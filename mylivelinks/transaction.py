@@ -1,7 +1,8 @@
 """The request boundary: commit once on success, roll back otherwise, then run after-commit work.
 
 Services only flush. Work that must not happen unless the data is durable (enqueueing
-jobs, publishing events, calling vendors) is registered with `after_commit`.
+jobs, publishing events, calling vendors) is registered with `after_commit`; the request
+boundary below and the job wrapper (`jobs.context.job`) run it once they have committed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response, g, has_app_context
 
 from mylivelinks.extensions import db
 
@@ -17,9 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def after_commit(callback: Callable[[], None]) -> None:
-    """Run `callback` once the current request's transaction has committed."""
-    if not has_request_context():
-        raise RuntimeError("after_commit outside a request; jobs call their hooks themselves")
+    """Run `callback` once the current request's or job's transaction has committed."""
+    if not has_app_context():
+        raise RuntimeError("after_commit outside an app context")
     g.setdefault("after_commit", []).append(callback)
 
 
@@ -31,7 +32,13 @@ def end_read_only_transaction() -> None:
     session.commit()
 
 
-def _run_after_commit() -> None:
+def discard_after_commit() -> None:
+    """Forget the hooks of a transaction that was rolled back."""
+    g.pop("after_commit", None)
+
+
+def run_after_commit() -> None:
+    """Run (once) the hooks registered since the last run; call it right after a commit."""
     for callback in g.pop("after_commit", []):
         try:
             callback()
@@ -50,9 +57,9 @@ def init_transaction_boundary(app: Flask) -> None:
         if response.status_code < 400:
             if used:
                 db.session.commit()
-            _run_after_commit()
+            run_after_commit()
         else:
             if used:
                 db.session.rollback()
-            g.pop("after_commit", None)
+            discard_after_commit()
         return response

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mylivelinks.events.streams import read_events, room_stream_key
+from mylivelinks.events.streams import current_last_id, read_events, room_stream_key
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
 from mylivelinks.services import chat
@@ -206,6 +206,42 @@ def test_going_live_and_gifts_write_system_lines(api, app, main_room):
     assert lines[2]["body"] == f"{name} went live in box 3"
     assert lines[1]["body"] == f"{fan['user']['username']} sent {name} 2 x 🌹 Rose"
     assert lines[0]["body"] == "A stream in box 3 ended"
+
+
+def test_streams_ended_by_jobs_write_and_announce_their_lines(api, app, main_room):
+    from mylivelinks.jobs.media import end_stream_if_still_gone
+    from mylivelinks.jobs.publishing import sweep_rooms
+    from mylivelinks.models import Stream
+
+    silent, gone, waiting = api.register(), api.register(), api.register()
+    for session, position in ((silent, 4), (gone, 5)):
+        api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(session))
+    for position in set(range(1, 13)) - {4, 5}:
+        others = api.auth(api.register())
+        api.post("/api/v1/rooms/main/live", json={"position": position}, headers=others)
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(waiting))  # queued
+    with app.app_context():
+        gone_stream = db.session.scalar(
+            db.select(Stream.id).where(Stream.streamer_id == uuid.UUID(gone["user"]["id"]))
+        )
+        start = current_last_id(room_stream_key("main"))
+        # The vendor says `gone` left and never came back: the media job ends the stream
+        # and seats the queued streamer in box 5.
+        assert end_stream_if_still_gone(str(gone_stream), datetime.now(UTC)) is True
+        announced = read_events(room_stream_key("main"), start, None)
+    waiting_name = waiting["user"]["username"]
+    lines = [e.data["body"] for e in announced if e.type == "chat:message"]
+    assert lines == ["A stream in box 5 ended", f"{waiting_name} went live in box 5"]
+    assert bodies(api)[:2] == lines[::-1]
+
+    with app.app_context():
+        start = current_last_id(room_stream_key("main"))
+        later = datetime.now(UTC) + timedelta(seconds=app.config["STREAMER_TIMEOUT_SECONDS"] + 1)
+        ended = sweep_rooms(now=later)["ended_streams"]
+        announced = read_events(room_stream_key("main"), start, None)
+    lines = [e.data["body"] for e in announced if e.type == "chat:message"]
+    assert ended == 12 and len(lines) == 12
+    assert set(lines) == {f"A stream in box {n} ended" for n in range(1, 13)}
 
 
 def test_login_attempts_are_rate_limited(api, main_room):

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, has_app_context
 
 from mylivelinks.extensions import db
+from mylivelinks.transaction import discard_after_commit, run_after_commit
 
 _worker_app: Flask | None = None
 
@@ -23,7 +24,8 @@ def _app() -> Flask:
 
 
 def job(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run `func` in an app context, commit on success and roll back on failure."""
+    """Run `func` in an app context, commit on success (then run its after-commit hooks) and
+    roll back on failure."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -39,7 +41,9 @@ def _run(func, args, kwargs):
     try:
         result = func(*args, **kwargs)
         db.session.commit()
-        return result
     except Exception:
         db.session.rollback()
+        discard_after_commit()
         raise
+    run_after_commit()
+    return result

@@ -61,14 +61,6 @@ def post_message(room: Room, author: Profile, body: str, now: datetime) -> ChatM
     return message
 
 
-def post_system(room_id: uuid.UUID, kind: str, body: str) -> ChatMessage:
-    """A line written by the service (`system`: joins and box changes, `gift`: gifts)."""
-    message = ChatMessage(room_id=room_id, author_id=None, kind=kind, body=body[:500])
-    db.session.add(message)
-    db.session.flush()
-    return message
-
-
 def history(room: Room, *, limit: int, cursor: str | None) -> Page:
     """The room's messages, newest first, deleted ones hidden; rows of (message, author)."""
     stmt = (

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services import presence
+from mylivelinks.services import chat_lines, presence
 from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
@@ -54,6 +54,7 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         # Going live in two rooms at once: the unique live-streamer index decides.
         raise Conflict("You are already live.") from None
     presence.streamer_seen(room.slug, stream.id, streamer_id, now)
+    chat_lines.stream_started(room, streamer_id, box.position)
     return stream
 
 
@@ -106,7 +107,7 @@ def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
     room.ended_published_seconds += stream.published_seconds
     freed = db.session.get(Box, stream.box_id) if stream.box_id else None
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
-    db.session.flush()
+    chat_lines.stream_ended(room, freed.position if freed else None)
     presence.stream_gone(room.slug, stream.id, stream.streamer_id)
     return seat_next(room, freed, now) if freed else None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mylivelinks.api.chat.lines import system_line
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
 from mylivelinks.jobs.publishing import close_room_when_empty, request_sync
@@ -14,8 +13,6 @@ def announce_end(slug: str, position: int | None, ended: Stream, seated: Stream 
     """Once committed: sync the ended stream, tell the room, seat the successor if any."""
     ended_uuid, reason = ended.id, ended.ended_reason
     ended_id = str(ended_uuid)
-    where = f" in box {position}" if position is not None else ""
-    system_line(ended.room_id, slug, "system", f"A stream{where} ended")
     after_commit(lambda: request_sync(ended_uuid))
     after_commit(lambda: room_events.stream_ended(slug, position, ended_id, reason))
     if seated is None:
@@ -25,9 +22,6 @@ def announce_end(slug: str, position: int | None, ended: Stream, seated: Stream 
         summary = {"id": str(successor.id), "username": successor.username}
         seated_id = str(seated.id)
         after_commit(lambda: room_events.streamer_seated(slug, position, seated_id, summary))
-        system_line(
-            seated.room_id, slug, "system", f"{successor.username} went live in box {position}"
-        )
 
 
 def announce_viewer_change(

@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from mylivelinks.api.chat.lines import system_line
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.rooms.announce import announce_end, announce_viewer_change
 from mylivelinks.api.rooms.schemas import (
@@ -135,7 +134,6 @@ class GoLive(MethodView):
             }
         slug, position, stream_id = room.slug, result.box.position, str(result.stream.id)
         summary = {"id": str(streamer.id), "username": streamer.username}
-        system_line(room.id, slug, "system", f"{streamer.username} went live in box {position}")
         after_commit(lambda: room_events.stream_started(slug, position, stream_id, summary))
         return {
             "stream": _stream_summary(result.stream, streamer, now),

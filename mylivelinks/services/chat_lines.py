@@ -1,0 +1,42 @@
+"""System lines in a room's chat: streams starting and ending, written with the change."""
+
+from __future__ import annotations
+
+from mylivelinks.events import chat as chat_events
+from mylivelinks.extensions import db
+from mylivelinks.models import ChatMessage, Profile, Room
+from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
+from mylivelinks.transaction import after_commit
+
+
+def system_line(room: Room, body: str) -> ChatMessage:
+    """A `system` line in the room's chat; `chat:message` to the room once committed."""
+    message = ChatMessage(
+        room_id=room.id, author_id=None, kind="system", body=body[:MAX_MESSAGE_LENGTH]
+    )
+    db.session.add(message)
+    db.session.flush()
+    payload = chat_events.message_payload(
+        {
+            "id": message.id,
+            "kind": message.kind,
+            "body": message.body,
+            "author": None,
+            "created_at": message.created_at,
+        }
+    )
+    slug = room.slug
+    after_commit(lambda: chat_events.message_posted(slug, payload))
+    return message
+
+
+def stream_started(room: Room, streamer_id, position: int) -> ChatMessage:
+    """`<username> went live in box <position>`."""
+    username = db.session.get(Profile, streamer_id).username
+    return system_line(room, f"{username} went live in box {position}")
+
+
+def stream_ended(room: Room, position: int | None) -> ChatMessage:
+    """`A stream in box <position> ended` (`A stream ended` when it had no box)."""
+    where = f" in box {position}" if position is not None else ""
+    return system_line(room, f"A stream{where} ended")
