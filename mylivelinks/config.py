@@ -21,6 +21,7 @@ from mylivelinks.settings_types import (
     parse_rate_limit,
     parse_redis_url,
     parse_text,
+    parse_timezone,
 )
 
 
@@ -177,6 +178,30 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         parse_percent,
         70,
         "share of a gift's coins credited to the streamer's earnings; the platform keeps the rest",
+    ),
+    Setting(
+        "LEADERBOARD_TIMEZONE",
+        parse_timezone,
+        "UTC",
+        "time zone whose midnight starts a leaderboard's day, week (Monday) and month",
+    ),
+    Setting(
+        "LEADERBOARD_REBUILD_SECONDS",
+        parse_positive_int,
+        60,
+        "how often the leaderboards are rebuilt from the gifts (RQ cron)",
+    ),
+    Setting(
+        "NOTIFICATION_BATCH_SIZE",
+        parse_positive_int,
+        1000,
+        "followers notified per batch when a streamer goes live",
+    ),
+    Setting(
+        "SCHEDULE_START_WINDOW_MINUTES",
+        parse_positive_int,
+        30,
+        "going live this close (before or after) to a scheduled occurrence marks it started",
     ),
 )
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS

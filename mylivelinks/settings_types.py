@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def parse_text(raw: str) -> str:
@@ -117,6 +118,16 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+
+
+def parse_timezone(raw: str) -> str:
+    """An IANA time zone name (`UTC`, `Europe/Berlin`, ...)."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{raw!r} is not a known time zone") from None
+    return name
 
 
 def parse_rate_limit(raw: str) -> str:

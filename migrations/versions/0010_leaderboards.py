@@ -1,0 +1,24 @@
+"""leaderboards
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-22 03:30:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+# revision identifiers, used by Alembic.
+revision = '0010'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
