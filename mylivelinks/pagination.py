@@ -51,11 +51,14 @@ def keyset_page(
     cursor: str | None,
     cursor_of: Callable[[Any], Sequence[Any]],
     kinds: Sequence[type] = (datetime, uuid.UUID),
+    ascending: bool = False,
 ) -> Page:
-    """Run `stmt` newest-first on `sort_columns`, resuming after `cursor`."""
+    """Run `stmt` newest-first (or `ascending`) on `sort_columns`, resuming after `cursor`."""
     if cursor:
-        stmt = stmt.where(tuple_(*sort_columns) < tuple_(*_decode(cursor, kinds)))
-    stmt = stmt.order_by(*(column.desc() for column in sort_columns)).limit(limit + 1)
+        key, after = tuple_(*sort_columns), tuple_(*_decode(cursor, kinds))
+        stmt = stmt.where(key > after if ascending else key < after)
+    order = [column.asc() if ascending else column.desc() for column in sort_columns]
+    stmt = stmt.order_by(*order).limit(limit + 1)
     rows = list(db.session.execute(stmt).all())
     has_more = len(rows) > limit
     rows = rows[:limit]

@@ -68,7 +68,7 @@ def test_no_box_without_viewers_stays_published_past_timeout_plus_one_sweep(app,
                     sync(second)
                 elif viewer.id in watching_since:
                     if roll < 0.003:  # closes the box properly
-                        watching.close_box(room, 1, viewer)
+                        watching.close_box(room, 1, viewer, now)
                         del watching_since[viewer.id]
                         sync(second)
                     elif roll < 0.006:  # the tab dies: no close, no more heartbeats

@@ -19,6 +19,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.profiles.routes import blp as profiles_blp
     from mylivelinks.api.rooms.routes import blp as rooms_blp
     from mylivelinks.api.streams.routes import blp as streams_blp
+    from mylivelinks.api.streams.routes import profile_streams_blp
     from mylivelinks.api.wallet.routes import blp as wallet_blp
     from mylivelinks.api.webhooks.routes import blp as webhooks_blp
 
@@ -35,6 +36,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         coins_blp,
         gifts_blp,
         streams_blp,
+        profile_streams_blp,
         webhooks_blp,
         admin_blp,
     )

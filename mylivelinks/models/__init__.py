@@ -16,7 +16,7 @@ from mylivelinks.models.moderation import ModerationAction, RoomBan
 from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
-from mylivelinks.models.streams import BoxViewer, RoomQueueEntry, Stream
+from mylivelinks.models.streams import BoxViewer, RoomQueueEntry, Stream, ViewerSession
 
 __all__ = [
     "ROLES",
@@ -44,4 +44,5 @@ __all__ = [
     "RoomBan",
     "RoomQueueEntry",
     "Stream",
+    "ViewerSession",
 ]

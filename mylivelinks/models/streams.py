@@ -1,4 +1,5 @@
-"""Streams (one Go-Live session each), the viewers of a box, and a room's waiting queue."""
+"""Streams (one Go-Live session each), the viewers of a box and their sessions, and a room's
+waiting queue."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
     text,
@@ -60,7 +62,41 @@ class Stream(Base):
     published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     gifts_received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     gift_coins_received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Most viewers at once, kept while live; the rest of the stats are saved when it ends
+    # (null until then: a live stream's are computed from its viewer sessions).
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_views: Mapped[int | None] = mapped_column(Integer)
+    unique_viewers: Mapped[int | None] = mapped_column(Integer)
+    average_watch_seconds: Mapped[int | None] = mapped_column(Integer)
+    chat_messages: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class ViewerSession(Base):
+    """One viewer watching one stream, from opening its box to leaving (for analytics)."""
+
+    __tablename__ = "viewer_sessions"
+    __table_args__ = (
+        # At most one open session per viewer and stream: reopening a box continues it.
+        Index(
+            "uq_viewer_sessions_open",
+            "stream_id",
+            "viewer_id",
+            unique=True,
+            postgresql_where=text("left_at IS NULL"),
+        ),
+        Index("ix_viewer_sessions_viewer", "viewer_id", "joined_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    stream_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
+    viewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    watch_seconds: Mapped[int | None] = mapped_column(Integer)
+    messages_sent: Mapped[int | None] = mapped_column(Integer)
+    gifts_sent: Mapped[int | None] = mapped_column(Integer)
+    gift_coins_sent: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class BoxViewer(Base):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services import chat_lines, presence
+from mylivelinks.services import chat_lines, presence, stream_stats
 from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
@@ -106,6 +106,8 @@ def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
     room.ended_live_seconds += live_seconds(stream, now)
     room.ended_published_seconds += stream.published_seconds
     freed = db.session.get(Box, stream.box_id) if stream.box_id else None
+    stream_stats.close_sessions(stream.id, None, now)
+    stream_stats.save_stats(stream, now)
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
     chat_lines.stream_ended(room, freed.position if freed else None)
     presence.stream_gone(room.slug, stream.id, stream.streamer_id)

@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Room, Stream
-from mylivelinks.services import presence
+from mylivelinks.services import presence, stream_stats
 from mylivelinks.services.live import end_stream
 from mylivelinks.services.rooms import active_since, active_viewer_counts
 
@@ -127,15 +127,19 @@ def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
     heartbeating = presence.active_viewers(stream_ids, since)
     removed: list[uuid.UUID] = []
     for stream_id in stream_ids:
-        removed += db.session.scalars(
+        silent = db.session.scalars(
             delete(BoxViewer)
             .where(
                 BoxViewer.stream_id == stream_id,
                 BoxViewer.viewer_id.not_in(heartbeating[stream_id]),
                 BoxViewer.joined_at < since,
             )
-            .returning(BoxViewer.stream_id)
-        )
+            .returning(BoxViewer.viewer_id)
+        ).all()
+        if silent:
+            # They were last seen before `since`: their sessions end there at the latest.
+            stream_stats.close_sessions(stream_id, list(silent), since)
+        removed += [stream_id] * len(silent)
     presence.drop_silent_viewers(stream_ids, since)
     return removed
 

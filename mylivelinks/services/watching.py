@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
-from mylivelinks.services import presence
+from mylivelinks.services import presence, stream_stats
 from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict
 from mylivelinks.services.rooms import box_at, get_room
@@ -34,10 +34,11 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
         .on_conflict_do_nothing(index_elements=["stream_id", "viewer_id"])
     )
     presence.viewer_seen(room.slug, position, stream.id, viewer.id, now)
+    stream_stats.start_session(stream, viewer.id, now)
     return stream, box
 
 
-def close_box(room: Room, position: int, viewer: Profile) -> Stream | None:
+def close_box(room: Room, position: int, viewer: Profile, now: datetime) -> Stream | None:
     """Stop watching the box; returns the stream that lost a viewer, if any."""
     stream = live_stream_in(box_at(room, position))
     if stream is None:
@@ -48,7 +49,10 @@ def close_box(room: Room, position: int, viewer: Profile) -> Stream | None:
         .returning(BoxViewer.id)
     ).scalar()
     presence.viewer_gone(room.slug, position, stream.id, viewer.id)
-    return stream if removed else None
+    if not removed:
+        return None
+    stream_stats.close_sessions(stream.id, [viewer.id], now)
+    return stream
 
 
 def heartbeat(

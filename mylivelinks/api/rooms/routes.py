@@ -185,7 +185,7 @@ class BoxViewers(MethodView):
     def delete(self, slug, position):
         """Close a box (closing a box you do not have open is fine)"""
         room, viewer = get_room(slug), current_user()
-        stream = watching.close_box(room, position, viewer)
+        stream = watching.close_box(room, position, viewer, _now())
         if stream is not None:
             announce_viewer_change(
                 room.slug,

@@ -1,44 +1,89 @@
-"""Streams: the top gifters of a stream."""
+"""Streams: one with its stats, a profile's, search (status, name or title, place), top gifters."""
 
 from __future__ import annotations
 
-import marshmallow as ma
+from datetime import UTC, datetime
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import validate
 
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.api.profiles.schemas import ProfileSummarySchema
+from mylivelinks.api.schemas import PageArgsSchema
+from mylivelinks.api.streams.schemas import (
+    LeaderboardArgsSchema,
+    StreamDetailSchema,
+    StreamLeaderboardSchema,
+    StreamPageSchema,
+    StreamSearchArgsSchema,
+)
+from mylivelinks.services import stream_search
+from mylivelinks.services.accounts import get_by_username
 from mylivelinks.services.gifts import stream_leaderboard
+from mylivelinks.services.stream_stats import stream_stats
 
 blp = Blueprint("streams", __name__, url_prefix="/streams", description="Streams")
+profile_streams_blp = Blueprint(
+    "profile_streams", __name__, url_prefix="/profiles", description="A profile's streams"
+)
+NOT_FOUND = {"schema": ErrorSchema, "description": "No such stream"}
 
 
-class LeaderboardArgsSchema(ma.Schema):
-    """`?limit=` of a stream leaderboard."""
+def stream_view(row, *, distance_km: float | None = None) -> dict:
+    """A (stream, streamer, room, position) row as the API shows it."""
+    stream = row.Stream
+    return {
+        "id": stream.id,
+        "status": stream.status,
+        "title": stream.title,
+        "streamer": row.Profile,
+        "room": row.room,
+        "position": row.position,
+        "started_at": stream.started_at,
+        "ended_at": stream.ended_at,
+        "ended_reason": stream.ended_reason,
+        "distance_km": distance_km,
+    }
 
-    limit = ma.fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+def _page(page) -> dict:
+    items = [stream_view(row, distance_km=getattr(row, "distance_km", None)) for row in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
 
 
-class GifterSchema(ma.Schema):
-    """One gifter's place."""
+@blp.route("")
+class Streams(MethodView):
+    @blp.arguments(StreamSearchArgsSchema, location="query")
+    @blp.response(200, StreamPageSchema)
+    def get(self, args):
+        """Search streams by status, username prefix or title, and place (nearest first)"""
+        near = None
+        if args["lat"] is not None:
+            near = stream_search.Near(args["lat"], args["lng"], args["radius_km"])
+        page = stream_search.search(
+            status=args["status"],
+            q=args["q"],
+            near=near,
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        return _page(page)
 
-    rank = ma.fields.Integer(dump_only=True)
-    coins = ma.fields.Integer(dump_only=True)
-    profile = ma.fields.Nested(ProfileSummarySchema, dump_only=True)
 
-
-class StreamLeaderboardSchema(ma.Schema):
-    """Top gifters of a stream, most coins first (ties: who gave first)."""
-
-    items = ma.fields.List(ma.fields.Nested(GifterSchema), dump_only=True)
+@blp.route("/<uuid:stream_id>")
+class StreamById(MethodView):
+    @blp.response(200, StreamDetailSchema)
+    @blp.alt_response(404, **NOT_FOUND)
+    def get(self, stream_id):
+        """A stream with its stats (live: so far; ended: as saved when it ended)"""
+        row = stream_search.get_stream(stream_id)
+        return {**stream_view(row), "stats": stream_stats(row.Stream, datetime.now(UTC))}
 
 
 @blp.route("/<uuid:stream_id>/leaderboard")
 class StreamLeaderboard(MethodView):
     @blp.arguments(LeaderboardArgsSchema, location="query")
     @blp.response(200, StreamLeaderboardSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="No such stream")
+    @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, stream_id):
         """The top gifters of a stream"""
         rows = stream_leaderboard(stream_id, limit=args["limit"])
@@ -48,3 +93,13 @@ class StreamLeaderboard(MethodView):
                 for rank, (profile, coins, _) in enumerate(rows, start=1)
             ]
         }
+
+
+@profile_streams_blp.route("/<string:username>/streams")
+class ProfileStreams(MethodView):
+    @profile_streams_blp.arguments(PageArgsSchema, location="query")
+    @profile_streams_blp.response(200, StreamPageSchema)
+    @profile_streams_blp.alt_response(404, schema=ErrorSchema, description="No such profile")
+    def get(self, args, username):
+        """The profile's streams, current and past, newest first"""
+        return _page(stream_search.profile_streams(get_by_username(username), **args))
