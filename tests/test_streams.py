@@ -214,3 +214,76 @@ def test_ended_streams_and_a_profiles_streams(api, app, main_room):
     assert len(ended["items"]) == 2
     assert api.get("/api/v1/profiles/nobody_here_at_all/streams").status_code == 404
     assert api.get(f"/api/v1/streams/{uuid.uuid4()}").status_code == 404
+
+
+def _guest(api) -> dict:
+    response = api.post("/api/v1/auth/guest")
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["user"]["role"] == "guest" and "refresh_token" not in body
+    return body
+
+
+def test_guests_watch_only_where_the_room_allows_it_and_do_nothing_else(
+    api, app, main_room, moderator
+):
+    streamer = api.register()
+    api.post(LIVE, json={"position": 6}, headers=api.auth(streamer))
+    guest = _guest(api)
+    refused = api.post(_box(6), headers=api.auth(guest))
+    assert refused.status_code == 403 and "account" in refused.get_json()["message"]
+
+    allowed = api.put(
+        "/api/v1/rooms/main/settings",
+        json={"anonymous_viewing": True},
+        headers=api.auth(moderator),
+    )
+    assert allowed.status_code == 200 and allowed.get_json()["anonymous_viewing"] is True
+    watching_ok = api.post(_box(6), headers=api.auth(guest))
+    assert watching_ok.status_code == 200
+    assert watching_ok.get_json()["credentials"]["role"] == "subscriber"
+    beat = api.post(
+        "/api/v1/rooms/main/heartbeat", json={"positions": [6]}, headers=api.auth(guest)
+    )
+    assert beat.get_json()["boxes"] == [{"position": 6, "refreshed": True}]
+
+    for method, path, body in (
+        ("post", "/api/v1/rooms/main/chat", {"body": "hi"}),
+        ("post", LIVE, {}),
+        ("post", f"/api/v1/profiles/{streamer['user']['username']}/follow", None),
+        ("get", "/api/v1/me", None),
+    ):
+        answer = getattr(api, method)(path, json=body, headers=api.auth(guest))
+        assert answer.status_code == 403, path
+    gift = send_gift(api, guest, "Rose", 1, room="main", position=6)
+    assert gift.status_code == 403
+
+    api.delete(_box(6), headers=api.auth(guest))
+    api.delete(LIVE, headers=api.auth(streamer))
+    stream_id = _stream_id(app, streamer)
+    stats = api.get(f"/api/v1/streams/{stream_id}").get_json()["stats"]
+    assert (stats["total_views"], stats["unique_viewers"]) == (1, 1)
+
+
+def test_old_guests_are_purged_and_their_sessions_stay_anonymous(api, app, main_room):
+    from mylivelinks.jobs.maintenance import GUEST_RETENTION, purge_old_guests
+
+    streamer, guest = api.register(), _guest(api)
+    with app.app_context():
+        room = get_room("main", lock=True)
+        room.anonymous_viewing = True
+        people = [db.session.get(Profile, uuid.UUID(s["user"]["id"])) for s in (streamer, guest)]
+        now = datetime.now(UTC)
+        stream = live.go_live(room, people[0], title=None, position=9, now=now).stream
+        watching.open_box(room, 9, people[1], now)
+        watching.close_box(room, 9, people[1], now + timedelta(seconds=30))
+        assert purge_old_guests() == 0  # too young
+        people[1].created_at = now - GUEST_RETENTION - timedelta(minutes=1)
+        db.session.flush()
+        assert purge_old_guests() == 1
+        assert db.session.get(Profile, people[1].id) is None
+        session = db.session.scalar(
+            select(ViewerSession).where(ViewerSession.stream_id == stream.id)
+        )
+        assert session.viewer_id is None and session.watch_seconds == 30
+        db.session.rollback()

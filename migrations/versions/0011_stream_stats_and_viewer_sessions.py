@@ -1,4 +1,4 @@
-"""stream stats and viewer sessions
+"""stream stats, viewer sessions and anonymous viewing
 
 Revision ID: 0011
 Revises: 0010
@@ -25,7 +25,7 @@ def upgrade():
     op.create_table('viewer_sessions',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('stream_id', sa.Uuid(), nullable=False),
-    sa.Column('viewer_id', sa.Uuid(), nullable=False),
+    sa.Column('viewer_id', sa.Uuid(), nullable=True),
     sa.Column('joined_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('left_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('watch_seconds', sa.Integer(), nullable=True),
@@ -33,14 +33,21 @@ def upgrade():
     sa.Column('gifts_sent', sa.Integer(), nullable=True),
     sa.Column('gift_coins_sent', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['stream_id'], ['streams.id'], name=op.f('fk_viewer_sessions_stream_id_streams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['viewer_id'], ['profiles.id'], name=op.f('fk_viewer_sessions_viewer_id_profiles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['viewer_id'], ['profiles.id'], name=op.f('fk_viewer_sessions_viewer_id_profiles'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_viewer_sessions'))
     )
     op.create_index('ix_viewer_sessions_viewer', 'viewer_sessions', ['viewer_id', 'joined_at'], unique=False)
     op.create_index('uq_viewer_sessions_open', 'viewer_sessions', ['stream_id', 'viewer_id'], unique=True, postgresql_where=sa.text('left_at IS NULL'))
+    op.add_column('rooms', sa.Column('anonymous_viewing', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    op.drop_constraint(op.f('ck_profiles_role'), 'profiles', type_='check')
+    op.create_check_constraint(op.f('ck_profiles_role'), 'profiles', "role IN ('user', 'moderator', 'admin', 'guest')")
 
 
 def downgrade():
+    op.execute("DELETE FROM profiles WHERE role = 'guest'")
+    op.drop_constraint(op.f('ck_profiles_role'), 'profiles', type_='check')
+    op.create_check_constraint(op.f('ck_profiles_role'), 'profiles', "role IN ('user', 'moderator', 'admin')")
+    op.drop_column('rooms', 'anonymous_viewing')
     op.drop_index('uq_viewer_sessions_open', table_name='viewer_sessions', postgresql_where=sa.text('left_at IS NULL'))
     op.drop_index('ix_viewer_sessions_viewer', table_name='viewer_sessions')
     op.drop_table('viewer_sessions')

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint, abort
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
+from mylivelinks.models.profiles import GUEST
 from mylivelinks.services.errors import Unauthorized
 from mylivelinks.services.external_identity import external_verifier, profile_for_external_claims
 from mylivelinks.services.tokens import decode_access_token
@@ -55,12 +56,14 @@ def _uuid_or_401(value: str) -> uuid.UUID:
         raise Unauthorized("The access token is invalid.") from None
 
 
-def caller_id_from_token(token: str) -> uuid.UUID:
-    """The profile id a bearer token stands for, without reading our own tokens' profile."""
+def caller_from_token(token: str) -> tuple[uuid.UUID, str]:
+    """(profile id, role) a bearer token stands for, without reading our own tokens' profile."""
     verifier = external_verifier()
     if verifier is not None and not _is_ours(token):
-        return profile_from_token(token).id  # may create the profile on first sight
-    return _uuid_or_401(decode_access_token(token)["sub"])
+        profile = profile_from_token(token)  # may create the profile on first sight
+        return profile.id, profile.role
+    claims = decode_access_token(token)
+    return _uuid_or_401(claims["sub"]), claims.get("role", "user")
 
 
 def current_user() -> Profile:
@@ -73,11 +76,14 @@ def current_user_id() -> uuid.UUID:
     return g.current_user_id
 
 
-def auth_required(blp: Blueprint, *roles: str, load_profile: bool = True):
+def auth_required(
+    blp: Blueprint, *roles: str, load_profile: bool = True, allow_guests: bool = False
+):
     """Require a valid bearer token (and one of `roles`, when given); documents 401/403.
 
     `load_profile=False` trusts a valid token of ours without reading the profile, for the
-    hottest requests; only `current_user_id()` is available then.
+    hottest requests; only `current_user_id()` is available then. Guests (`POST
+    /auth/guest`) get 403 unless `allow_guests`: they may only watch.
     """
     if roles and not load_profile:
         raise ValueError("Checking roles needs the profile.")
@@ -91,11 +97,13 @@ def auth_required(blp: Blueprint, *roles: str, load_profile: bool = True):
             try:
                 if load_profile:
                     g.current_user = profile_from_token(token)
-                    g.current_user_id = g.current_user.id
+                    g.current_user_id, role = g.current_user.id, g.current_user.role
                 else:
-                    g.current_user_id = caller_id_from_token(token)
+                    g.current_user_id, role = caller_from_token(token)
             except Unauthorized as exc:
                 abort(401, message=exc.message, headers=CHALLENGE)
+            if role == GUEST and not allow_guests:
+                abort(403, message="Guests can only watch: create an account to do this.")
             if roles and g.current_user.role not in roles:
                 abort(403, message="You are not allowed to do this.")
             return view(*args, **kwargs)

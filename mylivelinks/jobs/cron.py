@@ -4,11 +4,12 @@ from rq import cron
 
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.ledger import purge_idempotency_records, reconcile_ledger
-from mylivelinks.jobs.maintenance import purge_refresh_tokens
+from mylivelinks.jobs.maintenance import purge_old_guests, purge_refresh_tokens
 from mylivelinks.jobs.payments import requeue_stuck_payment_events
 from mylivelinks.jobs.publishing import sweep_rooms
 
 cron.register(purge_refresh_tokens, DEFAULT_QUEUE, cron="17 3 * * *")
+cron.register(purge_old_guests, DEFAULT_QUEUE, cron="23 * * * *")
 cron.register(reconcile_ledger, DEFAULT_QUEUE, cron="40 2 * * *")
 cron.register(requeue_stuck_payment_events, DEFAULT_QUEUE, interval=60)
 cron.register(purge_idempotency_records, DEFAULT_QUEUE, cron="5 * * * *")

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mylivelinks.models.base import Base, created_at_column, uuid_pk
 
 ROLES = ("user", "moderator", "admin")
+# A guest watches (rooms that allow anonymous viewing) and does nothing else; never assigned.
+GUEST = "guest"
 
 
 class Profile(Base):
@@ -30,7 +32,7 @@ class Profile(Base):
 
     __tablename__ = "profiles"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
+        CheckConstraint("role IN ('user', 'moderator', 'admin', 'guest')", name="role"),
         CheckConstraint("username ~ '^[a-z0-9_]{3,30}$'", name="username_format"),
         CheckConstraint("follower_count >= 0", name="follower_count_nonnegative"),
         CheckConstraint("following_count >= 0", name="following_count_nonnegative"),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +49,10 @@ class Room(Base):
     ended_published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Chat settings moderators change: seconds between one user's messages, blocked terms.
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Guests (`POST /auth/guest`, no account) may open boxes here.
+    anonymous_viewing: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     blocked_terms: Mapped[list[str]] = mapped_column(
         ARRAY(String(50)), default=list, server_default="{}"
     )

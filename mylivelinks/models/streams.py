@@ -90,7 +90,10 @@ class ViewerSession(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     stream_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
-    viewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    # Null once the viewer is gone (a purged guest): the session still counts in the stats.
+    viewer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     watch_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import ROLES, Profile
+from mylivelinks.models.profiles import GUEST
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from mylivelinks.services.passwords import hash_password, verify_password
 from mylivelinks.services.usernames import normalize_username, username_problem
@@ -70,6 +74,25 @@ def register(username: str, email: str, password: str, role: str = "user") -> Pr
         display_name=username,
     )
     return flush_new_profile(profile)
+
+
+def create_guest() -> Profile:
+    """A guest: no credentials, watches boxes where the room allows anonymous viewing."""
+    return flush_new_profile(
+        Profile(username=f"guest_{secrets.token_hex(6)}", role=GUEST, display_name="Guest")
+    )
+
+
+def purge_guests(older_than: timedelta) -> int:
+    """Delete guests created longer ago than `older_than`; returns how many."""
+    cutoff = datetime.now(UTC) - older_than
+    return len(
+        db.session.execute(
+            delete(Profile)
+            .where(Profile.role == GUEST, Profile.created_at < cutoff)
+            .returning(Profile.id)
+        ).all()
+    )
 
 
 def authenticate(login: str, password: str) -> Profile:

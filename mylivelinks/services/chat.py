@@ -93,13 +93,25 @@ def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datet
 
 
 def update_settings(
-    room: Room, moderator: Profile, *, slow_mode_seconds: int, blocked_terms: list[str]
+    room: Room,
+    moderator: Profile,
+    *,
+    slow_mode_seconds: int,
+    blocked_terms: list[str],
+    anonymous_viewing: bool,
 ) -> Room:
-    """Set the room's slow mode and blocked terms (stored lower-case, without duplicates)."""
+    """Set the room's slow mode, blocked terms (stored lower-case, without duplicates) and
+    whether guests may watch."""
     terms = sorted({term.strip().lower() for term in blocked_terms if term.strip()})
     room.slow_mode_seconds, room.blocked_terms = slow_mode_seconds, terms
+    room.anonymous_viewing = anonymous_viewing
     record_action(
-        moderator, "chat_settings", room=room, slow_mode_seconds=slow_mode_seconds, terms=len(terms)
+        moderator,
+        "room_settings",
+        room=room,
+        slow_mode_seconds=slow_mode_seconds,
+        terms=len(terms),
+        anonymous_viewing=anonymous_viewing,
     )
     db.session.flush()
     return room

@@ -10,9 +10,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
+from mylivelinks.models.profiles import GUEST
 from mylivelinks.services import presence, stream_stats
 from mylivelinks.services.bans import refuse_if_banned
-from mylivelinks.services.errors import Conflict
+from mylivelinks.services.errors import Conflict, Forbidden
 from mylivelinks.services.rooms import box_at, get_room
 
 
@@ -22,7 +23,10 @@ def live_stream_in(box: Box) -> Stream | None:
 
 
 def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple[Stream, Box]:
-    """Join the box as a viewer (or refresh); Conflict when nobody is live in it."""
+    """Join the box as a viewer (or refresh); Conflict when nobody is live in it, Forbidden
+    when banned or a guest in a room without anonymous viewing."""
+    if viewer.role == GUEST and not room.anonymous_viewing:
+        raise Forbidden(f"Watching in {room.slug} needs an account.")
     refuse_if_banned(room, viewer.id)
     box = box_at(room, position)
     stream = live_stream_in(box)

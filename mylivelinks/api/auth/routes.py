@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from mylivelinks.api.auth.schemas import (
+    GuestSessionSchema,
     LoginSchema,
     RefreshTokenSchema,
     RegisterSchema,
@@ -37,6 +38,23 @@ class Register(MethodView):
         """Create an account and start a session"""
         profile = accounts.register(data["username"], data["email"], data["password"])
         return _session_payload(profile, tokens.issue_token_pair(profile))
+
+
+@blp.route("/guest")
+class Guest(MethodView):
+    @blp.response(201, GuestSessionSchema)
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many requests (Retry-After)")
+    @limiter.limit(login_limit)
+    def post(self):
+        """Watch without an account: a guest token, for rooms that allow anonymous viewing"""
+        profile = accounts.create_guest()
+        access_token, expires_at = tokens.mint_access_token(profile)
+        return {
+            "user": profile,
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_at": expires_at,
+        }
 
 
 @blp.route("/login")

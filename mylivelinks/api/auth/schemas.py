@@ -40,3 +40,14 @@ class TokenPairSchema(ma.Schema):
     refresh_token = ma.fields.String(dump_only=True)
     token_type = ma.fields.String(dump_only=True, metadata={"description": "always Bearer"})
     expires_at = ma.fields.DateTime(dump_only=True, metadata={"description": "access token expiry"})
+
+
+class GuestSessionSchema(ma.Schema):
+    """A guest's access token: watching where rooms allow it, nothing else; no refresh."""
+
+    user = ma.fields.Nested(OwnProfileSchema, dump_only=True)
+    access_token = ma.fields.String(dump_only=True)
+    token_type = ma.fields.String(dump_only=True, metadata={"description": "always Bearer"})
+    expires_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "ask for a new guest token after it"}
+    )

@@ -93,9 +93,13 @@ class ChatSettings(MethodView):
     @blp.response(200, ChatSettingsSchema)
     @blp.alt_response(404, **NO_ROOM)
     def put(self, data, slug):
-        """Set the room's slow mode and blocked terms"""
+        """Set the room's slow mode, blocked terms and anonymous viewing"""
         room = chat.update_settings(get_room(slug, lock=True), current_user(), **data)
-        return {"slow_mode_seconds": room.slow_mode_seconds, "blocked_terms": room.blocked_terms}
+        return {
+            "slow_mode_seconds": room.slow_mode_seconds,
+            "blocked_terms": room.blocked_terms,
+            "anonymous_viewing": room.anonymous_viewing,
+        }
 
 
 @blp.route("/reports")

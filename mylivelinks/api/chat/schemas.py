@@ -30,7 +30,7 @@ ChatPageSchema = page_schema(ChatMessageSchema, "ChatPage")
 
 
 class ChatSettingsSchema(ma.Schema):
-    """A room's chat settings."""
+    """A room's settings: chat (slow mode, blocked terms) and anonymous viewing."""
 
     slow_mode_seconds = ma.fields.Integer(
         strict=True,
@@ -43,6 +43,10 @@ class ChatSettingsSchema(ma.Schema):
         load_default=list,
         validate=validate.Length(max=500),
         metadata={"description": "refused as whole words, in any case"},
+    )
+    anonymous_viewing = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "guests (`POST /auth/guest`) may open boxes in this room"},
     )
 
 

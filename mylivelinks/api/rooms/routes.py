@@ -158,8 +158,9 @@ class GoLive(MethodView):
 
 @blp.route("/<string:slug>/boxes/<int:position>/viewers")
 class BoxViewers(MethodView):
-    @auth_required(blp)
+    @auth_required(blp, allow_guests=True)
     @blp.response(200, WatchResultSchema)
+    @blp.alt_response(403, schema=ErrorSchema, description="Banned, or a guest not allowed here")
     @blp.alt_response(404, **NO_ROOM)
     @blp.alt_response(409, schema=ErrorSchema, description="Nobody is live in this box")
     def post(self, slug, position):
@@ -179,7 +180,7 @@ class BoxViewers(MethodView):
         )
         return {"credentials": credentials, "box": box}
 
-    @auth_required(blp)
+    @auth_required(blp, allow_guests=True)
     @blp.response(204)
     @blp.alt_response(404, **NO_ROOM)
     def delete(self, slug, position):
@@ -199,7 +200,7 @@ class BoxViewers(MethodView):
 
 @blp.route("/<string:slug>/heartbeat")
 class Heartbeat(MethodView):
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp, load_profile=False, allow_guests=True)
     @blp.arguments(HeartbeatSchema)
     @blp.response(200, HeartbeatResultSchema)
     @blp.alt_response(404, **NO_ROOM)
