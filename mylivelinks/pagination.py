@@ -24,12 +24,14 @@ class Page:
     next_cursor: str | None
 
 
-def _encode(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[Any]) -> str:
+    """The opaque cursor of a sort key (datetimes, ids, numbers)."""
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, kinds: Sequence[type]) -> list[Any]:
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    """The sort key of a cursor, typed by `kinds`; InvalidInput when it is not one of ours."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -55,12 +57,12 @@ def keyset_page(
 ) -> Page:
     """Run `stmt` newest-first (or `ascending`) on `sort_columns`, resuming after `cursor`."""
     if cursor:
-        key, after = tuple_(*sort_columns), tuple_(*_decode(cursor, kinds))
+        key, after = tuple_(*sort_columns), tuple_(*decode_cursor(cursor, kinds))
         stmt = stmt.where(key > after if ascending else key < after)
     order = [column.asc() if ascending else column.desc() for column in sort_columns]
     stmt = stmt.order_by(*order).limit(limit + 1)
     rows = list(db.session.execute(stmt).all())
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode(cursor_of(rows[-1])) if has_more and rows else None
+    next_cursor = encode_cursor(cursor_of(rows[-1])) if has_more and rows else None
     return Page(items=rows, next_cursor=next_cursor)

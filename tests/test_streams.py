@@ -287,3 +287,45 @@ def test_old_guests_are_purged_and_their_sessions_stay_anonymous(api, app, main_
         )
         assert session.viewer_id is None and session.watch_seconds == 30
         db.session.rollback()
+
+
+def _schedule(api, session, title, minutes_ahead):
+    at = datetime.now(UTC) + timedelta(minutes=minutes_ahead)
+    response = api.post(
+        "/api/v1/me/schedules",
+        json={
+            "kind": "once",
+            "date": at.date().isoformat(),
+            "local_time": at.strftime("%H:%M"),
+            "timezone": "UTC",
+            "title": title,
+        },
+        headers=api.auth(session),
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def test_scheduled_streams_are_the_occurrences_not_started_yet(api, main_room):
+    tag = uuid.uuid4().hex[:6]
+    near_paris, far, starting = (api.register(f"{p}_{tag}") for p in ("np", "far", "go"))
+    _place(api, near_paris, 48.86, 2.34)
+    _place(api, far, 40.71, -74.0)
+    first = _schedule(api, near_paris, f"Jazz {tag}", 120)
+    second = _schedule(api, far, f"Blues {tag}", 60)
+    _schedule(api, starting, f"Jazz {tag} early", 10)
+    api.post(LIVE, json={}, headers=api.auth(starting))  # keeps its occurrence: no longer scheduled
+
+    def search(**query):
+        body = api.get("/api/v1/streams", query_string={"status": "scheduled", **query})
+        assert body.status_code == 200, body.get_json()
+        return body.get_json()["items"]
+
+    found = search(q=tag)
+    assert [item["schedule_id"] for item in found] == [second, first]  # soonest first
+    assert found[0]["status"] == "scheduled" and found[0]["id"] is None
+    assert found[0]["scheduled_for"] and found[0]["title"] == f"Blues {tag}"
+    assert [item["schedule_id"] for item in search(q="jazz " + tag)] == [first]
+    nearby = search(q=tag, lat=48.85, lng=2.35, radius_km=50)
+    assert [item["schedule_id"] for item in nearby] == [first]
+    assert nearby[0]["distance_km"] < 5

@@ -16,8 +16,10 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.health.routes import blp as health_blp
     from mylivelinks.api.me.routes import blp as me_blp
     from mylivelinks.api.moderation.routes import blp as moderation_blp
+    from mylivelinks.api.notifications.routes import blp as notifications_blp
     from mylivelinks.api.profiles.routes import blp as profiles_blp
     from mylivelinks.api.rooms.routes import blp as rooms_blp
+    from mylivelinks.api.schedules.routes import blp as schedules_blp
     from mylivelinks.api.streams.routes import blp as streams_blp
     from mylivelinks.api.streams.routes import profile_streams_blp
     from mylivelinks.api.wallet.routes import blp as wallet_blp
@@ -27,6 +29,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     resources = (
         auth_blp,
         me_blp,
+        notifications_blp,
         wallet_blp,
         profiles_blp,
         rooms_blp,
@@ -37,6 +40,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         gifts_blp,
         streams_blp,
         profile_streams_blp,
+        schedules_blp,
         webhooks_blp,
         admin_blp,
     )

@@ -13,9 +13,11 @@ from mylivelinks.models.ledger import (
 )
 from mylivelinks.models.media import MediaEventRecord
 from mylivelinks.models.moderation import ModerationAction, RoomBan
+from mylivelinks.models.notifications import Notification
 from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
+from mylivelinks.models.schedules import Schedule, ScheduleOccurrence
 from mylivelinks.models.streams import BoxViewer, RoomQueueEntry, Stream, ViewerSession
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "LedgerTransaction",
     "MediaEventRecord",
     "ModerationAction",
+    "Notification",
     "PaymentEvent",
     "Profile",
     "ProfileLink",
@@ -43,6 +46,8 @@ __all__ = [
     "Room",
     "RoomBan",
     "RoomQueueEntry",
+    "Schedule",
+    "ScheduleOccurrence",
     "Stream",
     "ViewerSession",
 ]

@@ -50,9 +50,7 @@ class Room(Base):
     # Chat settings moderators change: seconds between one user's messages, blocked terms.
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Guests (`POST /auth/guest`, no account) may open boxes here.
-    anonymous_viewing: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
+    anonymous_viewing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     blocked_terms: Mapped[list[str]] = mapped_column(
         ARRAY(String(50)), default=list, server_default="{}"
     )

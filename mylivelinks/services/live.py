@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services import chat_lines, presence, stream_stats
+from mylivelinks.services import chat_lines, notifications, presence, schedules, stream_stats
 from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
@@ -55,6 +55,8 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         raise Conflict("You are already live.") from None
     presence.streamer_seen(room.slug, stream.id, streamer_id, now)
     chat_lines.stream_started(room, streamer_id, box.position)
+    schedules.mark_schedule_started(stream, now)
+    notifications.notify_followers_after_commit(stream)
     return stream
 
 

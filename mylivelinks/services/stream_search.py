@@ -1,4 +1,5 @@
-"""Finding streams: one by id, a profile's, and search by status, name or title, and place.
+"""Finding streams: one by id, a profile's, and search by status, name or title, and place
+(scheduled ones are the schedules' occurrences not started yet).
 
 Distances are great-circle (haversine) kilometres computed in plain SQL from the
 streamer's profile coordinates, after a latitude/longitude bounding box narrows the rows,
@@ -10,12 +11,14 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Float, Select, and_, cast, func, literal, null, or_, select
 
 from mylivelinks.extensions import db
-from mylivelinks.models import Box, Profile, Room, Stream
+from mylivelinks.models import Box, Profile, Room, Schedule, Stream
 from mylivelinks.pagination import Page, keyset_page
+from mylivelinks.services import schedules
 from mylivelinks.services.errors import NotFound
 
 EARTH_RADIUS_KM = 6371.0088
@@ -65,13 +68,11 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def _matching(stmt: Select, q: str) -> Select:
+def _matching(title, q: str):
     prefix = _like_prefix(q.strip())
-    return stmt.where(
-        or_(
-            func.lower(Profile.username).like(prefix, escape="\\"),
-            Stream.title.ilike("%" + prefix, escape="\\"),
-        )
+    return or_(
+        func.lower(Profile.username).like(prefix, escape="\\"),
+        title.ilike("%" + prefix, escape="\\"),
     )
 
 
@@ -106,7 +107,7 @@ def search(
     `distance_km` (None without `near`). Newest first, or nearest first with `near`."""
     stmt = _listing().where(Stream.status == status)
     if q:
-        stmt = _matching(stmt, q)
+        stmt = stmt.where(_matching(Stream.title, q))
     if near is None:
         stmt = stmt.add_columns(cast(null(), Float).label("distance_km"))
         return keyset_page(
@@ -129,3 +130,27 @@ def search(
         kinds=(float, uuid.UUID),
         ascending=True,
     )
+
+
+def scheduled(
+    now: datetime, *, q: str | None, near: Near | None, limit: int, cursor: str | None
+) -> Page:
+    """Scheduled occurrences not started yet (see `schedules.upcoming`), soonest first, of
+    creators matching `q` (username prefix or schedule title) and within `near`; items are
+    (occurrence, distance_km or None)."""
+    where = []
+    if q:
+        where.append(_matching(Schedule.title, q))
+    if near is not None:
+        where += [_bounding_box(near), _distance_km(near) <= near.radius_km]
+    page = schedules.upcoming(now, limit=limit, cursor=cursor, where=where, pending_only=True)
+    distances: dict[uuid.UUID, float] = {}
+    if near is not None and page.items:
+        creators = {item.creator.id for item in page.items}
+        distances = dict(
+            db.session.execute(
+                select(Profile.id, _distance_km(near)).where(Profile.id.in_(creators))
+            ).all()
+        )
+    items = [(item, distances.get(item.creator.id)) for item in page.items]
+    return Page(items, page.next_cursor)

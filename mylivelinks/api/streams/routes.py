@@ -45,6 +45,24 @@ def stream_view(row, *, distance_km: float | None = None) -> dict:
     }
 
 
+def scheduled_view(occurrence, distance_km: float | None) -> dict:
+    """A scheduled occurrence (not started yet) as a stream of the search."""
+    return {
+        "id": None,
+        "status": "scheduled",
+        "title": occurrence.schedule.title,
+        "streamer": occurrence.creator,
+        "scheduled_for": occurrence.starts_at,
+        "schedule_id": occurrence.schedule.id,
+        "room": None,
+        "position": None,
+        "started_at": None,
+        "ended_at": None,
+        "ended_reason": None,
+        "distance_km": distance_km,
+    }
+
+
 def _page(page) -> dict:
     items = [stream_view(row, distance_km=getattr(row, "distance_km", None)) for row in page.items]
     return {"items": items, "next_cursor": page.next_cursor}
@@ -55,10 +73,24 @@ class Streams(MethodView):
     @blp.arguments(StreamSearchArgsSchema, location="query")
     @blp.response(200, StreamPageSchema)
     def get(self, args):
-        """Search streams by status, username prefix or title, and place (nearest first)"""
+        """Search streams by status, username prefix or title, and place
+
+        Live and ended streams come nearest first with a place, newest first without;
+        scheduled ones are the schedules' occurrences not started yet, soonest first.
+        """
         near = None
         if args["lat"] is not None:
             near = stream_search.Near(args["lat"], args["lng"], args["radius_km"])
+        if args["status"] == "scheduled":
+            page = stream_search.scheduled(
+                datetime.now(UTC),
+                q=args["q"],
+                near=near,
+                limit=args["limit"],
+                cursor=args["cursor"],
+            )
+            items = [scheduled_view(occurrence, km) for occurrence, km in page.items]
+            return {"items": items, "next_cursor": page.next_cursor}
         page = stream_search.search(
             status=args["status"],
             q=args["q"],

@@ -42,11 +42,17 @@ class StreamStatsSchema(ma.Schema):
 class StreamItemSchema(ma.Schema):
     """A stream in a list."""
 
-    id = ma.fields.UUID(dump_only=True)
+    id = ma.fields.UUID(
+        dump_only=True, allow_none=True, metadata={"description": "null while scheduled"}
+    )
     status = ma.fields.String(dump_only=True)
     title = ma.fields.String(dump_only=True, allow_none=True)
     streamer = ma.fields.Nested(ProfileSummarySchema, dump_only=True)
-    room = ma.fields.String(dump_only=True)
+    scheduled_for = ma.fields.DateTime(
+        dump_only=True, allow_none=True, metadata={"description": "a scheduled occurrence's start"}
+    )
+    schedule_id = ma.fields.UUID(dump_only=True, allow_none=True)
+    room = ma.fields.String(dump_only=True, allow_none=True)
     position = ma.fields.Integer(dump_only=True, allow_none=True)
     started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
     ended_at = ma.fields.DateTime(dump_only=True, allow_none=True)

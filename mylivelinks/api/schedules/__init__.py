@@ -1,0 +1,1 @@
+"""Stream schedules: the caller's own, and upcoming occurrences across creators."""

@@ -1,0 +1,44 @@
+"""Notifications stored for a user (and pushed on their private event stream)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mylivelinks.models.base import Base, created_at_column, uuid_pk
+
+NOTIFICATION_KINDS = ("went_live",)
+WENT_LIVE = "went_live"
+
+
+class Notification(Base):
+    """One notice to `recipient_id`; `data` depends on `kind`.
+
+    A stream notifies each recipient at most once per kind (the unique key), so a fan-out
+    that runs again inserts nothing new.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("kind IN ('went_live')", name="kind"),
+        UniqueConstraint(
+            "recipient_id", "kind", "stream_id", name="uq_notifications_recipient_kind_stream"
+        ),
+        Index("ix_notifications_recipient_recent", "recipient_id", "created_at", "id"),
+        Index("ix_notifications_unread", "recipient_id", postgresql_where=text("read_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    stream_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("streams.id", ondelete="CASCADE")
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
