@@ -76,12 +76,32 @@ def test_vendor_failures_surface_as_provider_neutral_errors(app, media_harness):
         media_harness.fail_next(1, status=503)
         with pytest.raises(ProviderUnavailable):
             provider.close_room("contract-room")
-        if media_harness.name != "local":  # the local provider can only be down
-            media_harness.fail_next(1, status=403)
-            with pytest.raises(ProviderRejected):
-                provider.close_room("contract-room")
+        media_harness.fail_next(1, status=403)
+        with pytest.raises(ProviderRejected):
+            provider.close_room("contract-room")
         provider.close_room("contract-room")  # recovered
     assert [c["action"] for c in media_harness.calls()][-1:] == ["close_room"]
+
+
+def test_a_stream_the_vendor_refuses_ends_in_error_and_frees_its_box(
+    api, app, main_room, media_harness
+):
+    _, stream_id = _live(api, app)
+    waiting = [api.register() for _ in range(12)]  # boxes 2-12, then one in the queue
+    for session in waiting:
+        api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(session))
+    viewer = api.register()
+    api.post("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+    run_jobs(app)
+    media_harness.fail_next(1, status=403)  # the revoke is refused
+    api.delete("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+    run_jobs(app)
+    if media_harness.name == "twilio":  # revoking is a client signal: nothing to refuse
+        assert _status(app, stream_id) == ("live", None)
+        return
+    assert _status(app, stream_id) == ("error", "provider_rejected")
+    box = api.get("/api/v1/rooms/main").get_json()["boxes"][0]
+    assert box["stream"]["streamer"]["username"] == waiting[-1]["user"]["username"]
 
 
 def test_going_live_while_the_vendor_is_down_is_503_with_nothing_written(

@@ -27,10 +27,12 @@ from mylivelinks.jobs import DEFAULT_QUEUE, vendor_retry
 from mylivelinks.jobs.context import job
 from mylivelinks.models import Profile, Room, Stream
 from mylivelinks.providers import media_credentials, media_provider
+from mylivelinks.providers.base import ProviderRejected
 from mylivelinks.services.publishing import (
     SeatChange,
     SweepResult,
     end_silent_streamers,
+    end_streams,
     out_of_sync_streams,
     plan_sync,
     record_applied,
@@ -89,7 +91,10 @@ def _sync(stream_id: str, now: datetime, reassert: bool) -> str:
         return "revoked again"
     if plan is None or plan.desired == plan.applied:
         return "in_sync"
-    media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
+    try:
+        media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
+    except ProviderRejected:
+        return _fail_stream(plan.stream_id, now)
     if not record_applied(plan.stream_id, plan.desired, now):
         return "in_sync"  # a concurrent run recorded it first, and told the clients
     db.session.commit()
@@ -102,6 +107,17 @@ def _sync(stream_id: str, now: datetime, reassert: bool) -> str:
         extra={"stream_id": stream_id, "allowed": plan.desired, "room": plan.room_slug},
     )
     return "allowed" if plan.desired else "revoked"
+
+
+def _fail_stream(stream_id: uuid.UUID, now: datetime) -> str:
+    """The vendor refuses to change the stream's publishing (retrying will not help): the
+    stream ends in `error` and its box goes to the next streamer waiting."""
+    stream = db.session.get(Stream, stream_id)
+    ended, seated = end_streams([stream], "provider_rejected", now, status="error")
+    db.session.commit()
+    log.error("stream failed: the provider refused it", extra={"stream_id": str(stream_id)})
+    announce_seat_changes(ended, seated, "provider_rejected")
+    return "failed"
 
 
 def _announce(result, thinned: set[uuid.UUID], now: datetime) -> None:

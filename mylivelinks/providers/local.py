@@ -2,7 +2,8 @@
 records every call (log line, and a capped list in Redis that the debug endpoint shows).
 
 Like a vendor it can be down: while the Redis counter `media:local:fail_next` is positive,
-each call that would reach a media server takes one off and raises ProviderUnavailable.
+each call that would reach a media server takes one off and raises ProviderUnavailable, or
+ProviderRejected while `media:local:fail_status` holds a 4xx status.
 Its webhooks (for simulating participants in development) carry
 `X-Local-Media-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t." + body>`."""
 
@@ -26,6 +27,7 @@ from mylivelinks.providers.base import (
     Credentials,
     MediaEvent,
     MediaProvider,
+    ProviderRejected,
     ProviderUnavailable,
     Role,
     WebhookVerificationFailed,
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CALLS_KEY = "media:local:calls"
 FAIL_NEXT_KEY = "media:local:fail_next"
+FAIL_STATUS_KEY = "media:local:fail_status"
 CALLS_KEPT = 1000
 ISSUER = "mylivelinks-local-media"
 SIGNATURE_HEADER = "X-Local-Media-Signature"
@@ -160,6 +163,8 @@ class LocalProvider(MediaProvider):
 
     def _maybe_down(self) -> None:
         if self._take_failure(keys=[FAIL_NEXT_KEY]):
+            if 400 <= int(self._redis.get(FAIL_STATUS_KEY) or 503) < 500:
+                raise ProviderRejected("The local media server refused the call (simulated).")
             raise ProviderUnavailable("The local media server is down (simulated).")
 
     def _record(self, action: str, **fields: str) -> None:

@@ -94,8 +94,11 @@ def go_live(
     )
 
 
-def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
-    """End a live stream, free its box and seat the next queued streamer (returned)."""
+def end_stream(
+    stream: Stream, *, reason: str, now: datetime, status: str = "ended"
+) -> Stream | None:
+    """End a live stream (`ended`, or `error` when it failed), free its box and seat the
+    next queued streamer (returned)."""
     room = db.session.get(Room, stream.room_id, with_for_update=True)
     # Re-read under the room lock: a concurrent end (the streamer, a sweep) may have won.
     db.session.refresh(stream, with_for_update=True)
@@ -104,7 +107,7 @@ def end_stream(stream: Stream, *, reason: str, now: datetime) -> Stream | None:
     if stream.published_since is not None:
         stream.published_seconds = published_seconds(stream, now)
         stream.published_since = None
-    stream.status, stream.ended_at, stream.ended_reason = "ended", now, reason
+    stream.status, stream.ended_at, stream.ended_reason = status, now, reason
     room.ended_live_seconds += live_seconds(stream, now)
     room.ended_published_seconds += stream.published_seconds
     freed = db.session.get(Box, stream.box_id) if stream.box_id else None

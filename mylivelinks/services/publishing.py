@@ -163,7 +163,7 @@ def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChan
 
 
 def end_streams(
-    streams: list[Stream], reason: str, now: datetime
+    streams: list[Stream], reason: str, now: datetime, *, status: str = "ended"
 ) -> tuple[list[SeatChange], list[SeatChange]]:
     """End each stream (under its room lock) for `reason`; (ended, seated from the queue).
 
@@ -177,7 +177,7 @@ def end_streams(
             .outerjoin(Box, Box.id == stream.box_id)
             .where(Room.id == stream.room_id)
         ).one()
-        successor = end_stream(stream, reason=reason, now=now)
+        successor = end_stream(stream, reason=reason, now=now, status=status)
         if stream.ended_reason != reason:
             continue
         ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))

@@ -122,7 +122,9 @@ class LocalHarness(MediaHarness):
         self._redis.delete("media:local:calls", "media:local:fail_next")
 
     def fail_next(self, count: int, status: int = 503) -> None:
-        """The local provider raises ProviderUnavailable for the next `count` calls."""
+        """The local provider fails the next `count` calls: ProviderRejected for a 4xx
+        `status`, ProviderUnavailable otherwise."""
+        self._redis.set("media:local:fail_status", status)
         self._redis.set("media:local:fail_next", count)
 
     def decode(self, credentials: Credentials) -> dict[str, Any]:
