@@ -471,3 +471,37 @@ def test_a_once_schedule_is_kept_from_either_side_of_its_time(api, app, main_roo
         assert schedules.mark_schedule_started(stream, starts + timedelta(minutes=30)) == [
             (at, starts)
         ]
+
+
+def test_a_creator_cancels_one_future_occurrence(api, app, main_room):
+    creator, other = api.register(), api.register()
+    schedule = create(api, creator, **weekly(days_of_week=list(range(7)), timezone="UTC"))
+    schedule_id = schedule.get_json()["id"]
+    listed = api.get("/api/v1/schedules/upcoming", query_string={"limit": 100}).get_json()
+    mine = [o for o in listed["items"] if o["schedule_id"] == schedule_id]
+    target = mine[1]["starts_at"]
+    path = f"/api/v1/me/schedules/{schedule_id}/cancellations"
+
+    assert api.post(path, json={"starts_at": target}, headers=api.auth(other)).status_code == 404
+    off_grid = target.replace(":00", ":01", 1)
+    assert (
+        api.post(path, json={"starts_at": off_grid}, headers=api.auth(creator)).status_code == 422
+    )
+    past = (datetime.now(UTC) - timedelta(days=1)).replace(hour=20, minute=0, second=0)
+    refused = api.post(path, json={"starts_at": past.isoformat()}, headers=api.auth(creator))
+    assert refused.status_code == 422
+    for _ in range(2):  # cancelling again gives the same answer
+        done = api.post(path, json={"starts_at": target}, headers=api.auth(creator))
+        assert done.status_code == 201 and done.get_json()["cancelled_at"]
+
+    listed = api.get("/api/v1/schedules/upcoming", query_string={"limit": 100}).get_json()
+    flags = {
+        o["starts_at"]: o["cancelled"] for o in listed["items"] if o["schedule_id"] == schedule_id
+    }
+    assert flags[target] is True and list(flags.values()).count(True) == 1
+    scheduled = api.get(
+        "/api/v1/streams",
+        query_string={"status": "scheduled", "q": creator["user"]["username"], "limit": 100},
+    ).get_json()["items"]
+    assert target not in [item["scheduled_for"] for item in scheduled]
+    assert len(scheduled) == len(flags) - 1

@@ -46,7 +46,9 @@ def upgrade():
     sa.Column('schedule_id', sa.Uuid(), nullable=False),
     sa.Column('occurs_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('stream_id', sa.Uuid(), nullable=True),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('(started_at IS NULL) <> (cancelled_at IS NULL)', name=op.f('ck_schedule_occurrences_started_or_cancelled')),
     sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], name=op.f('fk_schedule_occurrences_schedule_id_schedules'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['stream_id'], ['streams.id'], name=op.f('fk_schedule_occurrences_stream_id_streams'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('schedule_id', 'occurs_at', name=op.f('pk_schedule_occurrences'))

@@ -65,9 +65,15 @@ class Schedule(Base):
 
 
 class ScheduleOccurrence(Base):
-    """An occurrence of a schedule that the creator kept by going live near its time."""
+    """An occurrence of a schedule that the creator kept by going live near its time, or
+    cancelled beforehand (one or the other, for good)."""
 
     __tablename__ = "schedule_occurrences"
+    __table_args__ = (
+        CheckConstraint(
+            "(started_at IS NULL) <> (cancelled_at IS NULL)", name="started_or_cancelled"
+        ),
+    )
 
     schedule_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True
@@ -76,4 +82,5 @@ class ScheduleOccurrence(Base):
     stream_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("streams.id", ondelete="SET NULL")
     )
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -59,6 +59,7 @@ class UpcomingOccurrence:
     started_at: datetime | None
     stream_id: uuid.UUID | None
     live: bool
+    cancelled_at: datetime | None = None
 
 
 def rule_of(schedule: Any) -> Recurrence:
@@ -259,11 +260,40 @@ def _occurrences_of(keys: list[tuple[datetime, uuid.UUID]]) -> list[UpcomingOccu
                 creator=row.Profile,
                 starts_at=instant,
                 started_at=kept.started_at if kept else None,
+                cancelled_at=kept.cancelled_at if kept else None,
                 stream_id=kept.stream_id if kept else None,
                 live=bool(kept and kept.stream_id in live),
             )
         )
     return items
+
+
+def cancel_occurrence(
+    creator_id: uuid.UUID, schedule_id: uuid.UUID, starts_at: datetime, now: datetime
+) -> ScheduleOccurrence:
+    """Cancel one future occurrence of the creator's schedule (again: the same answer).
+
+    NotFound for anyone else's schedule; InvalidInput when `starts_at` is not one of its
+    occurrences or is past; Conflict when the creator already went live for it.
+    """
+    schedule = db.session.scalar(
+        select(Schedule).where(Schedule.id == schedule_id, Schedule.creator_id == creator_id)
+    )
+    if schedule is None:
+        raise NotFound("No such schedule.")
+    if starts_at <= now:
+        raise InvalidInput("Only a future occurrence can be cancelled.", field="starts_at")
+    if starts_at not in occurrences(rule_of(schedule), starts_at, starts_at):
+        raise InvalidInput("The schedule has no occurrence at that time.", field="starts_at")
+    db.session.execute(
+        insert(ScheduleOccurrence)
+        .values(schedule_id=schedule_id, occurs_at=starts_at, cancelled_at=now)
+        .on_conflict_do_nothing()
+    )
+    kept = db.session.get(ScheduleOccurrence, (schedule_id, starts_at), populate_existing=True)
+    if kept.started_at is not None:
+        raise Conflict("The creator already went live for this occurrence.", field="starts_at")
+    return kept
 
 
 def mark_schedule_started(stream: Stream, now: datetime) -> list[tuple[uuid.UUID, datetime]]:

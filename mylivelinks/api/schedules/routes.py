@@ -9,6 +9,8 @@ from flask_smorest import Blueprint
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schedules.schemas import (
+    CancellationSchema,
+    CancelledOccurrenceSchema,
     NewScheduleSchema,
     SchedulePageSchema,
     ScheduleSchema,
@@ -59,6 +61,7 @@ def upcoming_view(item: schedules.UpcomingOccurrence) -> dict:
         "started_at": item.started_at,
         "stream_id": item.stream_id,
         "live": item.live,
+        "cancelled": item.cancelled_at is not None,
     }
 
 
@@ -96,6 +99,26 @@ class MySchedule(MethodView):
     def delete(self, schedule_id):
         """Delete one of the caller's schedules"""
         schedules.delete_schedule(current_user_id(), schedule_id)
+
+
+@blp.route("/me/schedules/<uuid:schedule_id>/cancellations")
+class Cancellations(MethodView):
+    @auth_required(blp, load_profile=False)
+    @blp.arguments(CancellationSchema)
+    @blp.response(201, CancelledOccurrenceSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such schedule of the caller")
+    @blp.alt_response(409, schema=ErrorSchema, description="Already started")
+    @blp.alt_response(422, schema=ErrorSchema, description="Not a future occurrence")
+    def post(self, data, schedule_id):
+        """Cancel one future occurrence of one of the caller's schedules"""
+        kept = schedules.cancel_occurrence(
+            current_user_id(), schedule_id, data["starts_at"], datetime.now(UTC)
+        )
+        return {
+            "schedule_id": kept.schedule_id,
+            "starts_at": kept.occurs_at,
+            "cancelled_at": kept.cancelled_at,
+        }
 
 
 @blp.route("/schedules/upcoming")

@@ -129,6 +129,25 @@ class UpcomingSchema(ma.Schema):
     started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
     stream_id = ma.fields.UUID(dump_only=True, allow_none=True)
     live = ma.fields.Boolean(dump_only=True, metadata={"description": "that stream is live now"})
+    cancelled = ma.fields.Boolean(
+        dump_only=True, metadata={"description": "the creator cancelled this occurrence"}
+    )
+
+
+class CancellationSchema(ma.Schema):
+    """Which occurrence of a schedule to cancel."""
+
+    starts_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "the occurrence's `starts_at`, as listed"}
+    )
+
+
+class CancelledOccurrenceSchema(ma.Schema):
+    """A cancelled occurrence."""
+
+    schedule_id = ma.fields.UUID(dump_only=True)
+    starts_at = ma.fields.DateTime(dump_only=True)
+    cancelled_at = ma.fields.DateTime(dump_only=True)
 
 
 UpcomingPageSchema = page_schema(UpcomingSchema, "UpcomingPage")
