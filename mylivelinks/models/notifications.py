@@ -31,6 +31,8 @@ class Notification(Base):
         ),
         Index("ix_notifications_recipient_recent", "recipient_id", "created_at", "id"),
         Index("ix_notifications_unread", "recipient_id", postgresql_where=text("read_at IS NULL")),
+        # A stream's deletion (with its streamer's profile) cascades here.
+        Index("ix_notifications_stream", "stream_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
