@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask seed`, `flask users ...`, `flask jobs ...`."""
+"""Flask CLI commands: `flask seed`, `flask users`, `flask ledger`, `flask leaderboards`."""
 
 from __future__ import annotations
 
@@ -72,8 +72,30 @@ def reconcile_command() -> None:
         raise SystemExit(1)
 
 
+leaderboards_cli = AppGroup("leaderboards", help="Leaderboards.")
+
+
+@leaderboards_cli.command("rebuild")
+@click.option("--now", "in_process", is_flag=True, help="Rebuild in this process, not by a worker.")
+def rebuild_leaderboards_command(in_process: bool) -> None:
+    """Rebuild every leaderboard from the gifts: queue the job, or run it here with --now."""
+    from mylivelinks.jobs.leaderboards import enqueue_rebuild, rebuild_leaderboards
+
+    if not in_process:
+        click.echo(f"rebuild queued as job {enqueue_rebuild().id}; an RQ worker runs it")
+        return
+    click.echo("rebuilding the leaderboards from the gifts...")
+    done = rebuild_leaderboards()
+    changed = ", ".join(f"{c['board']}/{c['period']}" for c in done["changed"]) or "none"
+    click.echo(
+        f"rebuilt in {done['seconds']} s: {done['entries']} entries, "
+        f"computed at {done['computed_at']}; top 10 changed: {changed}"
+    )
+
+
 def register_cli(app: Flask) -> None:
     """Attach the commands to `app`."""
     app.cli.add_command(users_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(leaderboards_cli)
     app.cli.add_command(seed)

@@ -14,6 +14,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     from mylivelinks.api.events.routes import blp as events_blp
     from mylivelinks.api.gifts.routes import blp as gifts_blp
     from mylivelinks.api.health.routes import blp as health_blp
+    from mylivelinks.api.leaderboards.routes import blp as leaderboards_blp
     from mylivelinks.api.me.routes import blp as me_blp
     from mylivelinks.api.moderation.routes import blp as moderation_blp
     from mylivelinks.api.notifications.routes import blp as notifications_blp
@@ -38,6 +39,7 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         moderation_blp,
         coins_blp,
         gifts_blp,
+        leaderboards_blp,
         streams_blp,
         profile_streams_blp,
         schedules_blp,

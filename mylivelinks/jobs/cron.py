@@ -3,6 +3,7 @@
 from rq import cron
 
 from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.jobs.leaderboards import rebuild_interval, rebuild_leaderboards
 from mylivelinks.jobs.ledger import purge_idempotency_records, reconcile_ledger
 from mylivelinks.jobs.maintenance import purge_old_guests, purge_refresh_tokens
 from mylivelinks.jobs.payments import requeue_stuck_payment_events
@@ -14,3 +15,4 @@ cron.register(reconcile_ledger, DEFAULT_QUEUE, cron="40 2 * * *")
 cron.register(requeue_stuck_payment_events, DEFAULT_QUEUE, interval=60)
 cron.register(purge_idempotency_records, DEFAULT_QUEUE, cron="5 * * * *")
 cron.register(sweep_rooms, DEFAULT_QUEUE, interval=5)
+cron.register(rebuild_leaderboards, DEFAULT_QUEUE, interval=rebuild_interval())

@@ -5,6 +5,7 @@ from mylivelinks.models.base import Base
 from mylivelinks.models.chat import ChatMessage, Report
 from mylivelinks.models.follows import Follow
 from mylivelinks.models.gifts import Gift, GiftType
+from mylivelinks.models.leaderboards import Leaderboard, LeaderboardEntry
 from mylivelinks.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -31,6 +32,8 @@ __all__ = [
     "Gift",
     "GiftType",
     "IdempotencyRecord",
+    "Leaderboard",
+    "LeaderboardEntry",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",

@@ -9,11 +9,11 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.profiles.schemas import (
     FollowPageSchema,
     FollowStateSchema,
-    PublicProfileSchema,
+    ProfilePageSchema,
 )
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
-from mylivelinks.services import follows
+from mylivelinks.services import follows, leaderboards
 from mylivelinks.services.accounts import get_by_username
 
 blp = Blueprint(
@@ -25,11 +25,14 @@ NOT_FOUND = {"schema": ErrorSchema, "description": "No such profile"}
 
 @blp.route("/<string:username>")
 class PublicProfile(MethodView):
-    @blp.response(200, PublicProfileSchema)
+    @blp.response(200, ProfilePageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, username):
-        """A public profile (username compared case-insensitively)"""
-        return get_by_username(username)
+        """A public profile (username compared case-insensitively), with its leaderboard ranks"""
+        profile = get_by_username(username)
+        # Not a column: set for ProfilePageSchema, which shows it on this page only.
+        profile.leaderboard_ranks = leaderboards.profile_ranks(profile.id)
+        return profile
 
 
 @blp.route("/<string:username>/follow")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from mylivelinks.api.leaderboards.ranks import LeaderboardRanksSchema
 from mylivelinks.api.schemas import WEB_URL, page_schema
 
 
@@ -38,6 +39,16 @@ class PublicProfileSchema(ProfileSummarySchema):
     )
     links = ma.fields.List(ma.fields.Nested(LinkSchema), dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
+
+
+class ProfilePageSchema(PublicProfileSchema):
+    """A public profile with its current leaderboard ranks (GET /profiles/{username})."""
+
+    leaderboard_ranks = ma.fields.Nested(
+        LeaderboardRanksSchema,
+        dump_only=True,
+        metadata={"description": "current leaderboard ranks, as of the last rebuild"},
+    )
 
 
 class FollowEntrySchema(ma.Schema):

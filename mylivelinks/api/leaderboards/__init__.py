@@ -1,0 +1,1 @@
+"""Leaderboards of top streamers and top gifters."""
