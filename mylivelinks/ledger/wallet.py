@@ -30,16 +30,11 @@ class Wallet:
         """Spending is frozen while the user owes coins."""
         return self.debt_coins > 0
 
-    @staticmethod
-    def coins_of(balance_centicoins: int) -> int:
-        """Whole coins in a coins account's balance."""
-        return balance_centicoins // CENTICOINS_PER_COIN
-
     @classmethod
     def from_balances(cls, coins: int, earnings: int, debt: int) -> Wallet:
         """The wallet of the three accounts' balances (centicoins; debt is negative)."""
         return cls(
-            coin_balance=cls.coins_of(coins),
+            coin_balance=coins // CENTICOINS_PER_COIN,
             earnings_balance_centicoins=earnings,
             debt_coins=-debt // CENTICOINS_PER_COIN,
         )

@@ -25,8 +25,8 @@ from sqlalchemy.types import Uuid
 from mylivelinks.extensions import db
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, user_accounts
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
-from mylivelinks.ledger.transfers import Posting
-from mylivelinks.ledger.wallet import Wallet, spend_coins
+from mylivelinks.ledger.transfers import Posting, TransferResult
+from mylivelinks.ledger.wallet import Wallet, spend_coins, wallet
 from mylivelinks.models import Box, ChatMessage, Gift, GiftType, Profile, Room, Stream
 from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
 from mylivelinks.models.ledger import LedgerAccount
@@ -212,7 +212,14 @@ def _context(
     )
 
 
-def _book(context: _Context, gift_id, coins, quantity, streamer_share, platform_share):
+def _book(
+    context: _Context,
+    gift_id: uuid.UUID,
+    coins: int,
+    quantity: int,
+    streamer_share: int,
+    platform_share: int,
+) -> TransferResult:
     def spend():
         return spend_coins(
             context.sender.id,
@@ -234,14 +241,9 @@ def _book(context: _Context, gift_id, coins, quantity, streamer_share, platform_
             open_user_accounts(context.recipient.id)
             return spend()
     except InsufficientFunds:
-        balance = db.session.scalar(
-            select(LedgerAccount.balance).where(
-                LedgerAccount.id == user_accounts(context.sender.id).coins
-            )
-        )
+        balance = wallet(context.sender.id).coin_balance
         raise InsufficientFunds(
-            f"This gift costs {coins} coins and you have {Wallet.coins_of(balance or 0)}.",
-            field="quantity",
+            f"This gift costs {coins} coins and you have {balance}.", field="quantity"
         ) from None
 
 

@@ -53,7 +53,10 @@ def get_stream(stream_id: uuid.UUID):
 
 def profile_streams(profile: Profile, *, limit: int, cursor: str | None) -> Page:
     """The profile's streams, current and past, newest first."""
-    stmt = _listing().where(Stream.streamer_id == profile.id)
+    return _newest_first(_listing().where(Stream.streamer_id == profile.id), limit, cursor)
+
+
+def _newest_first(stmt: Select, limit: int, cursor: str | None) -> Page:
     return keyset_page(
         stmt,
         [Stream.created_at, Stream.id],
@@ -110,13 +113,7 @@ def search(
         stmt = stmt.where(_matching(Stream.title, q))
     if near is None:
         stmt = stmt.add_columns(cast(null(), Float).label("distance_km"))
-        return keyset_page(
-            stmt,
-            [Stream.created_at, Stream.id],
-            limit=limit,
-            cursor=cursor,
-            cursor_of=lambda row: (row.Stream.created_at, row.Stream.id),
-        )
+        return _newest_first(stmt, limit, cursor)
     distance = _distance_km(near)
     stmt = stmt.add_columns(distance.label("distance_km")).where(
         _bounding_box(near), distance <= near.radius_km
