@@ -1,7 +1,9 @@
 """Rate limits (flask-limiter, counted in Redis with a moving window), set by configuration.
 
-One Limiter serves every app of a process; its counters live in the app's Redis. Limits
-are read from the config at each request, so they can differ per deployment.
+One Limiter serves every app of a process (its decorators are bound at import), so its
+counters live in the Redis of the app initialised last: production runs one app per
+process; tests that build an app on another Redis initialise the main app again after.
+Limits are read from the config at each request, so they can differ per deployment.
 """
 
 from __future__ import annotations
