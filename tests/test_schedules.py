@@ -12,6 +12,7 @@ from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Schedule, ScheduleOccurrence, Stream
 from mylivelinks.services import schedules
 from mylivelinks.services.schedule_times import Recurrence, occurrences, to_utc
+from tests.helpers import ApiClient, run_concurrently
 
 EVERY_DAY = frozenset(range(7))
 BERLIN, NEW_YORK = "Europe/Berlin", "America/New_York"
@@ -505,3 +506,28 @@ def test_a_creator_cancels_one_future_occurrence(api, app, main_room):
     ).get_json()["items"]
     assert target not in [item["scheduled_for"] for item in scheduled]
     assert len(scheduled) == len(flags) - 1
+
+
+@pytest.mark.real_session
+def test_concurrent_creates_never_pass_the_limit(app):
+    api = ApiClient(app)
+    creator = api.register()
+    with app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO schedules (id, creator_id, kind, timezone, local_time, start_date,"
+                " days_of_week) SELECT gen_random_uuid(), :creator, 'weekly', 'UTC',"
+                " TIME '12:00', DATE '2020-01-01', ARRAY[1]::smallint[]"
+                " FROM generate_series(1, 48) AS g"
+            ),
+            {"creator": creator["user"]["id"]},
+        )
+        db.session.commit()
+    statuses = run_concurrently(
+        app,
+        8,
+        lambda client, _: client.post(
+            "/api/v1/me/schedules", json=weekly(), headers=api.auth(creator)
+        ),
+    )
+    assert sorted(statuses) == [201, 201] + [409] * 6
