@@ -7,8 +7,18 @@ from datetime import datetime
 from flask import Flask
 
 from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, user_stream_key
-from mylivelinks.providers.base import Credentials
+from mylivelinks.providers.base import Credentials, ProviderRejected, ProviderUnavailable
 from tests.fakes.media import MediaHarness
+
+# How an adapter must classify a vendor's HTTP failures: worth retrying or not. (A 404
+# is vendor-specific: Twilio reads it as "already gone" when closing or disconnecting.)
+VENDOR_FAILURES = [
+    (503, ProviderUnavailable),
+    (500, ProviderUnavailable),
+    (429, ProviderUnavailable),
+    (400, ProviderRejected),
+    (403, ProviderRejected),
+]
 
 
 def publish_actions(app: Flask, harness: MediaHarness, identity: str) -> list[str]:

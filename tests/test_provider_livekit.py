@@ -29,6 +29,7 @@ from mylivelinks.providers.base import (
 from mylivelinks.providers.livekit import LiveKitProvider
 from tests.conftest import make_config
 from tests.fakes.livekit_server import FakeLiveKit, LiveKitHarness
+from tests.media_checks import VENDOR_FAILURES
 
 TIMEOUT = 0.5
 
@@ -199,16 +200,7 @@ def test_the_fake_checks_grants_like_livekit(livekit):
     )
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (503, ProviderUnavailable),
-        (500, ProviderUnavailable),
-        (429, ProviderUnavailable),
-        (400, ProviderRejected),
-        (404, ProviderRejected),
-    ],
-)
+@pytest.mark.parametrize(("status", "error"), [*VENDOR_FAILURES, (404, ProviderRejected)])
 def test_vendor_errors_become_neutral_errors(provider, livekit, status, error):
     livekit.fail_next(1, status)
     with pytest.raises(error):

@@ -19,6 +19,7 @@ from mylivelinks.providers.base import (
 from mylivelinks.providers.twilio import TwilioProvider
 from tests.conftest import make_config
 from tests.fakes.twilio_harness import TwilioHarness, twilio_signature
+from tests.media_checks import VENDOR_FAILURES
 
 HOOK_URL = "https://api.example.com/webhooks/twilio"
 
@@ -224,16 +225,7 @@ OPERATIONS = {
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (503, ProviderUnavailable),
-        (500, ProviderUnavailable),
-        (429, ProviderUnavailable),
-        (400, ProviderRejected),
-        (403, ProviderRejected),
-    ],
-)
+@pytest.mark.parametrize(("status", "error"), VENDOR_FAILURES)
 def test_vendor_failures_map_to_our_errors(harness, provider, fake, operation, status, error):
     fake.join("main", "42")
     harness.fail_next(1, status)
