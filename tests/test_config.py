@@ -23,7 +23,7 @@ def test_defaults_and_types():
     assert config.ACCESS_TOKEN_TTL_SECONDS == 900
     assert config.PORT == 5000
     assert config.CORS_ORIGINS == []
-    assert config.DATABASE_URL == "postgresql+psycopg2://u@localhost/db"
+    assert config.DATABASE_URL == "postgresql+psycopg://u@localhost/db"
     tuned = Config(
         {**GOOD, "ACCESS_TOKEN_TTL_SECONDS": "60", "CORS_ORIGINS": "https://a.io, https://b.io"}
     )

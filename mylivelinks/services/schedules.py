@@ -43,7 +43,7 @@ _RULE_COLUMNS = (
     Schedule.local_time,
     Schedule.start_date,
     Schedule.end_date,
-    # psycopg2 already returns a list of ints; skipping SQLAlchemy's per-item processing
+    # psycopg already returns a list of ints; skipping SQLAlchemy's per-item processing
     # of the array makes reading thousands of schedules several times faster.
     type_coerce(Schedule.days_of_week, NullType()).label("days_of_week"),
 )
