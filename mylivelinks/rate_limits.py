@@ -1,20 +1,26 @@
-"""Rate limits (flask-limiter, counted in Redis with a moving window), set by configuration.
+"""Rate limits counted in Redis with a moving window (the `limits` library), set by configuration.
 
-One Limiter serves every app of a process (its decorators are bound at import), so its
-counters live in the Redis of the app initialised last: production runs one app per
-process; tests that build an app on another Redis initialise the main app again after.
-Limits are read from the config at each request, so they can differ per deployment.
+`@rate_limited(limit, key=...)` wraps a view: each call is one hit, one Redis round trip.
+Past the limit the view does not run and the caller gets 429 with `Retry-After`. Limits
+are read from the config at each request, so they can differ per deployment; each app
+counts in its own Redis.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
 
+from flask import Flask, current_app, g, request
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from mylivelinks.services.errors import RateLimited
 from mylivelinks.services.moderation import STAFF
-
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
 
 
 def limits_storage_uri(redis_url: str) -> str:
@@ -26,9 +32,13 @@ def limits_storage_uri(redis_url: str) -> str:
 
 def init_rate_limits(app: Flask) -> None:
     """Count the app's rate limits in its Redis."""
-    app.config["RATELIMIT_STORAGE_URI"] = limits_storage_uri(app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
+    storage = storage_from_string(limits_storage_uri(app.config["REDIS_URL"]))
+    app.extensions["rate_limits"] = MovingWindowRateLimiter(storage)
+
+
+def client_address() -> str:
+    """Limits per client address (login, guest tokens)."""
+    return f"address:{request.remote_addr}"
 
 
 def caller_key() -> str:
@@ -55,3 +65,40 @@ def gift_limit() -> str:
 def login_limit() -> str:
     """Login attempts per client address per window (LOGIN_RATE_LIMIT)."""
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def rate_limited(
+    limit: Callable[[], str],
+    *,
+    key: Callable[[], str] = client_address,
+    exempt_when: Callable[[], bool] | None = None,
+) -> Callable:
+    """Count each call of the view against `limit()` per `key()`; RateLimited (429) past it."""
+
+    def decorate(view: Callable) -> Callable:
+        scope = view.__qualname__  # each limited view counts on its own
+
+        @functools.wraps(view)
+        def limited_view(*args: Any, **kwargs: Any) -> Any:
+            if exempt_when is None or not exempt_when():
+                hit(scope, key(), limit())
+            return view(*args, **kwargs)
+
+        return limited_view
+
+    return decorate
+
+
+def hit(scope: str, key: str, limit: str) -> None:
+    """Count one request of `key` in `scope`; RateLimited when any of `limit`'s rates is spent."""
+    limiter: MovingWindowRateLimiter = current_app.extensions["rate_limits"]
+    for item in _rates(limit):
+        if not limiter.hit(item, scope, key):
+            reset_at = limiter.get_window_stats(item, scope, key).reset_time
+            wait = max(1, math.ceil(reset_at - time.time()))
+            raise RateLimited(f"Too many requests ({item}); retry in {wait} s.", retry_after=wait)
+
+
+@functools.lru_cache(maxsize=64)
+def _rates(limit: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limit))

@@ -73,11 +73,8 @@ def test_readyz_checks_postgres_and_redis(api):
         ({"DATABASE_URL": "postgresql://nobody@/nowhere?host=/nonexistent"}, "postgres"),
     ],
 )
-def test_readyz_is_503_when_a_dependency_is_down(app, server_urls, override, down):
-    from mylivelinks.rate_limits import init_rate_limits
-
+def test_readyz_is_503_when_a_dependency_is_down(server_urls, override, down):
     broken = create_app(make_config({**server_urls, **override}))
-    init_rate_limits(app)  # the shared limiter counts in the main app's Redis again
     response = broken.test_client().get("/readyz")
     assert response.status_code == 503
     body = assert_envelope(response, 503)

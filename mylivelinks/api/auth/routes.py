@@ -13,7 +13,7 @@ from mylivelinks.api.auth.schemas import (
     TokenPairSchema,
 )
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.rate_limits import limiter, login_limit
+from mylivelinks.rate_limits import login_limit, rate_limited
 from mylivelinks.services import accounts, tokens
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Accounts and sessions")
@@ -44,7 +44,7 @@ class Register(MethodView):
 class Guest(MethodView):
     @blp.response(201, GuestSessionSchema)
     @blp.alt_response(429, schema=ErrorSchema, description="Too many requests (Retry-After)")
-    @limiter.limit(login_limit)
+    @rate_limited(login_limit)
     def post(self):
         """Watch without an account: a guest token, for rooms that allow anonymous viewing"""
         profile = accounts.create_guest()
@@ -63,7 +63,7 @@ class Login(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Wrong login or password")
     @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (Retry-After)")
-    @limiter.limit(login_limit)
+    @rate_limited(login_limit)
     def post(self, data):
         """Log in with username or e-mail and password"""
         profile = accounts.authenticate(data["login"], data["password"])

@@ -19,7 +19,7 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.events import chat as chat_events
-from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, limiter
+from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, rate_limited
 from mylivelinks.services import chat
 from mylivelinks.services.moderation import STAFF
 from mylivelinks.services.rooms import get_room
@@ -60,7 +60,7 @@ class Chat(MethodView):
     @blp.alt_response(403, schema=ErrorSchema, description="Banned or timed out in this room")
     @blp.alt_response(404, **NO_ROOM)
     @blp.alt_response(429, schema=ErrorSchema, description="Too many messages (Retry-After)")
-    @limiter.limit(chat_limit, key_func=caller_key, exempt_when=caller_is_staff)
+    @rate_limited(chat_limit, key=caller_key, exempt_when=caller_is_staff)
     def post(self, data, slug):
         """Post a message (at most 500 characters; blocked terms and slow mode apply)"""
         room, author = get_room(slug), current_user()

@@ -11,7 +11,7 @@ from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGif
 from mylivelinks.api.security import auth_required, current_user_id
 from mylivelinks.events import gifts as gift_events
 from mylivelinks.idempotency import idempotent
-from mylivelinks.rate_limits import caller_key, gift_limit, limiter
+from mylivelinks.rate_limits import caller_key, gift_limit, rate_limited
 from mylivelinks.services import gift_sending, gifts
 from mylivelinks.transaction import after_commit
 
@@ -34,7 +34,7 @@ class Gifts(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No such gift, room, box or user")
     @blp.alt_response(409, schema=ErrorSchema, description="The box is empty")
     @blp.alt_response(429, schema=ErrorSchema, description="Too many gifts (Retry-After)")
-    @limiter.limit(gift_limit, key_func=caller_key)
+    @rate_limited(gift_limit, key=caller_key)
     def post(self, data):
         """Send a gift to an occupied box or a user: coins to earnings and revenue, exactly"""
         sent = gift_sending.send_gift(
