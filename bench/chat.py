@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import multiprocessing
 import os
@@ -40,8 +39,8 @@ from sse_client import SSEListener, close_all, connect_all
 from system import (
     HIGH_RATE_LIMIT,
     LONG_LIVED,
+    KeepAliveClient,
     log,
-    post,
     run_threads,
     running_system,
     seeding_app,
@@ -144,7 +143,7 @@ def _poster(args: tuple) -> list[tuple[str, float, float, int]]:
 
     def run(index: int) -> None:
         mine = tokens[index::threads]
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection = KeepAliveClient(port)
         local = []
         seq = 0
         # Paced senders are spread evenly over the interval.
@@ -160,7 +159,7 @@ def _poster(args: tuple) -> list[tuple[str, float, float, int]]:
             seq += 1
             sent_at = time.time()
             started = time.perf_counter()
-            connection, status = post(connection, port, "/api/v1/rooms/main/chat", body, headers)
+            status = connection.post("/api/v1/rooms/main/chat", body, headers)
             local.append((tag, sent_at, time.perf_counter() - started, status))
             if interval:
                 next_at += interval

@@ -13,7 +13,7 @@ straight into the database, then at each ledger size (empty, then --entries):
   `POST /api/v1/gifts` (a Rose, quantity 1, 2, 3 or 5, to a random box) for --seconds;
 * floor: the same gift as one plpgsql function (`bench_gift_floor`, created by this script
   in its own database only: the `ledger_transfer` call with the same postings, the gift row,
-  the profile and stream counters) called from --floor-connections psycopg2 connections
+  the profile and stream counters) called from --floor-connections psycopg connections
   (autocommit: one round trip per gift) for --seconds.
 
 The two alternate for --rounds rounds; between the sizes the ledger is bulk-filled the way
@@ -26,7 +26,6 @@ with a full reconciliation. Progress goes to stderr; stdout gets one JSON line.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -52,9 +51,9 @@ from system import (
     LONG_LIVED,
     LONG_SECONDS,
     CpuMeter,
+    KeepAliveClient,
     database_url,
     log,
-    post,
     run_threads,
     running_system,
     seeding_app,
@@ -141,7 +140,7 @@ def _http_client(args: tuple) -> list[tuple[float, int]]:
 
     def run(index: int) -> None:
         rng = random.Random(seed_value * 1000 + index)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection = KeepAliveClient(port)
         local = []
         time.sleep(max(0.0, start_at - time.time()))
         while time.time() < stop_at:
@@ -158,7 +157,7 @@ def _http_client(args: tuple) -> list[tuple[float, int]]:
                 "Content-Type": "application/json",
             }
             started = time.perf_counter()
-            connection, status = post(connection, port, "/api/v1/gifts", body, headers)
+            status = connection.post("/api/v1/gifts", body, headers)
             if time.time() <= stop_at:  # only requests completed within the window
                 local.append((time.perf_counter() - started, status))
         connection.close()
