@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from mylivelinks.extensions import db
-from mylivelinks.ledger.accounts import open_user_accounts, platform_account_id
+from mylivelinks.ledger.accounts import open_user_accounts, platform_account_id, user_accounts
 from mylivelinks.ledger.errors import (
+    AmountOutOfRange,
     InsufficientFunds,
     ReplayMismatch,
     SpendingFrozen,
@@ -94,6 +95,18 @@ def test_insufficient_funds_writes_nothing_and_keeps_the_session_usable(app):
         assert wallet(fan.id).coin_balance == 5
         spend_coins(fan.id, 5, recipients=revenue(5), kind="test_spend", source_ref="big")
         assert wallet(fan.id).coin_balance == 0
+
+
+def test_a_balance_past_the_database_range_is_refused_with_nothing_written(app):
+    with app.app_context():
+        fan = new_profile("ledger_whale")
+        open_user_accounts(fan.id)
+        coins = user_accounts(fan.id).coins
+        huge = [Posting(platform_account_id(ADJUSTMENTS), -(2**62)), Posting(coins, 2**62)]
+        transfer(huge, kind="test_grant", source_ref="whale-1")
+        with pytest.raises(AmountOutOfRange), db.session.begin_nested():
+            transfer(huge, kind="test_grant", source_ref="whale-2")
+        assert wallet(fan.id).coin_balance == 2**62 // 100
 
 
 def test_take_back_more_than_remains_books_debt_freezes_and_next_credit_repays(app):

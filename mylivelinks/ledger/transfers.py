@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
+from mylivelinks.driver_sql import fetch_one
 from mylivelinks.extensions import db
 from mylivelinks.ledger.errors import (
     AccountNotOpened,
@@ -115,21 +116,17 @@ def transfer(
 
 
 def _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen):
-    return (
-        db.session.connection()
-        .exec_driver_sql(
-            _TRANSFER_SQL,
-            {
-                "kind": kind,
-                "source_ref": source_ref,
-                "fingerprint": fingerprint,
-                "details": json.dumps(details or {}),
-                "accounts": [str(p.account_id) for p in merged],
-                "amounts": [p.amount for p in merged],
-                "unfrozen": str(unless_frozen) if unless_frozen else None,
-            },
-        )
-        .one()
+    return fetch_one(
+        _TRANSFER_SQL,
+        {
+            "kind": kind,
+            "source_ref": source_ref,
+            "fingerprint": fingerprint,
+            "details": json.dumps(details or {}),
+            "accounts": [str(p.account_id) for p in merged],
+            "amounts": [p.amount for p in merged],
+            "unfrozen": str(unless_frozen) if unless_frozen else None,
+        },
     )
 
 

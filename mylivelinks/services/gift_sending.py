@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Integer, bindparam, case, func, null, select,
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.types import Uuid
 
-from mylivelinks.extensions import db
+from mylivelinks.driver_sql import fetch_one
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, user_accounts
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
 from mylivelinks.ledger.transfers import Posting, TransferResult
@@ -121,7 +121,7 @@ def send_gift(
     )[:MAX_MESSAGE_LENGTH]
     line_id = uuid.uuid4()
     sender_accounts = user_accounts(sender_id)
-    written = db.session.execute(
+    written = fetch_one(
         _writes_statement(with_line=context.room_id is not None),
         {
             "p_gift_id": gift_id,
@@ -142,7 +142,7 @@ def send_gift(
             "p_earnings_account": sender_accounts.earnings,
             "p_debt_account": sender_accounts.debt,
         },
-    ).one()
+    )
     chat_line = None
     if context.room_id is not None:
         chat_line = {"id": line_id, "body": line_body, "created_at": written.line_created_at}
@@ -173,7 +173,7 @@ def _context(
     recipient: str | None,
 ) -> _Context:
     by_box = room is not None
-    row = db.session.execute(
+    row = fetch_one(
         _context_statement(by_box=by_box),
         {
             "sender_id": sender_id,
@@ -182,10 +182,10 @@ def _context(
             "position": position,
             "recipient": None if by_box else normalize_username(recipient),
         },
-    ).one_or_none()
+    )
     if row is None:
         raise Unauthorized("The account no longer exists.")
-    values = row._mapping
+    values = row._asdict()
     if by_box:
         if row.room_id is None:
             raise NotFound(f"No room is called {room!r}.")

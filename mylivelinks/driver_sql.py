@@ -1,0 +1,53 @@
+"""The gift path's statements, run by psycopg itself inside the session's transaction.
+
+SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of psycopg's
+own (compiling the parameters, the execution context, the result object): on the gift
+path, with three statements, about a tenth of the web side's CPU. Those statements are
+still built with SQLAlchemy Core (or written as driver SQL), compiled once for the
+engine's dialect, and executed on the driver cursor of the session's connection, so the
+session's commit or rollback ends them like any other. Parameters and rows are the
+driver's values (UUID, int, str, datetime); psycopg prepares a statement once a
+connection has run it five times. Driver errors arrive as SQLAlchemy's, as from
+`Session.execute`, and a lost connection is invalidated in the pool.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+from mylivelinks.extensions import db
+
+
+def fetch_one(statement: Executable | str, params: dict[str, Any]) -> NamedTuple | None:
+    """Run `statement` (Core, or driver SQL with %(name)s parameters); its first row."""
+    sql, defaults = _compiled(statement)
+    values = {**defaults, **params} if defaults else params
+    connection = db.session.connection()
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(sql, values)
+            return cursor.fetchone()
+    except psycopg.Error as error:
+        dialect = connection.dialect
+        lost = dialect.is_disconnect(error, driver_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql, values, error, psycopg.Error, connection_invalidated=lost, dialect=dialect
+        ) from error
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(statement: Executable | str) -> tuple[str, dict[str, Any]]:
+    if isinstance(statement, str):
+        return statement, {}
+    compiled = statement.compile(dialect=db.engine.dialect)
+    # Values fixed in the statement (a status compared with 'live', ...) are parameters too.
+    return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
