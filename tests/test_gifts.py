@@ -209,6 +209,24 @@ def test_events_tell_the_room_and_the_streamer_with_combo_counts(api, app, main_
     assert [e.type for e in private].count("gift:received") == 4
 
 
+def test_a_gift_line_precedes_its_announcement_and_gifts_to_a_user_stay_private(
+    api, app, main_room
+):
+    streamer, fan = live_streamer(api, position=2), api.register()
+    grant(app, fan, 10)
+    send_gift(api, fan, room="main", position=2)
+    send_gift(api, fan, recipient=streamer["user"]["username"])
+    with app.app_context():
+        public = read_events(room_stream_key("main"), "0-0", None)
+        private = read_events(user_stream_key(streamer["user"]["id"]), "0-0", None)
+    gift_events = [e for e in public if e.type in ("chat:message", "gift:sent")]
+    assert [e.type for e in gift_events][-2:] == ["chat:message", "gift:sent"]
+    assert gift_events[-2].data["kind"] == "gift" and "🌹" in gift_events[-2].data["body"]
+    assert [e.type for e in public].count("gift:sent") == 1
+    received = [e.data for e in private if e.type == "gift:received"]
+    assert [(e["room"], e["combo"]) for e in received] == [("main", 1), (None, 2)]
+
+
 def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, main_room):
     streamer, small, big = live_streamer(api), api.register(), api.register()
     grant(app, small, 5)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from redis import Redis
+from redis.commands.core import Script
 
 from mylivelinks.events.chat import message_payload
 from mylivelinks.events.streams import (
     CHAT_MESSAGE,
     GIFT_RECEIVED,
     GIFT_SENT,
-    publish_many,
+    encode_data,
     room_stream_key,
+    stream_maxlen,
     user_stream_key,
 )
 from mylivelinks.extensions import get_redis
@@ -51,25 +56,50 @@ def chat_line_payload(gift) -> dict[str, Any] | None:
     return message_payload({**gift.chat_line, "kind": "gift", "author": None})
 
 
-def combo_count(sender_id: str, recipient_id: str, gift_type_id: str) -> int:
-    """How many of the same gift the sender sent the recipient in a row, each within 10 s."""
-    key = f"gift-combo:{sender_id}:{recipient_id}:{gift_type_id}"
-    pipe = get_redis().pipeline()
-    pipe.incr(key)
-    pipe.expire(key, COMBO_SECONDS)
-    return int(pipe.execute()[0])
+# One round trip: count the combo (each gift within COMBO_SECONDS of the last one of the
+# same kind), then append the events, closing the JSON of those that carry the count.
+_PUBLISH_WITH_COMBO = """
+local combo = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+for i = 2, #KEYS do
+    local at = 3 + (i - 2) * 3
+    local data = ARGV[at + 1]
+    if ARGV[at + 2] == '1' then
+        data = data .. combo .. '}'
+    end
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[at], 'data', data)
+end
+return combo
+"""
 
 
-def gift_sent(payload: dict[str, Any], chat_line: dict[str, Any] | None = None) -> None:
+@functools.lru_cache(maxsize=8)
+def _publish_with_combo(client: Redis) -> Script:
+    return client.register_script(_PUBLISH_WITH_COMBO)
+
+
+def gift_sent(payload: dict[str, Any], chat_line: dict[str, Any] | None = None) -> int:
     """The chat line and `gift:sent` to the room (sent to a box), `gift:received` to the
-    recipient: one round trip after the combo count."""
-    combo = combo_count(payload["sender"]["id"], payload["recipient"]["id"], payload["gift"]["id"])
-    event = {**payload, "combo": combo}
+    recipient, both with the combo count: one round trip. Returns the combo count."""
+    # The event's JSON without its closing brace, so the count can end it: `..."combo":3}`.
+    with_combo = encode_data(payload)[:-1] + ',"combo":'
     events = []
     if payload["room"] is not None:
         room = room_stream_key(payload["room"])
         if chat_line is not None:
-            events.append((room, CHAT_MESSAGE, chat_line))
-        events.append((room, GIFT_SENT, event))
-    events.append((user_stream_key(payload["recipient"]["id"]), GIFT_RECEIVED, event))
-    publish_many(events)
+            events.append((room, CHAT_MESSAGE, encode_data(chat_line), "0"))
+        events.append((room, GIFT_SENT, with_combo, "1"))
+    events.append((user_stream_key(payload["recipient"]["id"]), GIFT_RECEIVED, with_combo, "1"))
+    combo_key = (
+        f"gift-combo:{payload['sender']['id']}:{payload['recipient']['id']}:{payload['gift']['id']}"
+    )
+    client = get_redis()
+    return _publish_with_combo(client)(
+        keys=[combo_key, *(stream_key for stream_key, *_ in events)],
+        args=[
+            COMBO_SECONDS,
+            stream_maxlen(),
+            *(value for _, *fields in events for value in fields),
+        ],
+        client=client,
+    )

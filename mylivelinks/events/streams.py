@@ -107,8 +107,18 @@ def id_order(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def encode_data(data: dict[str, Any]) -> str:
+    """An event's data as stored in its stream entry (compact JSON)."""
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def stream_maxlen() -> int:
+    """About how many entries each event stream keeps (EVENT_STREAM_MAXLEN)."""
+    return current_app.config.get("EVENT_STREAM_MAXLEN", DEFAULT_MAXLEN)
+
+
 def _entry(event_type: str, data: dict[str, Any]) -> dict[str, str]:
-    return {"type": event_type, "data": json.dumps(data, separators=(",", ":"), default=str)}
+    return {"type": event_type, "data": encode_data(data)}
 
 
 def publish(stream_key: str, event_type: str, data: dict[str, Any]) -> str:
@@ -118,7 +128,7 @@ def publish(stream_key: str, event_type: str, data: dict[str, Any]) -> str:
 
 def publish_many(events: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     """Append several (stream key, type, data) events in one round trip; returns their ids."""
-    maxlen = current_app.config.get("EVENT_STREAM_MAXLEN", DEFAULT_MAXLEN)
+    maxlen = stream_maxlen()
     pipe = get_redis().pipeline(transaction=False)
     for stream_key, event_type, data in events:
         pipe.xadd(stream_key, _entry(event_type, data), maxlen=maxlen, approximate=True)
