@@ -161,6 +161,19 @@ def test_missing_expired_and_tampered_tokens_are_401(api):
     assert api.get("/api/v1/me", headers=api.bearer(_token(user_id))).status_code == 200
 
 
+def test_a_token_accepted_before_is_refused_once_it_expires(api, monkeypatch):
+    from mylivelinks.services import tokens
+
+    session = api.register()
+    token = _token(session["user"]["id"], exp=datetime.now(UTC) + timedelta(minutes=1))
+    assert api.get("/api/v1/me", headers=api.bearer(token)).status_code == 200
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    monkeypatch.setattr(tokens, "_now", lambda: later)
+    refused = api.get("/api/v1/me", headers=api.bearer(token))
+    assert refused.status_code == 401 and "expired" in refused.get_json()["message"]
+    assert api.get("/api/v1/me", headers=api.bearer(token + "x")).status_code == 401
+
+
 def test_access_token_lifetime_follows_configuration(api, app):
     session = api.register()
     claims = jwt.decode(session["access_token"], options={"verify_signature": False})
