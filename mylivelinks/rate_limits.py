@@ -76,7 +76,7 @@ def rate_limited(
     """Count each call of the view against `limit()` per `key()`; RateLimited (429) past it."""
 
     def decorate(view: Callable) -> Callable:
-        scope = view.__qualname__  # each limited view counts on its own
+        scope = f"{view.__module__}.{view.__qualname__}"  # each limited view counts apart
 
         @functools.wraps(view)
         def limited_view(*args: Any, **kwargs: Any) -> Any:
