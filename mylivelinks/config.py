@@ -57,7 +57,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "DATABASE_URL",
         parse_database_url,
         None,
-        "PostgreSQL URL; `make run` starts an embedded server when unset",
+        "PostgreSQL URL (`postgresql://…`, served through psycopg 3); `make run` starts an "
+        "embedded server when unset",
     ),
     Setting(
         "REDIS_URL",
