@@ -12,7 +12,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.ledger.reconciliation import reconcile
 from mylivelinks.ledger.wallet import credit_coins
-from mylivelinks.models import PaymentEvent
+from mylivelinks.models import Gift, PaymentEvent
 from mylivelinks.models.ledger import ADJUSTMENTS
 from tests.fakes import stripe_events
 
@@ -143,3 +143,21 @@ def send_gift(api, sender: dict, name: str = "Rose", quantity: int = 1, headers=
     """POST /gifts of `quantity` x `name` to `target` (room + position, or recipient)."""
     body = {"gift_type_id": gift_type(api, name)["id"], "quantity": quantity, **target}
     return api.post(GIFTS, json=body, headers={**api.auth(sender), **(headers or {})})
+
+
+def live_streamer(api, position: int = 1) -> dict:
+    """A new user live in box `position` of `main`."""
+    streamer = api.register()
+    api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(streamer))
+    return streamer
+
+
+def wallet_of(api, session) -> dict:
+    """GET /me/wallet of `session`."""
+    return api.get("/api/v1/me/wallet", headers=api.auth(session)).get_json()
+
+
+def gift_count(app) -> int:
+    """Gifts in the database."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Gift))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 from mylivelinks.extensions import db
@@ -13,28 +13,22 @@ from mylivelinks.ledger.wallet import take_back_coins
 from mylivelinks.models import Gift, Stream
 from mylivelinks.services.accounts import set_role
 from tests.helpers import ApiClient, run_concurrently
-from tests.money import GIFTS, assert_ledger_consistent, gift_type, grant, send_gift
+from tests.money import (
+    GIFTS,
+    assert_ledger_consistent,
+    gift_count,
+    gift_type,
+    grant,
+    live_streamer,
+    send_gift,
+    wallet_of,
+)
 
 
 @pytest.fixture(autouse=True)
 def _ledger_balances_after_each_test(app):
     yield
     assert_ledger_consistent(app)  # conservation, and every cached balance = its entries
-
-
-def live_streamer(api, position: int = 1) -> dict:
-    streamer = api.register()
-    api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(streamer))
-    return streamer
-
-
-def wallet_of(api, session) -> dict:
-    return api.get("/api/v1/me/wallet", headers=api.auth(session)).get_json()
-
-
-def gift_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Gift))
 
 
 def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, main_room):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tests.money import grant, send_gift
-from tests.test_gifts import gift_count, live_streamer, wallet_of
+from tests.money import (
+    assert_ledger_consistent,
+    gift_count,
+    grant,
+    live_streamer,
+    send_gift,
+    wallet_of,
+)
 
 
 def test_gifts_past_the_limit_are_429_and_send_nothing(api, app, main_room, monkeypatch):
@@ -23,6 +29,7 @@ def test_gifts_past_the_limit_are_429_and_send_nothing(api, app, main_room, monk
     assert gift_count(app) == 2 and wallet_of(api, fan)["coin_balance"] == 8
     # Another user has a budget of their own.
     assert send_gift(api, other_fan, "Rose", 1, room="main", position=1).status_code == 201
+    assert_ledger_consistent(app)
 
 
 def test_each_endpoint_counts_on_its_own(api, app, main_room, monkeypatch):
