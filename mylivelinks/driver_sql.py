@@ -3,10 +3,10 @@
 SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of psycopg's
 own (compiling the parameters, the execution context, the result object): on the gift
 path, with three statements, about a tenth of the web side's CPU. The gift's statements
-and the ledger's `ledger_transfer` call (every coin movement) are
-still built with SQLAlchemy Core (or written as driver SQL), compiled once for the
-engine's dialect, and executed on the driver cursor of the session's connection, so the
-session's commit or rollback ends them like any other. Parameters and rows are the
+and the ledger's `ledger_transfer` call (every coin movement) are still built with
+SQLAlchemy Core (or written as driver SQL), compiled once for the engine's dialect, and
+executed on the driver cursor of the session's connection, so the session's commit or
+rollback ends them like any other. Parameters and rows are the
 driver's values (UUID, int, str, datetime); psycopg prepares a statement once a
 connection has run it five times. Driver errors arrive as SQLAlchemy's, as from
 `Session.execute`, and a lost connection is invalidated in the pool.
