@@ -12,9 +12,10 @@ straight into the database, then at each ledger size (empty, then --entries):
 * HTTP: --clients keep-alive connections (over --client-processes processes) send
   `POST /api/v1/gifts` (a Rose, quantity 1, 2, 3 or 5, to a random box) for --seconds;
 * floor: the same gift as one plpgsql function (`bench_gift_floor`, created by this script
-  in its own database only: the `ledger_transfer` call with the same postings, the gift row,
-  the profile and stream counters) called from --floor-connections psycopg connections
-  (autocommit: one round trip per gift) for --seconds.
+  in its own database only): the same lookup of the sender, the gift type and the box's live
+  stream and streamer, the `ledger_transfer` call with the same postings, the gift row, the
+  profile and stream counters, the chat's gift line and the sender's wallet, called from
+  --floor-connections psycopg connections (autocommit: one round trip per gift) for --seconds.
 
 The two alternate for --rounds rounds; between the sizes the ledger is bulk-filled the way
 bench/ledger.py does it (balanced two-entry transactions, cached balances kept equal to
@@ -84,11 +85,11 @@ def seed(var_dir: Path, senders: int) -> dict:
             streamer = Profile(username=f"gift_streamer_{index}", email=f"gs{index}@bench.test")
             db.session.add(streamer)
             db.session.flush()
-            result = live.go_live(
+            live.go_live(
                 get_room("main", lock=True), streamer, title=None, position=index + 1, now=now
             )
             open_user_accounts(streamer.id)
-            streamers.append((streamer, result.stream))
+            streamers.append(streamer)
         people = [
             Profile(id=uuid.uuid4(), username=f"gift_sender_{i}", email=f"gsend{i}@bench.test")
             for i in range(senders)
@@ -96,7 +97,7 @@ def seed(var_dir: Path, senders: int) -> dict:
         db.session.add_all(people)
         db.session.flush()
         # Everyone holds coins: the history fill debits every user's coin account a little.
-        for person in [*people, *(streamer for streamer, _ in streamers)]:
+        for person in [*people, *streamers]:
             credit_coins(
                 person.id,
                 FUNDING_COINS,
@@ -105,10 +106,8 @@ def seed(var_dir: Path, senders: int) -> dict:
                 source_ref=str(person.id),
             )
         db.session.commit()
-        room = get_room("main")
         rose = db.session.scalar(select(GiftType).where(GiftType.name == "Rose"))
         return {
-            "room_id": str(room.id),
             "rose_id": str(rose.id),
             "streamer_percent": app.config["GIFT_STREAMER_SHARE_PERCENT"],
             "tokens": [mint_access_token(person)[0] for person in people],
@@ -116,19 +115,12 @@ def seed(var_dir: Path, senders: int) -> dict:
                 {
                     "id": str(person.id),
                     "coins": str(user_accounts(person.id).coins),
+                    "earnings": str(user_accounts(person.id).earnings),
                     "debt": str(user_accounts(person.id).debt),
                 }
                 for person in people
             ],
-            "boxes": [
-                {
-                    "position": index + 1,
-                    "streamer": str(streamer.id),
-                    "stream": str(stream.id),
-                    "earnings": str(user_accounts(streamer.id).earnings),
-                }
-                for index, (streamer, stream) in enumerate(streamers)
-            ],
+            "boxes": [{"position": index + 1} for index in range(len(streamers))],
         }
 
 

@@ -19,12 +19,28 @@ QUANTITIES = (1, 1, 2, 3, 5)  # a Rose, or a few
 
 FLOOR_FUNCTION = """
 CREATE OR REPLACE FUNCTION bench_gift_floor(
-    p_gift_id uuid, p_sender uuid, p_recipient uuid, p_stream uuid, p_room uuid,
-    p_position int, p_gift_type uuid, p_quantity int, p_streamer_percent int,
-    p_sender_coins uuid, p_sender_debt uuid, p_earnings uuid, p_revenue uuid
-) RETURNS uuid LANGUAGE plpgsql AS $$
+    p_gift_id uuid, p_sender uuid, p_room text, p_position int, p_gift_type uuid,
+    p_quantity int, p_streamer_percent int, p_sender_coins uuid, p_sender_earnings uuid,
+    p_sender_debt uuid, p_revenue uuid
+) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    v_name text;
+    v_sender text;
+    v_sender_display text;
+    v_sender_avatar text;
+    v_gift_name text;
+    v_emoji text;
+    v_cost int;
+    v_animation text;
+    v_rarity text;
+    v_sort int;
+    v_active boolean;
+    v_room uuid;
+    v_stream uuid;
+    v_recipient uuid;
+    v_recipient_name text;
+    v_recipient_display text;
+    v_recipient_avatar text;
+    v_earnings uuid;
     v_coins bigint;
     v_streamer bigint;
     v_platform bigint;
@@ -33,13 +49,32 @@ DECLARE
     v_canonical text;
     v_tx uuid;
     v_outcome text;
+    v_wallet bigint;
 BEGIN
-    -- services.gifts.send_gift: the gift type, the cost and the exact split.
-    SELECT name, coin_cost * p_quantity INTO v_name, v_coins
-    FROM gift_types WHERE id = p_gift_type AND active;
-    IF v_coins IS NULL THEN
-        RAISE EXCEPTION 'no such gift %', p_gift_type;
+    -- services.gift_sending._context: the sender, the gift type, the room, the box's live
+    -- stream and its streamer, as the API names them.
+    SELECT s.username, s.display_name, s.avatar_url,
+           g.name, g.emoji, g.coin_cost, g.animation, g.rarity, g.sort_order, g.active,
+           r.id, st.id, rc.id, rc.username, rc.display_name, rc.avatar_url
+    INTO v_sender, v_sender_display, v_sender_avatar,
+         v_gift_name, v_emoji, v_cost, v_animation, v_rarity, v_sort, v_active,
+         v_room, v_stream, v_recipient, v_recipient_name, v_recipient_display,
+         v_recipient_avatar
+    FROM profiles s
+    LEFT JOIN gift_types g ON g.id = p_gift_type
+    LEFT JOIN rooms r ON r.slug = p_room
+    LEFT JOIN boxes b ON b.room_id = r.id AND b.position = p_position
+    LEFT JOIN streams st ON st.box_id = b.id AND st.status = 'live'
+    LEFT JOIN profiles rc ON rc.id = st.streamer_id
+    WHERE s.id = p_sender;
+    IF v_stream IS NULL OR v_recipient = p_sender OR NOT v_active THEN
+        RAISE EXCEPTION 'gift % refused', p_gift_id;
     END IF;
+    -- The streamer's earnings account (the product derives its id without a query).
+    SELECT id INTO v_earnings FROM ledger_accounts
+    WHERE owner_id = v_recipient AND kind = 'user_earnings';
+    -- services.gifts.split: the cost and the exact split.
+    v_coins := v_cost * p_quantity;
     v_streamer := v_coins * 100 * p_streamer_percent / 100;
     v_platform := v_coins * 100 - v_streamer;
     -- ledger.transfers.transfer: postings merged per account, sorted by id, zeros dropped,
@@ -49,39 +84,41 @@ BEGIN
     INTO v_accounts, v_amounts, v_canonical
     FROM (
         SELECT account, sum(amount)::bigint AS total
-        FROM (VALUES (p_sender_coins, -v_coins * 100), (p_earnings, v_streamer),
+        FROM (VALUES (p_sender_coins, -v_coins * 100), (v_earnings, v_streamer),
                      (p_revenue, v_platform)) AS posting(account, amount)
         GROUP BY account HAVING sum(amount) <> 0
     ) AS merged;
     SELECT t.transaction_id, t.outcome INTO v_tx, v_outcome
     FROM ledger_transfer('gift', p_gift_id::text,
                          encode(sha256(convert_to(v_canonical, 'UTF8')), 'hex'),
-                         jsonb_build_object('gift_type', v_name, 'quantity', p_quantity),
+                         jsonb_build_object('gift_type', v_gift_name, 'quantity', p_quantity),
                          v_accounts, v_amounts, p_sender_debt) AS t;
     IF v_outcome <> 'booked' THEN
         RAISE EXCEPTION 'gift % not booked: %', p_gift_id, v_outcome;
     END IF;
+    -- gift_sending._writes_statement: the gift, both profiles' and the stream's counters,
+    -- the chat's gift line, and the sender's wallet after the transfer.
     INSERT INTO gifts (id, sender_id, recipient_id, stream_id, room_id, position, gift_type_id,
                        quantity, coins, streamer_share_centicoins, platform_share_centicoins,
                        transaction_id)
-    VALUES (p_gift_id, p_sender, p_recipient, p_stream, p_room, p_position, p_gift_type,
+    VALUES (p_gift_id, p_sender, v_recipient, v_stream, v_room, p_position, p_gift_type,
             p_quantity, v_coins, v_streamer, v_platform, v_tx);
-    -- services.gifts._count: the two profiles in id order, then the stream.
-    IF p_sender < p_recipient THEN
-        UPDATE profiles SET gifts_sent_coins = gifts_sent_coins + v_coins WHERE id = p_sender;
-        UPDATE profiles SET gifts_received_coins = gifts_received_coins + v_coins
-        WHERE id = p_recipient;
-    ELSE
-        UPDATE profiles SET gifts_received_coins = gifts_received_coins + v_coins
-        WHERE id = p_recipient;
-        UPDATE profiles SET gifts_sent_coins = gifts_sent_coins + v_coins WHERE id = p_sender;
-    END IF;
-    IF p_stream IS NOT NULL THEN
-        UPDATE streams SET gifts_received = gifts_received + p_quantity,
-                           gift_coins_received = gift_coins_received + v_coins
-        WHERE id = p_stream;
-    END IF;
-    RETURN v_tx;
+    UPDATE profiles
+    SET gifts_sent_coins = gifts_sent_coins
+            + CASE WHEN id = p_sender THEN v_coins ELSE 0 END,
+        gifts_received_coins = gifts_received_coins
+            + CASE WHEN id = v_recipient THEN v_coins ELSE 0 END
+    WHERE id IN (p_sender, v_recipient);
+    UPDATE streams SET gifts_received = gifts_received + p_quantity,
+                       gift_coins_received = gift_coins_received + v_coins
+    WHERE id = v_stream;
+    INSERT INTO chat_messages (id, room_id, kind, body)
+    VALUES (gen_random_uuid(), v_room, 'gift',
+            left(v_sender || ' sent ' || v_recipient_name || ' ' || p_quantity || ' x '
+                 || v_emoji || ' ' || v_gift_name, 500));
+    SELECT sum(balance) INTO v_wallet FROM ledger_accounts
+    WHERE id IN (p_sender_coins, p_sender_earnings, p_sender_debt);
+    RETURN v_wallet;
 END $$
 """
 
@@ -235,25 +272,22 @@ def floor_phase(seeded: dict, args: argparse.Namespace, seconds: float, url: str
             time.sleep(max(0.0, start_at - time.time()))
             while time.time() < stop_at:
                 sender = rng.choice(seeded["senders"])
-                box = rng.choice(seeded["boxes"])
+                position = rng.choice(seeded["boxes"])["position"]
                 gift_id = str(uuid.uuid4())
                 try:
                     cur.execute(
-                        "SELECT bench_gift_floor(%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                        "%s, %s, %s, %s)",
+                        "SELECT bench_gift_floor(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         (
                             gift_id,
                             sender["id"],
-                            box["streamer"],
-                            box["stream"],
-                            seeded["room_id"],
-                            box["position"],
+                            "main",
+                            position,
                             seeded["rose_id"],
                             rng.choice(QUANTITIES),
                             seeded["streamer_percent"],
                             sender["coins"],
+                            sender["earnings"],
                             sender["debt"],
-                            box["earnings"],
                             str(revenue_account_id(gift_id)),
                         ),
                     )
