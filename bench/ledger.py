@@ -38,7 +38,7 @@ def _environment(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": "redis://127.0.0.1:1/0",  # unused by transfers
         "LOG_LEVEL": "WARNING",
-        "DATABASE_POOL_PRE_PING": os.environ.get("DATABASE_POOL_PRE_PING", "true"),
+        "DATABASE_POOL_PING_IDLE_SECONDS": os.environ.get("DATABASE_POOL_PING_IDLE_SECONDS", "1"),
     }
 
 

@@ -14,6 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks import models  # noqa: F401  (registers every model on the metadata)
     from mylivelinks.api import register_blueprints
     from mylivelinks.cli import register_cli
+    from mylivelinks.connection_checks import init_connection_checks
     from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
     from mylivelinks.idempotency import release_idempotency_lock
     from mylivelinks.observability import configure_logging, init_observability
@@ -36,6 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db.init_app(app)
+    init_connection_checks(app)
     migrate.init_app(app, db, directory=_migrations_directory())
     init_redis(app)
     init_media_provider(app)

@@ -10,11 +10,11 @@ from mylivelinks.media_settings import MEDIA_SETTINGS, media_problems
 from mylivelinks.payments.packs import CoinPack, load_packs
 from mylivelinks.settings_types import (
     Setting,
-    parse_bool,
     parse_choice,
     parse_csv,
     parse_database_url,
     parse_http_url,
+    parse_non_negative_int,
     parse_percent,
     parse_port,
     parse_positive_int,
@@ -68,10 +68,11 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("DATABASE_POOL_SIZE", parse_positive_int, 10, "connections kept per process"),
     Setting(
-        "DATABASE_POOL_PRE_PING",
-        parse_bool,
-        True,
-        "test each pooled connection before use (one extra round trip per transaction)",
+        "DATABASE_POOL_PING_IDLE_SECONDS",
+        parse_non_negative_int,
+        1,
+        "test a pooled connection before use once it has been idle this long (0: on every "
+        "use, one extra round trip per transaction)",
     ),
     Setting("ACCESS_TOKEN_TTL_SECONDS", parse_positive_int, 900, "lifetime of an access token"),
     Setting(
@@ -266,7 +267,6 @@ class Config:
             "TESTING": self.is_testing,
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
             "SQLALCHEMY_ENGINE_OPTIONS": {
-                "pool_pre_ping": self.DATABASE_POOL_PRE_PING,
                 "pool_size": self.DATABASE_POOL_SIZE,
                 "max_overflow": self.DATABASE_POOL_SIZE,
                 "connect_args": {"connect_timeout": 5},
