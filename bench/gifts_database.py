@@ -96,7 +96,7 @@ BEGIN
     IF v_outcome <> 'booked' THEN
         RAISE EXCEPTION 'gift % not booked: %', p_gift_id, v_outcome;
     END IF;
-    -- gift_sending._writes_statement: the gift, both profiles' and the stream's counters,
+    -- gift_statements.booking_statement: the gift, both profiles' and the stream's counters,
     -- the chat's gift line, and the sender's wallet after the transfer.
     INSERT INTO gifts (id, sender_id, recipient_id, stream_id, room_id, position, gift_type_id,
                        quantity, coins, streamer_share_centicoins, platform_share_centicoins,

@@ -246,10 +246,18 @@ def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room):
     grant(app, fan, 10)
     rose = gift_type(api, "Rose")["id"]
     body = {"gift_type_id": rose, "room": "main", "position": 1}
-    statuses = run_concurrently(
-        app, 50, lambda client, _: client.post(GIFTS, json=body, headers=api.auth(fan))
-    )
+    balances_shown = []
+
+    def gift(client, _):
+        response = client.post(GIFTS, json=body, headers=api.auth(fan))
+        if response.status_code == 201:
+            balances_shown.append(response.get_json()["wallet"]["coin_balance"])
+        return response
+
+    statuses = run_concurrently(app, 50, gift)
     assert sorted(statuses) == [201] * 10 + [402] * 40
+    # Each answer shows the balance its own transfer left, not one read before or after.
+    assert sorted(balances_shown) == list(range(10))
     assert wallet_of(api, fan)["coin_balance"] == 0
     assert wallet_of(api, streamer)["earnings_balance_centicoins"] == 700
     profile = api.get(f"/api/v1/profiles/{fan['user']['username']}").get_json()

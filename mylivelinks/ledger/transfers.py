@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import DataError
+from sqlalchemy.types import Uuid
 
 from mylivelinks.driver_sql import fetch_one
 from mylivelinks.extensions import db
@@ -62,12 +64,103 @@ def intent_fingerprint(intent: str) -> str:
     return hashlib.sha256(intent.encode()).hexdigest()
 
 
-# Sent straight to the driver: this is the hot path of every coin movement.
-_TRANSFER_SQL = (
-    "SELECT transaction_id, outcome FROM ledger_transfer(%(kind)s, %(source_ref)s, "
-    "%(fingerprint)s, %(details)s::jsonb, %(accounts)s::uuid[], %(amounts)s::bigint[], "
-    "%(unfrozen)s::uuid)"
-)
+@dataclass(frozen=True)
+class PreparedTransfer:
+    """A transfer checked and ready to book: its merged postings and `ledger_transfer`'s
+    arguments (by the names `transfer_function` binds)."""
+
+    postings: list[Posting]
+    kind: str
+    source_ref: str
+    params: dict[str, Any]
+
+    def result(self, transaction_id: uuid.UUID | None, outcome: str) -> TransferResult:
+        """What `ledger_transfer` answered, as a TransferResult or the ledger error it means."""
+        outcome, _, account = outcome.partition(":")
+        if outcome == "booked":
+            return TransferResult(transaction_id=transaction_id, replayed=False)
+        if outcome == "replayed":
+            return TransferResult(transaction_id=transaction_id, replayed=True)
+        if outcome == "mismatch":
+            raise ReplayMismatch(
+                f"{self.kind} {self.source_ref} was already booked with other amounts."
+            )
+        if outcome == "frozen":
+            raise SpendingFrozen(
+                "Spending is frozen until the coins owed after a refund are repaid."
+            )
+        debited = {str(p.account_id) for p in self.postings if p.amount < 0}
+        if outcome == "insufficient" or account in debited:
+            # An account never opened holds nothing to take.
+            raise InsufficientFunds("Not enough funds for this transfer.", field=account)
+        raise AccountNotOpened(f"ledger account {account} does not exist")
+
+    def balance_after(self, balances: list[int], account_id: uuid.UUID) -> int:
+        """An account's balance as this transfer left it, from `ledger_transfer`'s balances."""
+        index = next(i for i, p in enumerate(self.postings) if p.account_id == account_id)
+        return balances[index]
+
+
+def prepare_transfer(
+    postings: Iterable[Posting],
+    *,
+    kind: str,
+    source_ref: str,
+    details: dict[str, Any] | None = None,
+    unless_frozen: uuid.UUID | None = None,
+    intent: str | None = None,
+) -> PreparedTransfer:
+    """Merge and check the postings of a transfer (see `transfer`); nothing is written."""
+    merged = _merge(postings)
+    if len(merged) < 2 or sum(p.amount for p in merged) != 0:
+        raise UnbalancedTransfer("A transfer needs two or more postings that sum to zero.")
+    fingerprint = intent_fingerprint(intent) if intent else _fingerprint(merged)
+    params = {
+        "kind": kind,
+        "source_ref": source_ref,
+        "fingerprint": fingerprint,
+        "details": json.dumps(details or {}),
+        "accounts": [str(p.account_id) for p in merged],
+        "amounts": [p.amount for p in merged],
+        "unfrozen": str(unless_frozen) if unless_frozen else None,
+    }
+    return PreparedTransfer(merged, kind, source_ref, params)
+
+
+def transfer_function():
+    """`ledger_transfer(…)` as a table (transaction_id, outcome, balances), its arguments
+    bound by name, for statements that book a transfer and write what goes with it."""
+    call = func.ledger_transfer(
+        bindparam("kind", type_=Text()),
+        bindparam("source_ref", type_=Text()),
+        bindparam("fingerprint", type_=Text()),
+        bindparam("details", type_=JSONB()),
+        bindparam("accounts", type_=ARRAY(Uuid())),
+        bindparam("amounts", type_=ARRAY(BigInteger())),
+        bindparam("unfrozen", type_=Uuid()),
+    )
+    return call.table_valued("transaction_id", "outcome", "balances")
+
+
+def _transfer_statement():
+    booked_call = transfer_function()
+    return select(booked_call.c.transaction_id, booked_call.c.outcome).select_from(booked_call)
+
+
+_TRANSFER_STATEMENT = _transfer_statement()
+
+
+def book(prepared: PreparedTransfer, statement=None, **params: Any) -> tuple[TransferResult, Any]:
+    """Book `prepared` (alone, or inside `statement`, whose row carries `transaction_id`
+    and `outcome` and which must write nothing unless the outcome is booked); the result
+    and the statement's row. Raises what `transfer` raises; never commits."""
+    try:
+        row = fetch_one(
+            _TRANSFER_STATEMENT if statement is None else statement, {**prepared.params, **params}
+        )
+    except DataError as exc:  # numeric_value_out_of_range: a balance would pass BIGINT
+        raise AmountOutOfRange("The amount would take a balance out of range.") from exc
+    return prepared.result(row.transaction_id, row.outcome), row
 
 
 def transfer(
@@ -83,51 +176,22 @@ def transfer(
 
     Each balance changes by a conditional UPDATE that refuses to take a guarded account
     past its bound (coins and earnings below zero, debt above zero), all in one round trip
-    (the `ledger_transfer` database function of migration 0003). `unless_frozen` names a
-    debt account that must owe nothing. `intent` replaces the postings in the replay
+    (the `ledger_transfer` database function of migrations 0003 and 0013). `unless_frozen`
+    names a debt account that must owe nothing. `intent` replaces the postings in the replay
     fingerprint when the split depends on balances (debt repaid first, ...). Raises
-    UnbalancedTransfer, InsufficientFunds, SpendingFrozen (nothing written in each case)
-    or ReplayMismatch (nothing written in each case), AccountNotOpened when a credited account
-    does not exist. Never commits.
+    UnbalancedTransfer, InsufficientFunds, SpendingFrozen, ReplayMismatch or
+    AmountOutOfRange (nothing written in each case), AccountNotOpened when a credited
+    account does not exist. Never commits.
     """
-    merged = _merge(postings)
-    if len(merged) < 2 or sum(p.amount for p in merged) != 0:
-        raise UnbalancedTransfer("A transfer needs two or more postings that sum to zero.")
-    fingerprint = intent_fingerprint(intent) if intent else _fingerprint(merged)
-    try:
-        row = _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen)
-    except DataError as exc:  # numeric_value_out_of_range: a balance would pass BIGINT
-        raise AmountOutOfRange("The amount would take a balance out of range.") from exc
-    transaction_id = uuid.UUID(str(row.transaction_id)) if row.transaction_id else None
-    outcome, _, account = row.outcome.partition(":")
-    if outcome == "booked":
-        return TransferResult(transaction_id=transaction_id, replayed=False)
-    if outcome == "replayed":
-        return TransferResult(transaction_id=transaction_id, replayed=True)
-    if outcome == "mismatch":
-        raise ReplayMismatch(f"{kind} {source_ref} was already booked with other amounts.")
-    if outcome == "frozen":
-        raise SpendingFrozen("Spending is frozen until the coins owed after a refund are repaid.")
-    debited = {str(p.account_id) for p in merged if p.amount < 0}
-    if outcome == "insufficient" or account in debited:
-        # An account never opened holds nothing to take.
-        raise InsufficientFunds("Not enough funds for this transfer.", field=account)
-    raise AccountNotOpened(f"ledger account {account} does not exist")
-
-
-def _call_transfer(merged, kind, source_ref, fingerprint, details, unless_frozen):
-    return fetch_one(
-        _TRANSFER_SQL,
-        {
-            "kind": kind,
-            "source_ref": source_ref,
-            "fingerprint": fingerprint,
-            "details": json.dumps(details or {}),
-            "accounts": [str(p.account_id) for p in merged],
-            "amounts": [p.amount for p in merged],
-            "unfrozen": str(unless_frozen) if unless_frozen else None,
-        },
+    prepared = prepare_transfer(
+        postings,
+        kind=kind,
+        source_ref=source_ref,
+        details=details,
+        unless_frozen=unless_frozen,
+        intent=intent,
     )
+    return book(prepared)[0]
 
 
 def booked(kind: str, source_ref: str, intent: str) -> TransferResult | None:

@@ -13,7 +13,15 @@ from mylivelinks.ledger.accounts import (
     platform_account_id,
     user_accounts,
 )
-from mylivelinks.ledger.transfers import Posting, TransferResult, booked, transfer
+from mylivelinks.ledger.transfers import (
+    Posting,
+    PreparedTransfer,
+    TransferResult,
+    book,
+    booked,
+    prepare_transfer,
+    transfer,
+)
 from mylivelinks.models.ledger import ADJUSTMENTS, CENTICOINS_PER_COIN, REVERSALS_CLEARING
 
 
@@ -124,8 +132,24 @@ def spend_coins(
 
     SpendingFrozen while the user owes coins; InsufficientFunds when short.
     """
+    prepared = prepare_spend(
+        profile_id, coins, recipients=recipients, kind=kind, source_ref=source_ref, details=details
+    )
+    return book(prepared)[0]
+
+
+def prepare_spend(
+    profile_id: uuid.UUID,
+    coins: int,
+    *,
+    recipients: list[Posting],
+    kind: str,
+    source_ref: str,
+    details: dict[str, Any] | None = None,
+) -> PreparedTransfer:
+    """`spend_coins`'s transfer, checked but not booked (for a statement that books it)."""
     accounts = user_accounts(profile_id)
-    return transfer(
+    return prepare_transfer(
         [Posting(accounts.coins, -coins * CENTICOINS_PER_COIN), *recipients],
         kind=kind,
         source_ref=source_ref,

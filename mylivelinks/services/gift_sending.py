@@ -1,41 +1,38 @@
-"""Sending a gift, the hottest money path: three statements and the commit.
+"""Sending a gift, the hottest money path: two statements and the commit.
 
 1. one SELECT finds the sender, the gift type and the target (room, box, live stream,
-   streamer; or a user and their live stream);
-2. `ledger_transfer` books the coins (sender) → earnings (streamer) + revenue movement;
-3. one INSERT ... WITH statement writes the gift row, both profiles' and the stream's
-   counters and the chat's gift line, and reads the sender's wallet after the transfer.
+   streamer; or a user and their live stream); the rules are checked on it here;
+2. one statement books the coins with `ledger_transfer` (sender → streamer's earnings +
+   platform revenue) and, only if they were booked, writes the gift row, both profiles' and
+   the stream's counters and the chat's gift line, returning the sender's wallet.
 
-Statements are built once (SQLAlchemy Core with bound parameters, so they compile once)
-and rows come back as plain values: no ORM objects are loaded on this path.
+The statements (`gift_statements`) are built once and rows come back as plain values: no
+ORM objects are loaded on this path. Booking and writing in one statement holds the
+streamer's hot rows locked for one round trip less before the commit.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, case, func, null, select, true, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.types import Uuid
-
 from mylivelinks.driver_sql import fetch_one
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, user_accounts
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
-from mylivelinks.ledger.transfers import Posting, TransferResult
-from mylivelinks.ledger.wallet import Wallet, spend_coins, wallet
-from mylivelinks.models import Box, ChatMessage, Gift, GiftType, Profile, Room, Stream
+from mylivelinks.ledger.transfers import Posting, PreparedTransfer, book
+from mylivelinks.ledger.wallet import Wallet, prepare_spend, wallet
 from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
-from mylivelinks.models.ledger import LedgerAccount
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from mylivelinks.services.gift_statements import (
+    GIFT_TYPE_FIELDS,
+    PERSON_FIELDS,
+    booking_statement,
+    context_statement,
+)
 from mylivelinks.services.gifts import split
 from mylivelinks.services.usernames import normalize_username
-
-PERSON_FIELDS = ("id", "username", "display_name", "avatar_url")
-GIFT_TYPE_FIELDS = ("id", "name", "emoji", "coin_cost", "animation", "rarity", "sort_order")
 
 
 @dataclass(frozen=True)
@@ -114,35 +111,42 @@ def send_gift(
     coins = context.gift_type.coin_cost * quantity
     streamer_share, platform_share = split(coins, streamer_percent)
     gift_id = uuid.uuid4()
-    booked = _book(context, gift_id, coins, quantity, streamer_share, platform_share)
     line_body = (
         f"{context.sender.username} sent {context.recipient.username} "
         f"{quantity} x {context.gift_type.emoji} {context.gift_type.name}"
     )[:MAX_MESSAGE_LENGTH]
     line_id = uuid.uuid4()
     sender_accounts = user_accounts(sender_id)
-    written = fetch_one(
-        _writes_statement(with_line=context.room_id is not None),
-        {
-            "p_gift_id": gift_id,
-            "p_sender_id": sender_id,
-            "p_recipient_id": context.recipient.id,
-            "p_stream_id": context.stream_id,
-            "p_room_id": context.room_id,
-            "p_position": context.position,
-            "p_gift_type_id": context.gift_type.id,
-            "p_quantity": quantity,
-            "p_coins": coins,
-            "p_streamer_share": streamer_share,
-            "p_platform_share": platform_share,
-            "p_transaction_id": booked.transaction_id,
-            "p_line_id": line_id,
-            "p_line_body": line_body,
-            "p_coins_account": sender_accounts.coins,
-            "p_earnings_account": sender_accounts.earnings,
-            "p_debt_account": sender_accounts.debt,
-        },
+    gift_params = {
+        "p_gift_id": gift_id,
+        "p_sender_id": sender_id,
+        "p_recipient_id": context.recipient.id,
+        "p_stream_id": context.stream_id,
+        "p_room_id": context.room_id,
+        "p_position": context.position,
+        "p_gift_type_id": context.gift_type.id,
+        "p_quantity": quantity,
+        "p_coins": coins,
+        "p_streamer_share": streamer_share,
+        "p_platform_share": platform_share,
+        "p_line_id": line_id,
+        "p_line_body": line_body,
+        "p_earnings_account": sender_accounts.earnings,
+        "p_debt_account": sender_accounts.debt,
+    }
+    transfer = prepare_spend(
+        sender_id,
+        coins,
+        recipients=[
+            Posting(user_accounts(context.recipient.id).earnings, streamer_share),
+            Posting(revenue_account_id(str(gift_id)), platform_share),
+        ],
+        kind="gift",
+        source_ref=str(gift_id),
+        details={"gift_type": context.gift_type.name, "quantity": quantity},
     )
+    written = _book(context, transfer, gift_params)
+    coin_balance = transfer.balance_after(written.balances, sender_accounts.coins)
     chat_line = None
     if context.room_id is not None:
         chat_line = {"id": line_id, "body": line_body, "created_at": written.line_created_at}
@@ -159,7 +163,7 @@ def send_gift(
         streamer_share_centicoins=streamer_share,
         platform_share_centicoins=platform_share,
         created_at=written.created_at,
-        wallet=Wallet.from_balances(written.coins or 0, written.earnings or 0, written.debt or 0),
+        wallet=Wallet.from_balances(coin_balance, written.earnings or 0, written.debt or 0),
         chat_line=chat_line,
     )
 
@@ -174,7 +178,7 @@ def _context(
 ) -> _Context:
     by_box = room is not None
     row = fetch_one(
-        _context_statement(by_box=by_box),
+        context_statement(by_box=by_box),
         {
             "sender_id": sender_id,
             "gift_type_id": gift_type_id,
@@ -212,175 +216,26 @@ def _context(
     )
 
 
-def _book(
-    context: _Context,
-    gift_id: uuid.UUID,
-    coins: int,
-    quantity: int,
-    streamer_share: int,
-    platform_share: int,
-) -> TransferResult:
-    def spend():
-        return spend_coins(
-            context.sender.id,
-            coins,
-            recipients=[
-                Posting(user_accounts(context.recipient.id).earnings, streamer_share),
-                Posting(revenue_account_id(str(gift_id)), platform_share),
-            ],
-            kind="gift",
-            source_ref=str(gift_id),
-            details={"gift_type": context.gift_type.name, "quantity": quantity},
-        )
+def _book(context: _Context, transfer: PreparedTransfer, gift_params: dict[str, Any]):
+    """Run the booking statement; its row once the coins are booked (nothing written else)."""
+    statement = booking_statement(with_line=context.room_id is not None)
+
+    def attempt():
+        result, row = book(transfer, statement, **gift_params)
+        if result.replayed:  # a fresh gift id cannot have been booked: nothing was written
+            raise RuntimeError(f"gift {gift_params['p_gift_id']} was already booked")
+        return row
 
     try:
         try:
-            return spend()
+            return attempt()
         except AccountNotOpened:
             # A recipient's first earnings: open their accounts once (nothing was written).
             open_user_accounts(context.recipient.id)
-            return spend()
+            return attempt()
     except InsufficientFunds:
+        coins = gift_params["p_coins"]
         balance = wallet(context.sender.id).coin_balance
         raise InsufficientFunds(
             f"This gift costs {coins} coins and you have {balance}.", field="quantity"
         ) from None
-
-
-def _param(name: str, type_) -> Any:
-    return bindparam(name, type_=type_)
-
-
-@functools.cache
-def _context_statement(*, by_box: bool):
-    sender = Profile.__table__.alias("sender")
-    recipient = Profile.__table__.alias("recipient")
-    gift_types, rooms, boxes, streams = (
-        GiftType.__table__,
-        Room.__table__,
-        Box.__table__,
-        Stream.__table__,
-    )
-    columns = [
-        *(sender.c[field].label(f"sender_{field}") for field in PERSON_FIELDS),
-        *(recipient.c[field].label(f"recipient_{field}") for field in PERSON_FIELDS),
-        *(gift_types.c[field].label(f"gift_{field}") for field in GIFT_TYPE_FIELDS),
-        gift_types.c.active.label("gift_active"),
-        streams.c.id.label("stream_id"),
-    ]
-    stmt = select(*columns).select_from(sender)
-    stmt = stmt.outerjoin(gift_types, gift_types.c.id == _param("gift_type_id", Uuid()))
-    live = streams.c.status == "live"
-    if by_box:
-        stmt = (
-            stmt.add_columns(
-                rooms.c.id.label("room_id"), rooms.c.slug.label("room"), boxes.c.id.label("box_id")
-            )
-            .outerjoin(rooms, rooms.c.slug == _param("room", rooms.c.slug.type))
-            .outerjoin(
-                boxes,
-                (boxes.c.room_id == rooms.c.id)
-                & (boxes.c.position == _param("position", Integer())),
-            )
-            .outerjoin(streams, (streams.c.box_id == boxes.c.id) & live)
-            .outerjoin(recipient, recipient.c.id == streams.c.streamer_id)
-        )
-    else:
-        username = _param("recipient", recipient.c.username.type)
-        stmt = (
-            stmt.add_columns(null().label("room_id"), null().label("room"))
-            .outerjoin(recipient, func.lower(recipient.c.username) == username)
-            .outerjoin(streams, (streams.c.streamer_id == recipient.c.id) & live)
-        )
-    return stmt.where(sender.c.id == _param("sender_id", Uuid()))
-
-
-@functools.cache
-def _writes_statement(*, with_line: bool):
-    gifts, profiles, streams, chat, accounts = (
-        Gift.__table__,
-        Profile.__table__,
-        Stream.__table__,
-        ChatMessage.__table__,
-        LedgerAccount.__table__,
-    )
-    sender_id, recipient_id = _param("p_sender_id", Uuid()), _param("p_recipient_id", Uuid())
-    coins, quantity = _param("p_coins", BigInteger()), _param("p_quantity", Integer())
-    new_gift = (
-        insert(gifts)
-        .values(
-            id=_param("p_gift_id", Uuid()),
-            sender_id=sender_id,
-            recipient_id=recipient_id,
-            stream_id=_param("p_stream_id", Uuid()),
-            room_id=_param("p_room_id", Uuid()),
-            position=_param("p_position", Integer()),
-            gift_type_id=_param("p_gift_type_id", Uuid()),
-            quantity=quantity,
-            coins=coins,
-            streamer_share_centicoins=_param("p_streamer_share", BigInteger()),
-            platform_share_centicoins=_param("p_platform_share", BigInteger()),
-            transaction_id=_param("p_transaction_id", Uuid()),
-        )
-        .returning(gifts.c.created_at)
-        .cte("new_gift")
-    )
-    # Both profiles in one statement: rows are locked in index order, so two users gifting
-    # each other cannot deadlock.
-    counted_people = (
-        update(profiles)
-        .where(profiles.c.id.in_([sender_id, recipient_id]))
-        .values(
-            gifts_sent_coins=profiles.c.gifts_sent_coins
-            + case((profiles.c.id == sender_id, coins), else_=0),
-            gifts_received_coins=profiles.c.gifts_received_coins
-            + case((profiles.c.id == recipient_id, coins), else_=0),
-        )
-        .returning(profiles.c.id)
-        .cte("counted_people")
-    )
-    counted_stream = (
-        update(streams)
-        .where(streams.c.id == _param("p_stream_id", Uuid()))
-        .values(
-            gifts_received=streams.c.gifts_received + quantity,
-            gift_coins_received=streams.c.gift_coins_received + coins,
-        )
-        .returning(streams.c.id)
-        .cte("counted_stream")
-    )
-
-    def balance(name: str):
-        return (
-            select(accounts.c.balance)
-            .where(accounts.c.id == _param(name, Uuid()))
-            .scalar_subquery()
-            .label(name.removeprefix("p_").removesuffix("_account"))
-        )
-
-    stmt = (
-        select(
-            new_gift.c.created_at,
-            balance("p_coins_account"),
-            balance("p_earnings_account"),
-            balance("p_debt_account"),
-        )
-        .select_from(new_gift)
-        .add_cte(counted_people, counted_stream)
-    )
-    if with_line:
-        gift_line = (
-            insert(chat)
-            .values(
-                id=_param("p_line_id", Uuid()),
-                room_id=_param("p_room_id", Uuid()),
-                kind="gift",
-                body=_param("p_line_body", chat.c.body.type),
-            )
-            .returning(chat.c.created_at)
-            .cte("gift_line")
-        )
-        stmt = stmt.add_columns(gift_line.c.created_at.label("line_created_at")).join(
-            gift_line, true()
-        )
-    return stmt
