@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ def _shards(kind: str) -> int:
     return REVENUE_SHARDS if kind == PLATFORM_REVENUE else 1
 
 
+@functools.cache  # a few dozen platform accounts
 def platform_account_id(kind: str, shard: int = 0) -> uuid.UUID:
     """The id of a platform account (created by migration 0003)."""
     if kind not in PLATFORM_ACCOUNT_KINDS:
@@ -74,6 +76,7 @@ class UserAccounts:
     debt: uuid.UUID
 
 
+@functools.lru_cache(maxsize=65536)  # SHA-1 three times per user, on every coin movement
 def user_accounts(profile_id: uuid.UUID) -> UserAccounts:
     """The ids of a user's accounts, without touching the database."""
     return UserAccounts(

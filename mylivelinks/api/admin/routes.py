@@ -30,7 +30,7 @@ blp = Blueprint("admin", __name__, url_prefix="/admin", description="Administrat
 class Adjustments(MethodView):
     @auth_required(blp, "admin")
     @idempotent(blp)
-    @blp.arguments(AdjustmentSchema)
+    @blp.arguments(AdjustmentSchema())
     @blp.response(201, AdjustmentResultSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such user")
     def post(self, data):
@@ -80,7 +80,7 @@ class GiftTypes(MethodView):
         return {"items": gifts.catalog(include_retired=True)}
 
     @auth_required(blp, "admin")
-    @blp.arguments(CatalogEditSchema)
+    @blp.arguments(CatalogEditSchema())
     @blp.response(200, CatalogSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="An id that is not in the catalog")
     def put(self, data):

@@ -31,7 +31,7 @@ def _session_payload(profile, pair: tokens.TokenPair) -> dict:
 
 @blp.route("/register")
 class Register(MethodView):
-    @blp.arguments(RegisterSchema)
+    @blp.arguments(RegisterSchema())
     @blp.response(201, TokenPairSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Username or e-mail taken")
     def post(self, data):
@@ -59,7 +59,7 @@ class Guest(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    @blp.arguments(LoginSchema)
+    @blp.arguments(LoginSchema())
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Wrong login or password")
     @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (Retry-After)")
@@ -72,7 +72,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @blp.arguments(RefreshTokenSchema)
+    @blp.arguments(RefreshTokenSchema())
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Refresh token invalid, expired or used")
     def post(self, data):
@@ -83,7 +83,7 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.arguments(RefreshTokenSchema)
+    @blp.arguments(RefreshTokenSchema())
     @blp.response(204)
     @blp.alt_response(401, schema=ErrorSchema, description="Unknown refresh token")
     def post(self, data):

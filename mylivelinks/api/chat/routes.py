@@ -43,7 +43,7 @@ def message_view(message, author) -> dict:
 
 @blp.route("/rooms/<string:slug>/chat")
 class Chat(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, ChatPageSchema)
     @blp.alt_response(404, **NO_ROOM)
     def get(self, args, slug):
@@ -55,7 +55,7 @@ class Chat(MethodView):
         }
 
     @auth_required(blp)
-    @blp.arguments(PostMessageSchema)
+    @blp.arguments(PostMessageSchema())
     @blp.response(201, ChatMessageSchema)
     @blp.alt_response(403, schema=ErrorSchema, description="Banned or timed out in this room")
     @blp.alt_response(404, **NO_ROOM)
@@ -89,7 +89,7 @@ class ChatMessageView(MethodView):
 @blp.route("/rooms/<string:slug>/settings")
 class ChatSettings(MethodView):
     @auth_required(blp, *STAFF)
-    @blp.arguments(ChatSettingsSchema)
+    @blp.arguments(ChatSettingsSchema())
     @blp.response(200, ChatSettingsSchema)
     @blp.alt_response(404, **NO_ROOM)
     def put(self, data, slug):
@@ -105,7 +105,7 @@ class ChatSettings(MethodView):
 @blp.route("/reports")
 class Reports(MethodView):
     @auth_required(blp)
-    @blp.arguments(ReportRequestSchema)
+    @blp.arguments(ReportRequestSchema())
     @blp.response(201, ReportSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such message or user")
     def post(self, data):

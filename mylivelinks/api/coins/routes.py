@@ -26,7 +26,7 @@ blp = Blueprint("coins", __name__, url_prefix="/coins", description="Coin packs 
 
 @blp.route("/packs")
 class Packs(MethodView):
-    @blp.arguments(PackArgsSchema, location="query")
+    @blp.arguments(PackArgsSchema(), location="query")
     @blp.response(200, CoinPackListSchema)
     def get(self, args):
         """Coin packs on sale on a platform (web by default)"""
@@ -37,7 +37,7 @@ class Packs(MethodView):
 class Checkout(MethodView):
     @auth_required(blp)
     @idempotent(blp)
-    @blp.arguments(CheckoutSchema)
+    @blp.arguments(CheckoutSchema())
     @blp.response(201, CheckoutResultSchema)
     @blp.alt_response(502, schema=ErrorSchema, description="Stripe refused or is unreachable")
     @blp.alt_response(503, schema=ErrorSchema, description="Stripe is not configured")
@@ -62,7 +62,7 @@ class Checkout(MethodView):
 @blp.route("/purchases")
 class Purchases(MethodView):
     @auth_required(blp)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, PurchasePageSchema)
     def get(self, args):
         """The caller's purchases with their status, newest first"""

@@ -93,8 +93,8 @@ def _sse_response(stream_key: str, args: dict, headers: dict) -> Response:
 
 @blp.route("/rooms/<string:slug>/events")
 class RoomEvents(MethodView):
-    @blp.arguments(StreamArgsSchema, location="query")
-    @blp.arguments(StreamHeadersSchema, location="headers")
+    @blp.arguments(StreamArgsSchema(), location="query")
+    @blp.arguments(StreamHeadersSchema(), location="headers")
     @blp.response(200, **STREAM_BODY)
     @blp.alt_response(401, **NOT_AUTHENTICATED)
     @blp.alt_response(404, schema=ErrorSchema, description="No such room")
@@ -112,8 +112,8 @@ class RoomEvents(MethodView):
 
 @blp.route("/me/events")
 class MyEvents(MethodView):
-    @blp.arguments(StreamArgsSchema, location="query")
-    @blp.arguments(StreamHeadersSchema, location="headers")
+    @blp.arguments(StreamArgsSchema(), location="query")
+    @blp.arguments(StreamHeadersSchema(), location="headers")
     @blp.response(200, **STREAM_BODY)
     @blp.alt_response(401, **NOT_AUTHENTICATED)
     @blp.doc(security=BEARER_OR_QUERY)

@@ -27,7 +27,7 @@ class Gifts(MethodView):
 
     @auth_required(blp, load_profile=False)
     @idempotent(blp)
-    @blp.arguments(SendGiftSchema)
+    @blp.arguments(SendGiftSchema())
     @blp.response(201, SentGiftSchema)
     @blp.alt_response(402, schema=ErrorSchema, description="Not enough coins (balance named)")
     @blp.alt_response(403, schema=ErrorSchema, description="Spending frozen (coins owed)")

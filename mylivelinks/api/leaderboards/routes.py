@@ -37,7 +37,7 @@ def _top(board: str, period: str) -> dict[str, Any]:
 
 @blp.route("/<string:board>")
 class Board(MethodView):
-    @blp.arguments(LeaderboardArgsSchema, location="query")
+    @blp.arguments(LeaderboardArgsSchema(), location="query")
     @blp.response(200, LeaderboardSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such board")
     def get(self, args, board):

@@ -21,7 +21,7 @@ class Me(MethodView):
         return current_user()
 
     @auth_required(blp)
-    @blp.arguments(ProfilePatchSchema)
+    @blp.arguments(ProfilePatchSchema())
     @blp.response(200, OwnProfileSchema)
     def patch(self, changes):
         """Change display name, bio, avatar, location or time zone"""
@@ -37,7 +37,7 @@ class MyLinks(MethodView):
         return {"links": current_user().links}
 
     @auth_required(blp)
-    @blp.arguments(LinksSchema)
+    @blp.arguments(LinksSchema())
     @blp.response(200, LinksSchema)
     def put(self, data):
         """Replace the whole ordered list of links (at most 20, http/https only)"""

@@ -41,7 +41,7 @@ def _ban(ban: RoomBan, target: Profile, slug: str) -> dict:
 @blp.route("/rooms/<string:slug>/bans")
 class RoomBans(MethodView):
     @auth_required(blp, *moderation.STAFF)
-    @blp.arguments(BanRequestSchema)
+    @blp.arguments(BanRequestSchema())
     @blp.response(201, BanSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def post(self, data, slug):
@@ -71,7 +71,7 @@ class RoomBans(MethodView):
         return _ban(outcome.ban, target, room.slug)
 
     @auth_required(blp, *moderation.STAFF)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, BanPageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, slug):
@@ -97,7 +97,7 @@ class BanOfUser(MethodView):
 @blp.route("/admin/moderation-actions")
 class ModerationActions(MethodView):
     @auth_required(blp, "admin")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, ModerationActionPageSchema)
     def get(self, args):
         """The audit trail of every moderator action, newest first"""

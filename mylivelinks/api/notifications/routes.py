@@ -24,7 +24,7 @@ blp = Blueprint(
 @blp.route("")
 class MyNotifications(MethodView):
     @auth_required(blp, load_profile=False)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, NotificationPageSchema)
     def get(self, args):
         """The caller's notifications, newest first, and the unread count"""
@@ -40,7 +40,7 @@ class MyNotifications(MethodView):
 @blp.route("/read")
 class MarkRead(MethodView):
     @auth_required(blp, load_profile=False)
-    @blp.arguments(MarkReadSchema)
+    @blp.arguments(MarkReadSchema())
     @blp.response(200, MarkedSchema)
     def post(self, data):
         """Mark notifications read: the listed `ids`, or every one created up to `up_to`"""

@@ -66,7 +66,7 @@ def _entries(page):
 
 @blp.route("/<string:username>/followers")
 class Followers(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, username):
@@ -77,7 +77,7 @@ class Followers(MethodView):
 
 @blp.route("/<string:username>/following")
 class Following(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, username):

@@ -106,7 +106,7 @@ class RoomView(MethodView):
 @blp.route("/<string:slug>/live")
 class GoLive(MethodView):
     @auth_required(blp)
-    @blp.arguments(GoLiveSchema)
+    @blp.arguments(GoLiveSchema())
     @blp.response(201, GoLiveResultSchema)
     @blp.alt_response(404, **NO_ROOM)
     @blp.alt_response(409, schema=ErrorSchema, description="Already live, or the box is taken")
@@ -201,7 +201,7 @@ class BoxViewers(MethodView):
 @blp.route("/<string:slug>/heartbeat")
 class Heartbeat(MethodView):
     @auth_required(blp, load_profile=False, allow_guests=True)
-    @blp.arguments(HeartbeatSchema)
+    @blp.arguments(HeartbeatSchema())
     @blp.response(200, HeartbeatResultSchema)
     @blp.alt_response(404, **NO_ROOM)
     def post(self, data, slug):

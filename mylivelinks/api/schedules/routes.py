@@ -68,7 +68,7 @@ def upcoming_view(item: schedules.UpcomingOccurrence) -> dict:
 @blp.route("/me/schedules")
 class MySchedules(MethodView):
     @auth_required(blp)
-    @blp.arguments(NewScheduleSchema)
+    @blp.arguments(NewScheduleSchema())
     @blp.response(201, ScheduleSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Too many schedules")
     @blp.alt_response(422, schema=ErrorSchema, description="Invalid, or no occurrence from now on")
@@ -79,7 +79,7 @@ class MySchedules(MethodView):
         return schedule_view(schedule, now)
 
     @auth_required(blp, load_profile=False)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, SchedulePageSchema)
     def get(self, args):
         """The caller's schedules, newest first (past ones too)"""
@@ -104,7 +104,7 @@ class MySchedule(MethodView):
 @blp.route("/me/schedules/<uuid:schedule_id>/cancellations")
 class Cancellations(MethodView):
     @auth_required(blp, load_profile=False)
-    @blp.arguments(CancellationSchema)
+    @blp.arguments(CancellationSchema())
     @blp.response(201, CancelledOccurrenceSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such schedule of the caller")
     @blp.alt_response(409, schema=ErrorSchema, description="Already started")
@@ -123,7 +123,7 @@ class Cancellations(MethodView):
 
 @blp.route("/schedules/upcoming")
 class Upcoming(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, UpcomingPageSchema)
     def get(self, args):
         """Next occurrences across creators, soonest first, for the next 14 days"""

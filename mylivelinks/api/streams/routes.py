@@ -70,7 +70,7 @@ def _page(page) -> dict:
 
 @blp.route("")
 class Streams(MethodView):
-    @blp.arguments(StreamSearchArgsSchema, location="query")
+    @blp.arguments(StreamSearchArgsSchema(), location="query")
     @blp.response(200, StreamPageSchema)
     def get(self, args):
         """Search streams by status, username prefix or title, and place
@@ -113,7 +113,7 @@ class StreamById(MethodView):
 
 @blp.route("/<uuid:stream_id>/leaderboard")
 class StreamLeaderboard(MethodView):
-    @blp.arguments(LeaderboardArgsSchema, location="query")
+    @blp.arguments(LeaderboardArgsSchema(), location="query")
     @blp.response(200, StreamLeaderboardSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, stream_id):

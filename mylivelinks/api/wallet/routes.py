@@ -26,7 +26,7 @@ class MyWallet(MethodView):
 @blp.route("/ledger")
 class MyLedger(MethodView):
     @auth_required(blp)
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, LedgerPageSchema)
     def get(self, args):
         """The caller's ledger entries, newest first"""
