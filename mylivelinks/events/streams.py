@@ -19,6 +19,7 @@ from flask import current_app
 from redis import ConnectionPool, Redis
 
 from mylivelinks.extensions import get_redis
+from mylivelinks.json_provider import compact_json
 
 # Room events (SPEC §7), on the room's public stream.
 VIEWER_JOINED = "viewer:joined"
@@ -109,7 +110,10 @@ def id_order(stream_id: str) -> tuple[int, int]:
 
 def encode_data(data: dict[str, Any]) -> str:
     """An event's data as stored in its stream entry (compact JSON)."""
-    return json.dumps(data, separators=(",", ":"), default=str)
+    try:
+        return compact_json(data, str)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def stream_maxlen() -> int:
