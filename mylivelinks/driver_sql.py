@@ -4,11 +4,12 @@ SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of p
 own (compiling the parameters, the execution context, the result object): on the gift
 path, with three statements, about a tenth of the web side's CPU. The gift's statements
 and the ledger's `ledger_transfer` call (every coin movement) are still built with
-SQLAlchemy Core (or written as driver SQL), compiled once for the engine's dialect, and
-executed on the driver cursor of the session's connection, so the session's commit or
-rollback ends them like any other. Parameters and rows are the
-driver's values (UUID, int, str, datetime); psycopg prepares a statement once a
-connection has run it five times. Driver errors arrive as SQLAlchemy's, as from
+SQLAlchemy Core, compiled once for the engine's dialect, and executed on the driver cursor
+of the session's connection, so the session's commit or rollback ends them like any other.
+Parameters and rows are the driver's values (UUID, int, str, datetime); psycopg prepares a
+statement once a connection has run it five times. Column defaults that SQLAlchemy computes
+in Python (`default=`) are not applied here: a statement gives those values itself or
+relies on server defaults. Driver errors arrive as SQLAlchemy's, as from
 `Session.execute`, and a lost connection is invalidated in the pool.
 """
 
@@ -25,8 +26,8 @@ from sqlalchemy.sql import Executable
 from mylivelinks.extensions import db
 
 
-def fetch_one(statement: Executable | str, params: dict[str, Any]) -> NamedTuple | None:
-    """Run `statement` (Core, or driver SQL with %(name)s parameters); its first row."""
+def fetch_one(statement: Executable, params: dict[str, Any]) -> NamedTuple | None:
+    """Run the Core `statement` with `params` (by bind parameter name); its first row."""
     sql, defaults = _compiled(statement)
     values = {**defaults, **params} if defaults else params
     connection = db.session.connection()
@@ -46,9 +47,7 @@ def fetch_one(statement: Executable | str, params: dict[str, Any]) -> NamedTuple
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(statement: Executable | str) -> tuple[str, dict[str, Any]]:
-    if isinstance(statement, str):
-        return statement, {}
+def _compiled(statement: Executable) -> tuple[str, dict[str, Any]]:
     compiled = statement.compile(dialect=db.engine.dialect)
     # Values fixed in the statement (a status compared with 'live', ...) are parameters too.
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}

@@ -1,11 +1,11 @@
-"""fetch_one runs Core statements and driver SQL in the session's transaction."""
+"""fetch_one runs Core statements on the driver, in the session's transaction."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import Uuid
 
@@ -13,8 +13,19 @@ from mylivelinks.driver_sql import fetch_one
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
 
-BY_ID = select(Profile.username, Profile.role).where(
-    Profile.id == bindparam("profile_id", type_=Uuid())
+PROFILE_ID = bindparam("profile_id", type_=Uuid())
+BY_ID = select(Profile.username, Profile.role).where(Profile.id == PROFILE_ID)
+RENAME = (
+    update(Profile)
+    .where(Profile.id == PROFILE_ID)
+    .values(display_name=bindparam("name", type_=String()))
+    .returning(Profile.id)
+)
+TAKE_USERNAME = (
+    update(Profile)
+    .where(Profile.id == PROFILE_ID)
+    .values(username=bindparam("username", type_=String()))
+    .returning(Profile.id)
 )
 
 
@@ -25,10 +36,7 @@ def test_a_core_statement_sees_the_sessions_own_writes_and_rolls_back_with_it(ap
         db.session.flush()
         row = fetch_one(BY_ID, {"profile_id": profile.id})
         assert (row.username, row.role) == ("driver_fan", "user")
-        fetch_one(
-            "UPDATE profiles SET display_name = %(name)s WHERE id = %(id)s RETURNING id",
-            {"name": "Driver", "id": profile.id},
-        )
+        fetch_one(RENAME, {"name": "Driver", "profile_id": profile.id})
         assert db.session.scalar(select(Profile.display_name).where(Profile.id == profile.id)) == (
             "Driver"
         )
@@ -39,13 +47,10 @@ def test_a_core_statement_sees_the_sessions_own_writes_and_rolls_back_with_it(ap
 def test_driver_errors_arrive_as_sqlalchemy_errors(app):
     with app.app_context():
         profile = Profile(id=uuid.uuid4(), username="driver_twin", email="twin@example.test")
-        db.session.add(profile)
+        other = Profile(id=uuid.uuid4(), username="driver_other", email="other@example.test")
+        db.session.add_all([profile, other])
         db.session.flush()
-        with pytest.raises(IntegrityError):
-            fetch_one(
-                "INSERT INTO profiles (id, username, email) VALUES (%(id)s, 'other', 'o@x.test') "
-                "RETURNING id",
-                {"id": profile.id},
-            )
+        with pytest.raises(IntegrityError):  # usernames are unique
+            fetch_one(TAKE_USERNAME, {"profile_id": other.id, "username": "driver_twin"})
         db.session.rollback()
         assert fetch_one(BY_ID, {"profile_id": profile.id}) is None
