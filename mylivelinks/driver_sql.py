@@ -1,8 +1,8 @@
 """The hottest statements, run by psycopg itself inside the session's transaction.
 
 SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of psycopg's
-own (compiling the parameters, the execution context, the result object): on the gift
-path, with three statements, about a tenth of the web side's CPU. The gift's statements
+own (compiling the parameters, the execution context, the result object): a tenth of the
+web side's CPU on the gift path when it had three statements. The gift's statements
 and the ledger's `ledger_transfer` call (every coin movement) are still built with
 SQLAlchemy Core, compiled once for the engine's dialect, and executed on the driver cursor
 of the session's connection, so the session's commit or rollback ends them like any other.
