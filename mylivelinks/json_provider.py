@@ -19,9 +19,13 @@ _OPTIONS = (
 )
 
 
-def compact_json(data: Any, default: Callable[[Any], Any], *, indent: bool = False) -> str:
-    """`data` as compact JSON text (indented by two spaces if asked); TypeError if it cannot."""
+def compact_json(
+    data: Any, default: Callable[[Any], Any], *, indent: bool = False, sort_keys: bool = False
+) -> str:
+    """`data` as compact JSON text (indented by two spaces, keys sorted, if asked);
+    TypeError if orjson cannot encode it."""
     options = _OPTIONS | (orjson.OPT_INDENT_2 if indent else 0)
+    options |= orjson.OPT_SORT_KEYS if sort_keys else 0
     return orjson.dumps(data, default=default, option=options).decode()
 
 
@@ -30,7 +34,10 @@ class OrjsonProvider(DefaultJSONProvider):
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """`obj` as JSON text (indented when Flask asks for it, in debug)."""
+        sort_keys = kwargs.get("sort_keys", self.sort_keys)
         try:
-            return compact_json(obj, self.default, indent=bool(kwargs.get("indent")))
+            return compact_json(
+                obj, self.default, indent=bool(kwargs.get("indent")), sort_keys=sort_keys
+            )
         except TypeError:
             return super().dumps(obj, **kwargs)

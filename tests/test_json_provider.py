@@ -37,6 +37,14 @@ def test_responses_read_as_with_flasks_own_encoder(app):
     assert json.loads(ours.dumps(SAMPLE, indent=2)) == json.loads(flasks.dumps(SAMPLE))
 
 
+def test_keys_are_sorted_when_the_provider_says_so(app):
+    provider = OrjsonProvider(app)
+    provider.sort_keys = True
+    assert provider.dumps({"b": 1, "a": {"d": 2, "c": 3}}) == '{"a":{"c":3,"d":2},"b":1}'
+    provider.sort_keys = False
+    assert provider.dumps({"b": 1, "a": 2}) == '{"b":1,"a":2}'
+
+
 def test_what_orjson_refuses_is_encoded_by_the_standard_library(app):
     huge = {"balance": 2**70}
 
