@@ -34,9 +34,11 @@ def _backend_pid(engine) -> int:
 def _kill_backend(url: str, pid: int) -> None:
     killer = create_engine(url, poolclass=NullPool)
     with killer.connect() as connection:
-        assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # With a timeout, PostgreSQL waits until the backend has exited.
+        gone = connection.scalar(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+        assert gone
     killer.dispose()
-    time.sleep(0.3)  # the backend exits asynchronously
+    time.sleep(0.3)  # and the pooled connection has been idle longer than 0.2 s
 
 
 @pytest.mark.parametrize("idle_seconds", [0, 0.2])
