@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+from inspect import iscoroutinefunction
+from weakref import WeakKeyDictionary
+
 from flask import Flask
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -14,22 +18,27 @@ class MyLiveLinks(Flask):
     """Flask with orjson, deciding once per function whether it must run as a coroutine.
 
     Flask asks `inspect.iscoroutinefunction` of every hook and view on every request
-    (about twenty calls here), which came to a few percent of a gift's CPU time.
+    (about twenty calls here), which came to a few percent of a gift's CPU time. The answer
+    is kept per underlying function (a method's function, not the per-request bound method),
+    weakly, so nothing made per request accumulates.
     """
 
     json_provider_class = OrjsonProvider
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._runnable: dict = {}
+        self._is_coroutine: WeakKeyDictionary = WeakKeyDictionary()
 
     def ensure_sync(self, func):
-        """The function itself, or its sync wrapper if it is async (remembered)."""
+        """The function itself, or its sync wrapper if it is a coroutine function."""
+        target = getattr(func, "__func__", func)
         try:
-            return self._runnable[func]
-        except KeyError:
-            runnable = self._runnable[func] = super().ensure_sync(func)
-            return runnable
+            is_coroutine = self._is_coroutine[target]
+        except (KeyError, TypeError):  # TypeError: not weakly referenceable
+            is_coroutine = iscoroutinefunction(func)
+            with suppress(TypeError):
+                self._is_coroutine[target] = is_coroutine
+        return self.async_to_sync(func) if is_coroutine else func
 
 
 def create_app(config: Config | None = None) -> Flask:

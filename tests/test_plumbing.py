@@ -155,3 +155,12 @@ def test_after_commit_hooks_run_only_when_the_request_committed(server_urls):
     assert client.post("/fail").status_code == 409
     assert client.post("/hook-raises").status_code == 200
     assert ran == ["ok", "after the broken hook"]
+
+
+def test_coroutine_checks_are_remembered_without_growing_per_request(app, api, main_room):
+    api.get("/api/v1/gifts")  # a MethodView: a new view instance, and bound method, per request
+    remembered = len(app._is_coroutine)
+    for _ in range(20):
+        assert api.get("/api/v1/gifts").status_code == 200
+        assert api.get("/healthz").status_code == 200
+    assert 0 < len(app._is_coroutine) <= remembered + 2  # /healthz's functions, once
