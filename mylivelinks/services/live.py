@@ -99,9 +99,11 @@ def end_stream(
 ) -> Stream | None:
     """End a live stream (`ended`, or `error` when it failed), free its box and seat the
     next queued streamer (returned)."""
-    room = db.session.get(Room, stream.room_id, with_for_update=True)
+    # FOR NO KEY UPDATE, as `rooms.get_room`: a gift to this stream, holding the streamer's
+    # rows, may still insert its row (referring to the room and the stream) and commit.
+    room = db.session.get(Room, stream.room_id, with_for_update={"key_share": True})
     # Re-read under the room lock: a concurrent end (the streamer, a sweep) may have won.
-    db.session.refresh(stream, with_for_update=True)
+    db.session.refresh(stream, with_for_update={"key_share": True})
     if stream.status != "live":
         return None
     if stream.published_since is not None:

@@ -28,7 +28,9 @@ def replace_links(profile: Profile, links: list[dict[str, str]]) -> list[Profile
     if len(links) > MAX_LINKS:
         raise ValueError(f"at most {MAX_LINKS} links")
     # Two concurrent replacements would both delete, then collide on (profile_id, position).
-    db.session.execute(select(Profile.id).where(Profile.id == profile.id).with_for_update())
+    db.session.execute(
+        select(Profile.id).where(Profile.id == profile.id).with_for_update(key_share=True)
+    )
     db.session.execute(delete(ProfileLink).where(ProfileLink.profile_id == profile.id))
     db.session.expire(profile, ["links"])
     for position, link in enumerate(links, start=1):

@@ -20,7 +20,9 @@ def get_room(slug: str, *, lock: bool = False) -> Room:
     """The room called `slug`, or NotFound; `lock` serialises seat changes in the room."""
     stmt = select(Room).where(Room.slug == slug.lower())
     if lock:
-        stmt = stmt.with_for_update()
+        # FOR NO KEY UPDATE: seat changes wait for each other, while gifts and chat lines
+        # still insert rows that refer to the room (their foreign-key checks take KEY SHARE).
+        stmt = stmt.with_for_update(key_share=True)
     room = db.session.scalar(stmt)
     if room is None:
         raise NotFound(f"No room is called {slug!r}.")

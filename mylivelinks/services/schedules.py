@@ -124,7 +124,9 @@ def create_schedule(
             raise InvalidInput("The scheduled time is in the past.", field="date")
         raise InvalidInput("The schedule has no occurrence from now on.", field="end_date")
     # The creator's row lock makes concurrent creates count one after the other.
-    db.session.execute(select(Profile.id).where(Profile.id == creator.id).with_for_update())
+    db.session.execute(
+        select(Profile.id).where(Profile.id == creator.id).with_for_update(key_share=True)
+    )
     active = db.session.scalar(
         select(func.count())
         .select_from(Schedule)
