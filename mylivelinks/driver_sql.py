@@ -4,13 +4,13 @@ SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of p
 own (compiling the parameters, the execution context, the result object): a tenth of the
 web side's CPU on the gift path when it had three statements. The gift's statements
 and the ledger's `ledger_transfer` call (every coin movement) are still built with
-SQLAlchemy Core, compiled once for the engine's dialect, and executed on the driver cursor
-of the session's connection, so the session's commit or rollback ends them like any other.
-Parameters and rows are the driver's values (UUID, int, str, datetime); psycopg prepares a
-statement once a connection has run it five times. Column defaults that SQLAlchemy computes
-in Python (`default=`) are not applied here: a statement gives those values itself or
-relies on server defaults. Driver errors arrive as SQLAlchemy's, as from
-`Session.execute`, and a lost connection is invalidated in the pool.
+SQLAlchemy Core, compiled once for the engine's dialect with PostgreSQL's `$n` placeholders,
+and executed on a raw cursor of the session's connection, so the session's commit or
+rollback ends them like any other. Parameters and rows are the driver's values (UUID, int,
+str, datetime); psycopg prepares a statement once a connection has run it five times.
+Column defaults that SQLAlchemy computes in Python (`default=`) are not applied here: a
+statement gives those values itself or relies on server defaults. Driver errors arrive as
+SQLAlchemy's, as from `Session.execute`, and a lost connection is invalidated in the pool.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from mylivelinks.extensions import db
 
 def fetch_one(statement: Executable, params: dict[str, Any]) -> NamedTuple | None:
     """Run the Core `statement` with `params` (by bind parameter name); its first row."""
-    sql, defaults = _compiled(statement)
-    values = {**defaults, **params} if defaults else params
+    sql, names, fixed = _compiled(statement)
+    values = [params[name] if name in params else fixed[name] for name in names]
     connection = db.session.connection()
     driver_connection = connection.connection.driver_connection
     try:
-        with driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        with psycopg.RawCursor(driver_connection, row_factory=namedtuple_row) as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
     except psycopg.Error as error:
@@ -47,7 +47,11 @@ def fetch_one(statement: Executable, params: dict[str, Any]) -> NamedTuple | Non
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(statement: Executable) -> tuple[str, dict[str, Any]]:
-    compiled = statement.compile(dialect=db.engine.dialect)
+def _compiled(statement: Executable) -> tuple[bytes, tuple[str, ...], dict[str, Any]]:
+    # PostgreSQL's own $n placeholders, so psycopg sends the SQL as it is: it would otherwise
+    # parse every statement longer than 4 kB for its %(name)s placeholders at each run.
+    dialect = type(db.engine.dialect)(paramstyle="numeric_dollar")
+    compiled = statement.compile(dialect=dialect)
     # Values fixed in the statement (a status compared with 'live', ...) are parameters too.
-    return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
+    fixed = {k: v for k, v in compiled.params.items() if v is not None}
+    return str(compiled).encode(), tuple(compiled.positiontup or ()), fixed
