@@ -127,17 +127,26 @@ def prepare_transfer(
     return PreparedTransfer(merged, kind, source_ref, params)
 
 
-def transfer_function():
-    """`ledger_transfer(…)` as a table (transaction_id, outcome, balances), its arguments
-    bound by name, for statements that book a transfer and write what goes with it."""
+_TRANSFER_ARGUMENTS = {
+    "kind": Text(),
+    "source_ref": Text(),
+    "fingerprint": Text(),
+    "details": JSONB(),
+    "accounts": ARRAY(Uuid()),
+    "amounts": ARRAY(BigInteger()),
+    "unfrozen": Uuid(),
+}
+
+
+def transfer_function(**arguments: Any):
+    """`ledger_transfer(…)` as a table (transaction_id, outcome, balances), for statements
+    that book a transfer and write what goes with it; each argument is bound by its name
+    unless given here as an expression (a column of an earlier FROM item, say)."""
     call = func.ledger_transfer(
-        bindparam("kind", type_=Text()),
-        bindparam("source_ref", type_=Text()),
-        bindparam("fingerprint", type_=Text()),
-        bindparam("details", type_=JSONB()),
-        bindparam("accounts", type_=ARRAY(Uuid())),
-        bindparam("amounts", type_=ARRAY(BigInteger())),
-        bindparam("unfrozen", type_=Uuid()),
+        *(
+            arguments[name] if name in arguments else bindparam(name, type_=type_)
+            for name, type_ in _TRANSFER_ARGUMENTS.items()
+        )
     )
     return call.table_valued("transaction_id", "outcome", "balances")
 
@@ -150,16 +159,21 @@ def _transfer_statement():
 _TRANSFER_STATEMENT = _transfer_statement()
 
 
-def book(prepared: PreparedTransfer, statement=None, **params: Any) -> tuple[TransferResult, Any]:
+def book(
+    prepared: PreparedTransfer, statement=None, **params: Any
+) -> tuple[TransferResult | None, Any]:
     """Book `prepared` (alone, or inside `statement`, whose row carries `transaction_id`
     and `outcome` and which must write nothing unless the outcome is booked); the result
-    and the statement's row. Raises what `transfer` raises; never commits."""
+    and the statement's row. A statement that did not call the transfer (no row, or a NULL
+    outcome) gives (None, row). Raises what `transfer` raises; never commits."""
     try:
         row = fetch_one(
             _TRANSFER_STATEMENT if statement is None else statement, {**prepared.params, **params}
         )
     except DataError as exc:  # numeric_value_out_of_range: a balance would pass BIGINT
         raise AmountOutOfRange("The amount would take a balance out of range.") from exc
+    if row is None or row.outcome is None:
+        return None, row
     return prepared.result(row.transaction_id, row.outcome), row
 
 

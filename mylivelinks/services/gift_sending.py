@@ -1,14 +1,17 @@
-"""Sending a gift, the hottest money path: two statements and the commit.
+"""Sending a gift, the hottest money path: one statement and the commit, as a rule.
 
-1. one SELECT finds the sender, the gift type and the target (room, box, live stream,
-   streamer; or a user and their live stream); the rules are checked on it here;
-2. one statement books the coins with `ledger_transfer` (sender → streamer's earnings +
-   platform revenue) and, only if they were booked, writes the gift row, both profiles' and
-   the stream's counters and the chat's gift line, returning the sender's wallet.
+The gift is priced on its target (`gift_targets`: the gift type's cost, the recipient,
+their live stream), remembered per process once looked up. One statement
+(`gift_statements.booking_statement`) reads the context again and, only if the target
+still holds, books the coins with `ledger_transfer` (sender → streamer's earnings +
+platform revenue) and writes the gift row, both profiles' and the stream's counters and
+the chat's gift line, returning the context, the sender's wallet and the line. When the
+target no longer holds (the box changed hands, the gift type was edited), nothing was
+written: the target is looked up again, naming what is wrong, and the gift booked again.
 
-The statements (`gift_statements`) are built once and rows come back as plain values: no
-ORM objects are loaded on this path. Booking and writing in one statement holds the
-streamer's hot rows locked for one round trip less before the commit.
+The statements are built once and rows come back as plain values: no ORM objects are
+loaded on this path. Booking and writing in one statement holds the streamer's hot rows
+locked for one round trip less before the commit.
 """
 
 from __future__ import annotations
@@ -18,21 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mylivelinks.driver_sql import fetch_one
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, user_accounts
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
 from mylivelinks.ledger.transfers import Posting, PreparedTransfer, book
 from mylivelinks.ledger.wallet import Wallet, prepare_spend, wallet
-from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
-from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from mylivelinks.services.errors import Conflict, InvalidInput
 from mylivelinks.services.gift_statements import (
     GIFT_TYPE_FIELDS,
     PERSON_FIELDS,
     booking_statement,
-    context_statement,
 )
+from mylivelinks.services.gift_targets import Target, TargetKey, look_up, recent_targets
 from mylivelinks.services.gifts import split
 from mylivelinks.services.usernames import normalize_username
+
+# Bookings tried before giving up on a target that changes under each of them.
+TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -79,17 +83,6 @@ class SentGift:
     chat_line: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class _Context:
-    sender: Person
-    gift_type: GiftKind
-    recipient: Person
-    room_id: uuid.UUID | None
-    room: str | None
-    position: int | None
-    stream_id: uuid.UUID | None
-
-
 def send_gift(
     sender_id: uuid.UUID,
     gift_type_id: uuid.UUID,
@@ -107,123 +100,130 @@ def send_gift(
     """
     if (room is None) == (recipient is None) or (room is not None) != (position is not None):
         raise InvalidInput("Send a gift to a box (room and position) or to a recipient.")
-    context = _context(sender_id, gift_type_id, room=room, position=position, recipient=recipient)
-    coins = context.gift_type.coin_cost * quantity
-    streamer_share, platform_share = split(coins, streamer_percent)
-    gift_id = uuid.uuid4()
-    line_body = (
-        f"{context.sender.username} sent {context.recipient.username} "
-        f"{quantity} x {context.gift_type.emoji} {context.gift_type.name}"
-    )[:MAX_MESSAGE_LENGTH]
-    line_id = uuid.uuid4()
-    sender_accounts = user_accounts(sender_id)
-    gift_params = {
-        "p_gift_id": gift_id,
-        "p_sender_id": sender_id,
-        "p_recipient_id": context.recipient.id,
-        "p_stream_id": context.stream_id,
-        "p_room_id": context.room_id,
-        "p_position": context.position,
-        "p_gift_type_id": context.gift_type.id,
-        "p_quantity": quantity,
-        "p_coins": coins,
-        "p_streamer_share": streamer_share,
-        "p_platform_share": platform_share,
-        "p_line_id": line_id,
-        "p_line_body": line_body,
-        "p_earnings_account": sender_accounts.earnings,
-        "p_debt_account": sender_accounts.debt,
-    }
-    transfer = prepare_spend(
-        sender_id,
-        coins,
-        recipients=[
-            Posting(user_accounts(context.recipient.id).earnings, streamer_share),
-            Posting(revenue_account_id(str(gift_id)), platform_share),
-        ],
-        kind="gift",
-        source_ref=str(gift_id),
-        details={"gift_type": context.gift_type.name, "quantity": quantity},
+    key = TargetKey(
+        gift_type_id=gift_type_id,
+        room=room.lower() if room is not None else None,
+        position=position,
+        recipient=normalize_username(recipient) if recipient is not None else None,
     )
-    written = _book(context, transfer, gift_params)
-    coin_balance = transfer.balance_after(written.balances, sender_accounts.coins)
-    chat_line = None
-    if context.room_id is not None:
-        chat_line = {"id": line_id, "body": line_body, "created_at": written.line_created_at}
-    return SentGift(
-        id=gift_id,
-        sender=context.sender,
-        recipient=context.recipient,
-        stream_id=context.stream_id,
-        room=context.room,
-        position=context.position,
-        gift_type=context.gift_type,
-        quantity=quantity,
-        coins=coins,
-        streamer_share_centicoins=streamer_share,
-        platform_share_centicoins=platform_share,
-        created_at=written.created_at,
-        wallet=Wallet.from_balances(coin_balance, written.earnings or 0, written.debt or 0),
-        chat_line=chat_line,
-    )
+    targets = recent_targets()
+    target = targets.get(key)
+    for _ in range(TRIES):
+        if target is None:
+            target = look_up(sender_id, key)
+            targets.remember(key, target)
+        gift = _Gift.priced(sender_id, key, target, quantity, streamer_percent)
+        row = _book(gift, by_box=key.room is not None)
+        if row is not None:
+            return gift.sent(row)
+        targets.forget(key)  # it no longer holds: nothing was written
+        target = None
+    raise Conflict("The gift's target kept changing; try again.")
 
 
-def _context(
-    sender_id: uuid.UUID,
-    gift_type_id: uuid.UUID,
-    *,
-    room: str | None,
-    position: int | None,
-    recipient: str | None,
-) -> _Context:
-    by_box = room is not None
-    row = fetch_one(
-        context_statement(by_box=by_box),
-        {
+@dataclass(frozen=True)
+class _Gift:
+    """A gift priced on a target, with everything the booking statement binds."""
+
+    target: Target
+    quantity: int
+    transfer: PreparedTransfer
+    params: dict[str, Any]
+
+    @classmethod
+    def priced(
+        cls,
+        sender_id: uuid.UUID,
+        key: TargetKey,
+        target: Target,
+        quantity: int,
+        streamer_percent: int,
+    ) -> _Gift:
+        """The gift's shares, postings and statement parameters."""
+        coins = target.coin_cost * quantity
+        streamer_share, platform_share = split(coins, streamer_percent)
+        gift_id = uuid.uuid4()
+        sender_accounts = user_accounts(sender_id)
+        params = {
+            # The context as the client named it, read again by the statement ...
             "sender_id": sender_id,
-            "gift_type_id": gift_type_id,
-            "room": room.lower() if by_box else None,
-            "position": position,
-            "recipient": None if by_box else normalize_username(recipient),
-        },
-    )
-    if row is None:
-        raise Unauthorized("The account no longer exists.")
-    values = row._asdict()
-    if by_box:
-        if row.room_id is None:
-            raise NotFound(f"No room is called {room!r}.")
-        if row.box_id is None:
-            raise NotFound(f"Room {row.room} has no box {position}.")
-        if row.stream_id is None:
-            raise Conflict(f"Box {position} is empty.", field="position")
-    elif row.recipient_id is None:
-        raise NotFound(f"No profile is called {recipient!r}.")
-    if row.recipient_id == sender_id:
-        raise InvalidInput("You cannot send a gift to yourself.", field="recipient")
-    if row.gift_id is None:
-        raise NotFound("No such gift.")
-    if not row.gift_active:
-        raise InvalidInput(f"{row.gift_name} can no longer be sent.", field="gift_type_id")
-    return _Context(
-        sender=Person(*(values[f"sender_{field}"] for field in PERSON_FIELDS)),
-        gift_type=GiftKind(*(values[f"gift_{field}"] for field in GIFT_TYPE_FIELDS)),
-        recipient=Person(*(values[f"recipient_{field}"] for field in PERSON_FIELDS)),
-        room_id=row.room_id,
-        room=row.room,
-        position=position if by_box else None,
-        stream_id=row.stream_id,
-    )
+            "gift_type_id": key.gift_type_id,
+            "room": key.room,
+            "position": key.position,
+            "recipient": key.recipient,
+            # ... and the gift as priced on the target.
+            "p_gift_id": gift_id,
+            "p_sender_id": sender_id,
+            "p_recipient_id": target.recipient_id,
+            "p_stream_id": target.stream_id,
+            "p_room_id": target.room_id,
+            "p_position": target.position,
+            "p_gift_type_id": target.gift_type_id,
+            "p_gift_name": target.gift_name,
+            "p_unit_cost": target.coin_cost,
+            "p_quantity": quantity,
+            "p_coins": coins,
+            "p_streamer_share": streamer_share,
+            "p_platform_share": platform_share,
+            "p_line_id": uuid.uuid4(),
+            "p_earnings_account": sender_accounts.earnings,
+            "p_debt_account": sender_accounts.debt,
+        }
+        transfer = prepare_spend(
+            sender_id,
+            coins,
+            recipients=[
+                Posting(user_accounts(target.recipient_id).earnings, streamer_share),
+                Posting(revenue_account_id(str(gift_id)), platform_share),
+            ],
+            kind="gift",
+            source_ref=str(gift_id),
+            details={"gift_type": target.gift_name, "quantity": quantity},
+        )
+        return cls(target, quantity, transfer, params)
+
+    def sent(self, row) -> SentGift:
+        """The gift as booked, from the booking statement's row."""
+        values = row._asdict()
+        sender = Person(*(values[f"sender_{field}"] for field in PERSON_FIELDS))
+        coin_balance = self.transfer.balance_after(row.balances, user_accounts(sender.id).coins)
+        chat_line = None
+        if self.target.room_id is not None:
+            chat_line = {
+                "id": self.params["p_line_id"],
+                "body": row.line_body,
+                "created_at": row.line_created_at,
+            }
+        return SentGift(
+            id=self.params["p_gift_id"],
+            sender=sender,
+            recipient=Person(*(values[f"recipient_{field}"] for field in PERSON_FIELDS)),
+            stream_id=self.target.stream_id,
+            room=row.room,
+            position=self.target.position,
+            gift_type=GiftKind(*(values[f"gift_{field}"] for field in GIFT_TYPE_FIELDS)),
+            quantity=self.quantity,
+            coins=self.params["p_coins"],
+            streamer_share_centicoins=self.params["p_streamer_share"],
+            platform_share_centicoins=self.params["p_platform_share"],
+            created_at=row.created_at,
+            wallet=Wallet.from_balances(coin_balance, row.earnings or 0, row.debt or 0),
+            chat_line=chat_line,
+        )
 
 
-def _book(context: _Context, transfer: PreparedTransfer, gift_params: dict[str, Any]):
-    """Run the booking statement; its row once the coins are booked (nothing written else)."""
-    statement = booking_statement(with_line=context.room_id is not None)
+def _book(gift: _Gift, *, by_box: bool):
+    """Run the booking statement; its row once the coins are booked, None when the target
+    no longer holds (nothing written either way otherwise)."""
+    statement = booking_statement(by_box=by_box)
+    target = gift.target
 
     def attempt():
-        result, row = book(transfer, statement, **gift_params)
+        result, row = book(gift.transfer, statement, **gift.params)
+        if result is None:
+            return None
         if result.replayed:  # a fresh gift id cannot have been booked: nothing was written
-            raise RuntimeError(f"gift {gift_params['p_gift_id']} was already booked")
+            raise RuntimeError(f"gift {gift.params['p_gift_id']} was already booked")
         return row
 
     try:
@@ -231,11 +231,11 @@ def _book(context: _Context, transfer: PreparedTransfer, gift_params: dict[str, 
             return attempt()
         except AccountNotOpened:
             # A recipient's first earnings: open their accounts once (nothing was written).
-            open_user_accounts(context.recipient.id)
+            open_user_accounts(target.recipient_id)
             return attempt()
     except InsufficientFunds:
-        coins = gift_params["p_coins"]
-        balance = wallet(context.sender.id).coin_balance
+        coins = gift.params["p_coins"]
+        balance = wallet(gift.params["p_sender_id"]).coin_balance
         raise InsufficientFunds(
             f"This gift costs {coins} coins and you have {balance}.", field="quantity"
         ) from None

@@ -2,9 +2,10 @@
 
 1. `context_statement`: the sender, the gift type and the target (room, box, live stream,
    streamer; or a user and their live stream) in one SELECT;
-2. `booking_statement`: `ledger_transfer` books the coins, and only if it booked them, the
-   gift row, both profiles' and the stream's counters and the chat's gift line are
-   written; it returns the outcome, the booked balances and the sender's other balances.
+2. `booking_statement`: the context read again; `ledger_transfer` books the coins only if
+   it is still the one the gift was priced on, and only if it booked them are the gift
+   row, both profiles' and the stream's counters and the chat's gift line written; it
+   returns the context, the outcome, the booked balances and the sender's other balances.
 
 Parameters are bound by name: `p_…` for the gift's, the transfer's own names for
 `ledger_transfer` (`ledger.transfers.transfer_function`).
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     bindparam,
     case,
+    cast,
     func,
     literal,
     null,
@@ -27,11 +29,12 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.types import Uuid
 
 from mylivelinks.ledger.transfers import transfer_function
 from mylivelinks.models import Box, ChatMessage, Gift, GiftType, Profile, Room, Stream
+from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
 from mylivelinks.models.ledger import LedgerAccount
 
 PERSON_FIELDS = ("id", "username", "display_name", "avatar_url")
@@ -81,7 +84,9 @@ def context_statement(*, by_box: bool):
     else:
         username = _param("recipient", recipient.c.username.type)
         stmt = (
-            stmt.add_columns(null().label("room_id"), null().label("room"))
+            stmt.add_columns(
+                cast(null(), Uuid()).label("room_id"), cast(null(), rooms.c.slug.type).label("room")
+            )
             .outerjoin(recipient, func.lower(recipient.c.username) == username)
             .outerjoin(streams, (streams.c.streamer_id == recipient.c.id) & live)
         )
@@ -89,8 +94,15 @@ def context_statement(*, by_box: bool):
 
 
 @functools.cache
-def booking_statement(*, with_line: bool):
-    """The transfer and, only when it is booked, every row the gift writes."""
+def booking_statement(*, by_box: bool):
+    """The gift in one statement: the context read again, the coins booked only if it is
+    still the one the caller priced the gift on, then every row the gift writes.
+
+    The row carries the context as read now (`context_statement`'s columns: no row when
+    the sender is gone), then the transfer's outcome (NULL when the context differed and
+    nothing was booked or written), its balances, the gift's time, the sender's other
+    balances and, for a box, the chat line's body and time.
+    """
     gifts, profiles, streams, chat, accounts = (
         Gift.__table__,
         Profile.__table__,
@@ -98,11 +110,34 @@ def booking_statement(*, with_line: bool):
         ChatMessage.__table__,
         LedgerAccount.__table__,
     )
-    call = transfer_function()
-    booked = select(call.c.transaction_id, call.c.outcome, call.c.balances).cte("booked")
-    was_booked = select(booked.c.outcome).where(booked.c.outcome == "booked").exists()
+    context = context_statement(by_box=by_box).cte("context")
     sender_id, recipient_id = _param("p_sender_id", Uuid()), _param("p_recipient_id", Uuid())
     coins, quantity = _param("p_coins", BigInteger()), _param("p_quantity", Integer())
+    # The accounts pass through the check, so the transfer is called once per row it
+    # yields (a LATERAL reference): never when the context changed.
+    priced = (
+        select(
+            _param("accounts", ARRAY(Uuid())).label("accounts"),
+            _param("amounts", ARRAY(BigInteger())).label("amounts"),
+        )
+        .where(
+            context.c.recipient_id == recipient_id,
+            context.c.recipient_id != sender_id,
+            context.c.stream_id.is_not_distinct_from(_param("p_stream_id", Uuid())),
+            context.c.room_id.is_not_distinct_from(_param("p_room_id", Uuid())),
+            context.c.gift_active,
+            context.c.gift_coin_cost == _param("p_unit_cost", BigInteger()),
+            context.c.gift_name == _param("p_gift_name", GiftType.__table__.c.name.type),
+        )
+        .cte("priced")
+    )
+    call = transfer_function(accounts=priced.c.accounts, amounts=priced.c.amounts).lateral()
+    booked = (
+        select(call.c.transaction_id, call.c.outcome, call.c.balances)
+        .select_from(priced.join(call, true()))
+        .cte("booked")
+    )
+    was_booked = select(booked.c.outcome).where(booked.c.outcome == "booked").exists()
     gift_values = {
         "id": _param("p_gift_id", Uuid()),
         "sender_id": sender_id,
@@ -163,6 +198,7 @@ def booking_statement(*, with_line: bool):
 
     stmt = (
         select(
+            *context.c,
             booked.c.transaction_id,
             booked.c.outcome,
             booked.c.balances,
@@ -170,23 +206,41 @@ def booking_statement(*, with_line: bool):
             balance("p_earnings_account"),
             balance("p_debt_account"),
         )
-        .select_from(booked.outerjoin(new_gift, true()))
+        .select_from(context.outerjoin(booked, true()).outerjoin(new_gift, true()))
         .add_cte(counted_people, counted_stream)
     )
-    if with_line:
+    if by_box:
+        # The line names the sender and the streamer as they are now.
+        body = func.left(
+            func.concat(
+                context.c.sender_username,
+                " sent ",
+                context.c.recipient_username,
+                " ",
+                quantity,
+                " x ",
+                context.c.gift_emoji,
+                " ",
+                context.c.gift_name,
+            ),
+            MAX_MESSAGE_LENGTH,
+        )
         line_values = {
             "id": _param("p_line_id", Uuid()),
             "room_id": _param("p_room_id", Uuid()),
             "kind": literal("gift", chat.c.kind.type),
-            "body": _param("p_line_body", chat.c.body.type),
+            "body": body,
         }
         gift_line = (
             insert(chat)
-            .from_select(list(line_values), select(*line_values.values()).where(was_booked))
-            .returning(chat.c.created_at)
+            .from_select(
+                list(line_values),
+                select(*line_values.values()).select_from(context).where(was_booked),
+            )
+            .returning(chat.c.body, chat.c.created_at)
             .cte("gift_line")
         )
-        stmt = stmt.add_columns(gift_line.c.created_at.label("line_created_at")).outerjoin(
-            gift_line, true()
-        )
+        stmt = stmt.add_columns(
+            gift_line.c.body.label("line_body"), gift_line.c.created_at.label("line_created_at")
+        ).outerjoin(gift_line, true())
     return stmt
