@@ -213,8 +213,8 @@ class _Gift:
 
 
 def _book(gift: _Gift, *, by_box: bool):
-    """Run the booking statement; its row once the coins are booked, None when the target
-    no longer holds (nothing written either way otherwise)."""
+    """Run the booking statement: its row once the coins are booked, or None when the
+    target no longer holds (then nothing was written)."""
     statement = booking_statement(by_box=by_box)
     target = gift.target
 
