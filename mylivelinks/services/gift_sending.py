@@ -145,7 +145,8 @@ class _Gift:
         gift_id = uuid.uuid4()
         sender_accounts = user_accounts(sender_id)
         params = {
-            # The context as the client named it, read again by the statement ...
+            # The context as the client named it (read again by the statement, and the gift
+            # row's sender, gift type and box) ...
             "sender_id": sender_id,
             "gift_type_id": key.gift_type_id,
             "room": key.room,
@@ -153,12 +154,9 @@ class _Gift:
             "recipient": key.recipient,
             # ... and the gift as priced on the target.
             "p_gift_id": gift_id,
-            "p_sender_id": sender_id,
             "p_recipient_id": target.recipient_id,
             "p_stream_id": target.stream_id,
             "p_room_id": target.room_id,
-            "p_position": target.position,
-            "p_gift_type_id": target.gift_type_id,
             "p_gift_name": target.gift_name,
             "p_unit_cost": target.coin_cost,
             "p_quantity": quantity,
@@ -200,7 +198,7 @@ class _Gift:
             recipient=Person(*(values[f"recipient_{field}"] for field in PERSON_FIELDS)),
             stream_id=self.target.stream_id,
             room=row.room,
-            position=self.target.position,
+            position=self.params["position"],
             gift_type=GiftKind(*(values[f"gift_{field}"] for field in GIFT_TYPE_FIELDS)),
             quantity=self.quantity,
             coins=self.params["p_coins"],
@@ -235,7 +233,7 @@ def _book(gift: _Gift, *, by_box: bool):
             return attempt()
     except InsufficientFunds:
         coins = gift.params["p_coins"]
-        balance = wallet(gift.params["p_sender_id"]).coin_balance
+        balance = wallet(gift.params["sender_id"]).coin_balance
         raise InsufficientFunds(
             f"This gift costs {coins} coins and you have {balance}.", field="quantity"
         ) from None

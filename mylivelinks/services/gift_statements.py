@@ -7,8 +7,9 @@
    row, both profiles' and the stream's counters and the chat's gift line written; it
    returns the context, the outcome, the booked balances and the sender's other balances.
 
-Parameters are bound by name: `p_…` for the gift's, the transfer's own names for
-`ledger_transfer` (`ledger.transfers.transfer_function`).
+Parameters are bound by name: the context's (`sender_id`, `gift_type_id`, `room`,
+`position`, `recipient`) in both statements, `p_…` for the rest of the gift, the transfer's
+own names for `ledger_transfer` (`ledger.transfers.transfer_function`).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def booking_statement(*, by_box: bool):
         LedgerAccount.__table__,
     )
     context = context_statement(by_box=by_box).cte("context")
-    sender_id, recipient_id = _param("p_sender_id", Uuid()), _param("p_recipient_id", Uuid())
+    sender_id, recipient_id = _param("sender_id", Uuid()), _param("p_recipient_id", Uuid())
     coins, quantity = _param("p_coins", BigInteger()), _param("p_quantity", Integer())
     # The accounts pass through the check, so the transfer is called once per row it
     # yields (a LATERAL reference): never when the context changed.
@@ -144,8 +145,8 @@ def booking_statement(*, by_box: bool):
         "recipient_id": recipient_id,
         "stream_id": _param("p_stream_id", Uuid()),
         "room_id": _param("p_room_id", Uuid()),
-        "position": _param("p_position", Integer()),
-        "gift_type_id": _param("p_gift_type_id", Uuid()),
+        "position": _param("position", Integer()),
+        "gift_type_id": _param("gift_type_id", Uuid()),
         "quantity": quantity,
         "coins": coins,
         "streamer_share_centicoins": _param("p_streamer_share", BigInteger()),

@@ -37,15 +37,13 @@ class TargetKey:
 
 @dataclass(frozen=True)
 class Target:
-    """The facts a gift is priced and booked on."""
+    """The facts a gift is priced and booked on (the gift type and box are the key's)."""
 
-    gift_type_id: uuid.UUID
     gift_name: str
     coin_cost: int
     recipient_id: uuid.UUID
     stream_id: uuid.UUID | None
     room_id: uuid.UUID | None
-    position: int | None
 
 
 class RecentTargets:
@@ -110,11 +108,9 @@ def look_up(sender_id: uuid.UUID, key: TargetKey) -> Target:
     if not row.gift_active:
         raise InvalidInput(f"{row.gift_name} can no longer be sent.", field="gift_type_id")
     return Target(
-        gift_type_id=row.gift_id,
         gift_name=row.gift_name,
         coin_cost=row.gift_coin_cost,
         recipient_id=row.recipient_id,
         stream_id=row.stream_id,
         room_id=row.room_id,
-        position=key.position,
     )
