@@ -37,6 +37,11 @@ HEADER_DOC = {
 }
 
 
+def key_given() -> bool:
+    """Whether the request carries an Idempotency-Key (its response commits with its change)."""
+    return HEADER in request.headers
+
+
 def _fingerprint() -> str:
     raw = request.get_data()
     try:

@@ -3,6 +3,11 @@
 Services only flush. Work that must not happen unless the data is durable (enqueueing
 jobs, publishing events, calling vendors) is registered with `after_commit`; the request
 boundary below and the job wrapper (`jobs.context.job`) run it once they have committed.
+
+A request whose writes are a single statement may instead let each statement commit as
+it runs (`commit_each_statement`): the rows it locks are released as soon as it ends,
+and neither BEGIN nor COMMIT costs a round trip. Its after-commit work then runs even
+when the response fails afterwards, since what it describes is already durable.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, Response, g, has_app_context
+from sqlalchemy.engine import Engine
 
 from mylivelinks.extensions import db
 
@@ -30,6 +36,16 @@ def end_read_only_transaction() -> None:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("end_read_only_transaction after writes; call the vendor first")
     session.commit()
+
+
+def commit_each_statement() -> None:
+    """Let each statement of this request commit as it runs (autocommit); call it before
+    the first. A session already in a transaction, or bound to an outer one, keeps it."""
+    session = db.session()
+    if session.in_transaction() or not isinstance(session.get_bind(), Engine):
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    g.commits_each_statement = True
 
 
 def discard_after_commit() -> None:
@@ -61,5 +77,8 @@ def init_transaction_boundary(app: Flask) -> None:
         else:
             if used:
                 db.session.rollback()
-            discard_after_commit()
+            if g.get("commits_each_statement"):
+                run_after_commit()  # its statements committed as they ran
+            else:
+                discard_after_commit()
         return response

@@ -157,6 +157,45 @@ def test_after_commit_hooks_run_only_when_the_request_committed(server_urls):
     assert ran == ["ok", "after the broken hook"]
 
 
+@pytest.mark.real_session  # statements that commit as they run need a real transaction
+def test_statements_that_commit_as_they_run_keep_their_writes_and_hooks(server_urls):
+    from sqlalchemy import select
+
+    from mylivelinks.extensions import db
+    from mylivelinks.models.rooms import Room
+    from mylivelinks.transaction import after_commit, commit_each_statement
+
+    app = create_app(make_config(server_urls))
+    ran: list[str] = []
+    probe = Blueprint("probe", __name__)
+
+    def write_then_fail(slug: str):
+        db.session.add(Room(slug=slug, name=slug, kind="solo", box_count=1))
+        db.session.flush()
+        after_commit(lambda: ran.append(slug))
+        return {"code": 409, "status": "Conflict", "message": "after the write"}, 409
+
+    @probe.post("/each")
+    def each():
+        commit_each_statement()
+        return write_then_fail("each")
+
+    @probe.post("/together")
+    def together():
+        return write_then_fail("together")
+
+    app.register_blueprint(probe)
+    client = app.test_client()
+    assert client.post("/each").status_code == 409
+    assert client.post("/together").status_code == 409
+    with app.app_context():
+        written = select(Room.slug).where(Room.slug.in_(["each", "together"]))
+        slugs = set(db.session.scalars(written))
+    # The failure came after the statement had committed: the write and its hook stand.
+    assert slugs == {"each"}
+    assert ran == ["each"]
+
+
 def test_coroutine_checks_are_remembered_without_growing_per_request(app, api, main_room):
     api.get("/api/v1/gifts")  # a MethodView: a new view instance, and bound method, per request
     remembered = len(app._is_coroutine)

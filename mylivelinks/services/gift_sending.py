@@ -1,4 +1,4 @@
-"""Sending a gift, the hottest money path: one statement and the commit, as a rule.
+"""Sending a gift, the hottest money path: one statement, as a rule.
 
 The gift is priced on its target (`gift_targets`: the gift type's cost, the recipient,
 their live stream), remembered per process once looked up. One statement
@@ -10,8 +10,9 @@ target no longer holds (the box changed hands, the gift type was edited), nothin
 written: the target is looked up again, naming what is wrong, and the gift booked again.
 
 The statements are built once and rows come back as plain values: no ORM objects are
-loaded on this path. Booking and writing in one statement holds the streamer's hot rows
-locked for one round trip less before the commit.
+loaded on this path. Booking and writing in one statement lets a request without an
+Idempotency-Key commit it as it runs (the route's `commit_each_statement`), so the
+streamer's hot rows are locked only while it runs.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGiftSchema
 from mylivelinks.api.security import auth_required, current_user_id
 from mylivelinks.events import gifts as gift_events
-from mylivelinks.idempotency import idempotent
+from mylivelinks.idempotency import idempotent, key_given
 from mylivelinks.rate_limits import caller_key, gift_limit, rate_limited
 from mylivelinks.services import gift_sending, gifts
-from mylivelinks.transaction import after_commit
+from mylivelinks.transaction import after_commit, commit_each_statement
 
 blp = Blueprint("gifts", __name__, url_prefix="/gifts", description="Gifts")
 
@@ -37,6 +37,10 @@ class Gifts(MethodView):
     @rate_limited(gift_limit, key=caller_key)
     def post(self, data):
         """Send a gift to an occupied box or a user: coins to earnings and revenue, exactly"""
+        if not key_given():
+            # One statement books the gift; committing as it runs, it holds the streamer's
+            # hot rows only while it runs. A stored response commits with its gift instead.
+            commit_each_statement()
         sent = gift_sending.send_gift(
             current_user_id(),
             data["gift_type_id"],
