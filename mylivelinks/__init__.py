@@ -7,11 +7,23 @@ from inspect import iscoroutinefunction
 from weakref import WeakKeyDictionary
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mylivelinks.config import Config
 from mylivelinks.json_provider import OrjsonProvider
+
+
+class _NoCookieSessions(SessionInterface):
+    """Callers authenticate with bearer tokens: no request reads or writes a session cookie
+    (Flask's default would build a signing serializer for each request to look for one)."""
+
+    def open_session(self, app, request):
+        return None  # Flask then gives the request its NullSession
+
+    def save_session(self, app, session, response) -> None:
+        return None
 
 
 class MyLiveLinks(Flask):
@@ -24,6 +36,7 @@ class MyLiveLinks(Flask):
     """
 
     json_provider_class = OrjsonProvider
+    session_interface = _NoCookieSessions()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
