@@ -120,11 +120,18 @@ def prepare_transfer(
         "source_ref": source_ref,
         "fingerprint": fingerprint,
         "details": json.dumps(details or {}),
-        "accounts": [str(p.account_id) for p in merged],
-        "amounts": [p.amount for p in merged],
+        "accounts": _array_literal(p.account_id for p in merged),
+        "amounts": _array_literal(p.amount for p in merged),
         "unfrozen": str(unless_frozen) if unless_frozen else None,
     }
     return PreparedTransfer(merged, kind, source_ref, params)
+
+
+def _array_literal(values: Iterable[uuid.UUID | int]) -> str:
+    # PostgreSQL's text form of an array, which the statement casts to uuid[] or bigint[].
+    # UUIDs and integers need no quoting; a Python list would have psycopg work out its
+    # element type again at every execution (about 60 µs of a gift's CPU).
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 _TRANSFER_ARGUMENTS = {
