@@ -53,7 +53,7 @@ def seed(var_dir: Path, users: int) -> tuple[list[str], str]:
     """`users` posters and one listener account; their access tokens."""
     from mylivelinks.extensions import db
     from mylivelinks.models import Profile
-    from mylivelinks.services.tokens import mint_access_token
+    from mylivelinks.services.accounts.tokens import mint_access_token
 
     app = seeding_app(var_dir, **LONG_LIVED)
     with app.app_context():

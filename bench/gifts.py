@@ -73,9 +73,9 @@ def seed(var_dir: Path, senders: int) -> dict:
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import GiftType, Profile
     from mylivelinks.models.ledger import ADJUSTMENTS
-    from mylivelinks.services import live
-    from mylivelinks.services.rooms import get_room
-    from mylivelinks.services.tokens import mint_access_token
+    from mylivelinks.services.accounts.tokens import mint_access_token
+    from mylivelinks.services.rooms import live
+    from mylivelinks.services.rooms.state import get_room
 
     app = seeding_app(var_dir, **LONG_LIVED)
     now = datetime.now(UTC)

@@ -32,9 +32,9 @@ def seed(var_dir: Path, viewers: int) -> list[str]:
     """12 live streamers in `main` and `viewers` viewers with 3 boxes open; their tokens."""
     from mylivelinks.extensions import db
     from mylivelinks.models import Profile
-    from mylivelinks.services import live, watching
-    from mylivelinks.services.rooms import get_room
-    from mylivelinks.services.tokens import mint_access_token
+    from mylivelinks.services.accounts.tokens import mint_access_token
+    from mylivelinks.services.rooms import live, watching
+    from mylivelinks.services.rooms.state import get_room
 
     app = seeding_app(var_dir)
     now = datetime.now(UTC)

@@ -81,7 +81,7 @@ def seed(var_dir, args):
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import Gift, GiftType
     from mylivelinks.models.ledger import ADJUSTMENTS
-    from mylivelinks.services.gift_sending import send_gift
+    from mylivelinks.services.gifts.sending import send_gift
 
     app = seeding_app(var_dir, **LONG_LIVED)
     with app.app_context():

@@ -66,8 +66,8 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.providers import init_media_provider
     from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
     from mylivelinks.rate_limits import init_rate_limits
+    from mylivelinks.services.accounts.external_identity import init_external_identity
     from mylivelinks.services.errors import ServiceError
-    from mylivelinks.services.external_identity import init_external_identity
     from mylivelinks.transaction import init_transaction_boundary
 
     config = config or Config()

@@ -7,10 +7,10 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from mylivelinks.extensions import db
-from mylivelinks.services import accounts
+from mylivelinks.services.accounts import users
 from mylivelinks.services.errors import ServiceError
 
-users_cli = AppGroup("users", help="Manage accounts.")
+users_cli = AppGroup("users", help="Manage users.")
 
 
 @users_cli.command("create-admin")
@@ -22,7 +22,7 @@ def create_admin(username: str, email: str, password: str) -> None:
     if len(password) < 8:
         raise click.BadParameter("at least 8 characters", param_hint="--password")
     try:
-        profile = accounts.register(username, email, password, role="admin")
+        profile = users.register(username, email, password, role="admin")
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     db.session.commit()
@@ -35,7 +35,7 @@ def create_admin(username: str, email: str, password: str) -> None:
 def set_role(username: str, role: str) -> None:
     """Give an existing account a role."""
     try:
-        profile = accounts.set_role(username, role)
+        profile = users.set_role(username, role)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     db.session.commit()

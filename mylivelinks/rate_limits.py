@@ -20,7 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mylivelinks.services.errors import RateLimited
-from mylivelinks.services.moderation import STAFF
+from mylivelinks.services.moderation.actions import STAFF
 
 
 def limits_storage_uri(redis_url: str) -> str:

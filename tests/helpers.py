@@ -67,7 +67,7 @@ def run_concurrently(
 def staff(api: ApiClient, app: Flask, role: str) -> dict:
     """Register someone and give them `role` (moderator or admin); their session."""
     from mylivelinks.extensions import db
-    from mylivelinks.services.accounts import set_role
+    from mylivelinks.services.accounts.users import set_role
 
     session = api.register()
     with app.app_context():

@@ -10,7 +10,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.ledger import purge_idempotency_records, reconcile_ledger
 from mylivelinks.ledger.accounts import user_accounts
-from mylivelinks.services.accounts import set_role
+from mylivelinks.services.accounts.users import set_role
 from tests.money import assert_ledger_consistent, run_jobs
 
 ADJUST = "/api/v1/admin/adjustments"

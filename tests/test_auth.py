@@ -162,7 +162,7 @@ def test_missing_expired_and_tampered_tokens_are_401(api):
 
 
 def test_a_token_accepted_before_is_refused_once_it_expires(api, monkeypatch):
-    from mylivelinks.services import tokens
+    from mylivelinks.services.accounts import tokens
 
     session = api.register()
     token = _token(session["user"]["id"], exp=datetime.now(UTC) + timedelta(minutes=1))

@@ -11,9 +11,9 @@ import pytest
 from mylivelinks.events.streams import current_last_id, read_events, room_stream_key
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
-from mylivelinks.services import chat
+from mylivelinks.services.chat import messages
 from mylivelinks.services.errors import Forbidden
-from mylivelinks.services.rooms import get_room
+from mylivelinks.services.rooms.state import get_room
 from tests.money import grant, send_gift
 
 CHAT = "/api/v1/rooms/main/chat"
@@ -93,9 +93,9 @@ def test_a_timed_out_user_is_refused_until_the_time_passes(api, app, main_room, 
         author = db.session.get(Profile, uuid.UUID(user["user"]["id"]))
         soon = datetime.now(UTC) + timedelta(seconds=59)
         with pytest.raises(Forbidden):
-            chat.post_message(get_room("main"), author, "still?", soon)
+            messages.post_message(get_room("main"), author, "still?", soon)
         later = datetime.now(UTC) + timedelta(seconds=61)
-        assert chat.post_message(get_room("main"), author, "back", later).body == "back"
+        assert messages.post_message(get_room("main"), author, "back", later).body == "back"
         db.session.rollback()
 
 

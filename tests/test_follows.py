@@ -6,8 +6,8 @@ import pytest
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
-from mylivelinks.services.passwords import hash_password
-from mylivelinks.services.tokens import mint_access_token
+from mylivelinks.services.accounts.passwords import hash_password
+from mylivelinks.services.accounts.tokens import mint_access_token
 from tests.helpers import run_concurrently
 
 

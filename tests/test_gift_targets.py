@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Gift, Stream
-from mylivelinks.services.gift_targets import TargetKey, recent_targets
+from mylivelinks.services.gifts.targets import TargetKey, recent_targets
 from tests.helpers import ApiClient, run_concurrently, staff
 from tests.money import (
     GIFTS,

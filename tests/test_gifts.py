@@ -11,7 +11,7 @@ from mylivelinks.events.streams import read_events, room_stream_key, user_stream
 from mylivelinks.extensions import db
 from mylivelinks.ledger.wallet import take_back_coins
 from mylivelinks.models import Gift, Stream
-from mylivelinks.services.accounts import set_role
+from mylivelinks.services.accounts.users import set_role
 from tests.helpers import ApiClient, run_concurrently
 from tests.money import (
     GIFTS,

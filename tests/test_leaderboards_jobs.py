@@ -19,7 +19,7 @@ from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.leaderboards import enqueue_rebuild, rebuild_interval
 from mylivelinks.models import LeaderboardEntry
 from mylivelinks.models.leaderboards import BOARDS, PERIODS
-from mylivelinks.services import leaderboards
+from mylivelinks.services.leaderboards import boards
 from tests.money import run_jobs
 from tests.test_leaderboards import funded, gift_now, place_gift
 
@@ -48,7 +48,7 @@ def test_a_change_in_a_top_10_is_announced_to_the_main_room_once(api, app, main_
     [first] = leaderboard_events(app)
     assert first["changed"] == EVERY_BOARD and first["computed_at"]
     with app.app_context():  # the readers' copies are told too
-        assert leaderboards.is_current(datetime.fromisoformat(first["computed_at"]))
+        assert boards.is_current(datetime.fromisoformat(first["computed_at"]))
 
     rebuild_by_worker(app)  # nothing changed
     assert len(leaderboard_events(app)) == 1
@@ -132,7 +132,7 @@ def test_the_published_version_only_moves_forward(app):
     older = datetime(2026, 4, 1, 12, tzinfo=UTC)
     newer = older + timedelta(microseconds=1)
     with app.app_context():
-        assert not leaderboards.is_current(older)
-        leaderboards.publish_version(newer)
-        leaderboards.publish_version(older)  # a late hook of an earlier rebuild
-        assert leaderboards.is_current(newer) and not leaderboards.is_current(older)
+        assert not boards.is_current(older)
+        boards.publish_version(newer)
+        boards.publish_version(older)  # a late hook of an earlier rebuild
+        assert boards.is_current(newer) and not boards.is_current(older)

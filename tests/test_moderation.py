@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mylivelinks.services import moderation
-from mylivelinks.services.rooms import get_room
+from mylivelinks.services.moderation import actions
+from mylivelinks.services.rooms.state import get_room
 from tests.helpers import staff
 
 BANS = "/api/v1/rooms/main/bans"
@@ -82,7 +82,7 @@ def test_a_timeout_keeps_boxes_open_and_ends_by_itself(api, app, main_room, mode
     assert [(b["username"], b["kind"]) for b in listed] == [(_name(user), "timeout")]
     with app.app_context():
         later = datetime.now(UTC) + timedelta(seconds=61)
-        page = moderation.room_bans(get_room("main"), later, limit=20, cursor=None)
+        page = actions.room_bans(get_room("main"), later, limit=20, cursor=None)
         assert page.items == []
 
 

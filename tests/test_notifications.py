@@ -14,7 +14,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.notifications import enqueue_follower_notifications, notify_followers
 from mylivelinks.models import Follow, Notification, Stream
-from mylivelinks.services.notifications import notify_followers_after_commit
+from mylivelinks.services.notifications.inbox import notify_followers_after_commit
 from mylivelinks.transaction import run_after_commit
 from tests.money import run_jobs
 

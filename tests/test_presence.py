@@ -9,8 +9,8 @@ import pytest
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Profile
-from mylivelinks.services import live, watching
-from mylivelinks.services.rooms import active_viewer_counts, get_room
+from mylivelinks.services.rooms import live, watching
+from mylivelinks.services.rooms.state import active_viewer_counts, get_room
 
 pytestmark = pytest.mark.all_media_providers
 

@@ -13,7 +13,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Stream
-from mylivelinks.services.publishing import record_applied
+from mylivelinks.services.rooms.publishing import record_applied
 from tests.media_checks import publish_actions
 from tests.money import run_jobs
 

@@ -14,8 +14,8 @@ from mylivelinks.extensions import db
 from mylivelinks.jobs.publishing import sweep_rooms, sync_publish
 from mylivelinks.models import Profile, Stream
 from mylivelinks.seed import seed_reference_data
-from mylivelinks.services import live, watching
-from mylivelinks.services.rooms import get_room
+from mylivelinks.services.rooms import live, watching
+from mylivelinks.services.rooms.state import get_room
 from tests.media_checks import publish_actions
 
 pytestmark = pytest.mark.all_media_providers

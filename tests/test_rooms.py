@@ -172,7 +172,7 @@ def test_only_the_owner_goes_live_in_a_solo_room(api):
 
 def test_ending_twice_changes_nothing_more(api, app, main_room):
     from mylivelinks.models import Stream
-    from mylivelinks.services.live import end_stream
+    from mylivelinks.services.rooms.live import end_stream
 
     streamer = api.register()
     go_live(api, streamer)

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Schedule, ScheduleOccurrence, Stream
-from mylivelinks.services import schedules
-from mylivelinks.services.schedule_times import Recurrence, occurrences, to_utc
+from mylivelinks.services.schedules import planning
+from mylivelinks.services.schedules.recurrence import Recurrence, occurrences, to_utc
 from tests.helpers import ApiClient, run_concurrently
 
 EVERY_DAY = frozenset(range(7))
@@ -257,16 +257,16 @@ def add(app, username: str, now: datetime, **fields) -> uuid.UUID:
     """A schedule created through the service as if at `now`; its id."""
     with app.app_context():
         creator = db.session.scalar(select(Profile).where(Profile.username == username))
-        schedule = schedules.create_schedule(creator, now=now, **fields)
+        schedule = planning.create_schedule(creator, now=now, **fields)
         db.session.commit()
         return schedule.id
 
 
-def all_upcoming(app, now: datetime, limit: int) -> list[schedules.UpcomingOccurrence]:
+def all_upcoming(app, now: datetime, limit: int) -> list[planning.UpcomingOccurrence]:
     items, cursor = [], None
     with app.app_context():
         while True:
-            page = schedules.upcoming(now, limit=limit, cursor=cursor)
+            page = planning.upcoming(now, limit=limit, cursor=cursor)
             assert len(page.items) <= limit
             items += page.items
             cursor = page.next_cursor
@@ -401,11 +401,11 @@ def test_upcoming_with_thousands_of_schedules(api, app):
             {"creator": creator["user"]["id"]},
         )
         db.session.commit()
-        page = schedules.upcoming(now, limit=50, cursor=None)
+        page = planning.upcoming(now, limit=50, cursor=None)
         expected = []
         window = (now - timedelta(minutes=30), now + timedelta(days=14))
         for schedule in db.session.scalars(select(Schedule)):
-            for instant in occurrences(schedules.rule_of(schedule), *window):
+            for instant in occurrences(planning.rule_of(schedule), *window):
                 expected.append((instant, schedule.id))
     expected.sort()
     assert [(item.starts_at, item.schedule.id) for item in page.items] == expected[:50]
@@ -433,11 +433,11 @@ def test_going_live_in_the_window_marks_the_nearest_occurrence(api, app, main_ro
     stream_id = go_live(api, streamer)
     with app.app_context():
         stream = db.session.get(Stream, uuid.UUID(stream_id))
-        assert schedules.mark_schedule_started(stream, utc(2027, 3, 22, 18, 29)) == []
-        assert schedules.mark_schedule_started(stream, utc(2027, 3, 29, 18, 31)) == []
-        marked = schedules.mark_schedule_started(stream, utc(2027, 3, 29, 17, 30))
+        assert planning.mark_schedule_started(stream, utc(2027, 3, 22, 18, 29)) == []
+        assert planning.mark_schedule_started(stream, utc(2027, 3, 29, 18, 31)) == []
+        marked = planning.mark_schedule_started(stream, utc(2027, 3, 29, 17, 30))
         assert marked == [(kept, utc(2027, 3, 29, 18))]
-        again = schedules.mark_schedule_started(stream, utc(2027, 3, 29, 18, 20))
+        again = planning.mark_schedule_started(stream, utc(2027, 3, 29, 18, 20))
         assert again == []
         db.session.commit()
         rows = db.session.scalars(select(ScheduleOccurrence)).all()
@@ -470,8 +470,8 @@ def test_a_once_schedule_is_kept_from_either_side_of_its_time(api, app, main_roo
     with app.app_context():
         stream = db.session.get(Stream, uuid.UUID(stream_id))
         starts = utc(2027, 5, 2, 6, 30)
-        assert schedules.mark_schedule_started(stream, starts + timedelta(minutes=31)) == []
-        assert schedules.mark_schedule_started(stream, starts + timedelta(minutes=30)) == [
+        assert planning.mark_schedule_started(stream, starts + timedelta(minutes=31)) == []
+        assert planning.mark_schedule_started(stream, starts + timedelta(minutes=30)) == [
             (at, starts)
         ]
 

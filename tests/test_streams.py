@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Stream, ViewerSession
-from mylivelinks.services import live, watching
-from mylivelinks.services.publishing import remove_silent_viewers
-from mylivelinks.services.rooms import get_room
+from mylivelinks.services.rooms import live, watching
+from mylivelinks.services.rooms.publishing import remove_silent_viewers
+from mylivelinks.services.rooms.state import get_room
 from tests.money import grant, send_gift
 
 LIVE = "/api/v1/rooms/main/live"

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from marshmallow import validate
 
-from mylivelinks.services.usernames import username_problem
+from mylivelinks.services.accounts.usernames import username_problem
 
 WEB_URL = validate.URL(
     schemes={"http", "https"}, require_tld=False, error="Must be an http or https URL."

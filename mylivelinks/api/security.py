@@ -13,9 +13,12 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
 from mylivelinks.models.profiles import GUEST
+from mylivelinks.services.accounts.external_identity import (
+    external_verifier,
+    profile_for_external_claims,
+)
+from mylivelinks.services.accounts.tokens import decode_access_token
 from mylivelinks.services.errors import Unauthorized
-from mylivelinks.services.external_identity import external_verifier, profile_for_external_claims
-from mylivelinks.services.tokens import decode_access_token
 
 BEARER = [{"bearerAuth": []}]
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mylivelinks"'}

@@ -18,7 +18,7 @@ from mylivelinks.extensions import get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
 from mylivelinks.seed import MAIN_ROOM
-from mylivelinks.services import leaderboards
+from mylivelinks.services.leaderboards import boards
 from mylivelinks.transaction import after_commit
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ ANNOUNCE_ROOM = MAIN_ROOM["slug"]
 def rebuild_leaderboards(now: datetime | None = None) -> dict[str, Any]:
     """Rebuild every board from the gifts (as of `now`); announce top-10 changes once committed."""
     started = time.monotonic()
-    rebuilt = leaderboards.rebuild(current_app.config["LEADERBOARD_TIMEZONE"], now=now)
+    rebuilt = boards.rebuild(current_app.config["LEADERBOARD_TIMEZONE"], now=now)
     summary = {
         "computed_at": rebuilt.computed_at.isoformat(),
         "entries": rebuilt.entries,
@@ -45,7 +45,7 @@ def rebuild_leaderboards(now: datetime | None = None) -> dict[str, Any]:
 
 def _announce(computed_at: datetime, event: dict[str, Any]) -> None:
     # The readers' copies first: clients told of the change then fetch the new boards.
-    leaderboards.publish_version(computed_at)
+    boards.publish_version(computed_at)
     if event["changed"]:
         publish_room_event(ANNOUNCE_ROOM, LEADERBOARD_UPDATED, event)
 

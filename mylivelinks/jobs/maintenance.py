@@ -6,8 +6,8 @@ import logging
 from datetime import timedelta
 
 from mylivelinks.jobs.context import job
-from mylivelinks.services.accounts import purge_guests
-from mylivelinks.services.tokens import purge_dead_refresh_tokens
+from mylivelinks.services.accounts.tokens import purge_dead_refresh_tokens
+from mylivelinks.services.accounts.users import purge_guests
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from mylivelinks.jobs import DEFAULT_QUEUE, vendor_retry
 from mylivelinks.jobs.context import job
 from mylivelinks.jobs.publishing import announce_seat_changes, request_sync, sync_publish
 from mylivelinks.models import MediaEventRecord
-from mylivelinks.services.media_events import apply_event, end_if_still_gone
+from mylivelinks.services.rooms.media_events import apply_event, end_if_still_gone
 
 log = logging.getLogger(__name__)
 

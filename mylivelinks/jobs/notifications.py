@@ -13,7 +13,7 @@ from mylivelinks.extensions import db, get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
 from mylivelinks.models import Stream
-from mylivelinks.services.notifications import FollowerKey, announce, notify_follower_batch
+from mylivelinks.services.notifications.inbox import FollowerKey, announce, notify_follower_batch
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = [5, 30, 120]

@@ -28,7 +28,7 @@ from mylivelinks.jobs.context import job
 from mylivelinks.models import Profile, Room, Stream
 from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.providers.base import ProviderRejected
-from mylivelinks.services.publishing import (
+from mylivelinks.services.rooms.publishing import (
     SeatChange,
     SweepResult,
     end_silent_streamers,

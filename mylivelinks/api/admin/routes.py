@@ -20,8 +20,8 @@ from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.errors import InsufficientFunds
 from mylivelinks.ledger.reconciliation import latest_run
 from mylivelinks.ledger.wallet import adjust_coins, wallet
-from mylivelinks.services import gifts
-from mylivelinks.services.accounts import get_by_username
+from mylivelinks.services.accounts.users import get_by_username
+from mylivelinks.services.gifts import catalog
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Administration")
 
@@ -77,7 +77,7 @@ class GiftTypes(MethodView):
     @blp.response(200, CatalogSchema)
     def get(self):
         """The whole gift catalog, retired types included"""
-        return {"items": gifts.catalog(include_retired=True)}
+        return {"items": catalog.catalog(include_retired=True)}
 
     @auth_required(blp, "admin")
     @blp.arguments(CatalogEditSchema())
@@ -86,6 +86,6 @@ class GiftTypes(MethodView):
     def put(self, data):
         """Replace the catalog: listed types created or updated, the others retired"""
         try:
-            return {"items": gifts.replace_catalog(data["items"])}
+            return {"items": catalog.replace_catalog(data["items"])}
         except IntegrityError:
             abort(409, message="Another gift type already has one of these names.")

@@ -14,7 +14,7 @@ from mylivelinks.api.auth.schemas import (
 )
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.rate_limits import login_limit, rate_limited
-from mylivelinks.services import accounts, tokens
+from mylivelinks.services.accounts import tokens, users
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Accounts and sessions")
 
@@ -36,7 +36,7 @@ class Register(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="Username or e-mail taken")
     def post(self, data):
         """Create an account and start a session"""
-        profile = accounts.register(data["username"], data["email"], data["password"])
+        profile = users.register(data["username"], data["email"], data["password"])
         return _session_payload(profile, tokens.issue_token_pair(profile))
 
 
@@ -47,7 +47,7 @@ class Guest(MethodView):
     @rate_limited(login_limit)
     def post(self):
         """Watch without an account: a guest token, for rooms that allow anonymous viewing"""
-        profile = accounts.create_guest()
+        profile = users.create_guest()
         access_token, expires_at = tokens.mint_access_token(profile)
         return {
             "user": profile,
@@ -66,7 +66,7 @@ class Login(MethodView):
     @rate_limited(login_limit)
     def post(self, data):
         """Log in with username or e-mail and password"""
-        profile = accounts.authenticate(data["login"], data["password"])
+        profile = users.authenticate(data["login"], data["password"])
         return _session_payload(profile, tokens.issue_token_pair(profile))
 
 

@@ -20,9 +20,9 @@ from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.events import chat as chat_events
 from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, rate_limited
-from mylivelinks.services import chat
-from mylivelinks.services.moderation import STAFF
-from mylivelinks.services.rooms import get_room
+from mylivelinks.services.chat import messages
+from mylivelinks.services.moderation.actions import STAFF
+from mylivelinks.services.rooms.state import get_room
 from mylivelinks.transaction import after_commit
 
 blp = Blueprint("chat", __name__, url_prefix="", description="Chat and reports")
@@ -48,7 +48,7 @@ class Chat(MethodView):
     @blp.alt_response(404, **NO_ROOM)
     def get(self, args, slug):
         """The room's chat, newest first (deleted messages hidden)"""
-        page = chat.history(get_room(slug), **args)
+        page = messages.history(get_room(slug), **args)
         return {
             "items": [message_view(row.ChatMessage, row.Profile) for row in page.items],
             "next_cursor": page.next_cursor,
@@ -64,7 +64,7 @@ class Chat(MethodView):
     def post(self, data, slug):
         """Post a message (at most 500 characters; blocked terms and slow mode apply)"""
         room, author = get_room(slug), current_user()
-        message = chat.post_message(room, author, data["body"], datetime.now(UTC))
+        message = messages.post_message(room, author, data["body"], datetime.now(UTC))
         view = message_view(message, author)
         payload = chat_events.message_payload(view)
         room_slug = room.slug  # the room object expires at the commit
@@ -81,7 +81,7 @@ class ChatMessageView(MethodView):
     def delete(self, slug, message_id):
         """Delete a message (its author, or a moderator)"""
         room = get_room(slug)
-        chat.delete_message(room, message_id, current_user(), datetime.now(UTC))
+        messages.delete_message(room, message_id, current_user(), datetime.now(UTC))
         room_slug = room.slug  # the room object expires at the commit
         after_commit(lambda: chat_events.message_deleted(room_slug, str(message_id)))
 
@@ -94,7 +94,7 @@ class ChatSettings(MethodView):
     @blp.alt_response(404, **NO_ROOM)
     def put(self, data, slug):
         """Set the room's slow mode, blocked terms and anonymous viewing"""
-        room = chat.update_settings(get_room(slug, lock=True), current_user(), **data)
+        room = messages.update_settings(get_room(slug, lock=True), current_user(), **data)
         return {
             "slow_mode_seconds": room.slow_mode_seconds,
             "blocked_terms": room.blocked_terms,
@@ -110,4 +110,6 @@ class Reports(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No such message or user")
     def post(self, data):
         """Report a message or a user to the moderators"""
-        return chat.report(current_user(), data["target_type"], data["target_id"], data["reason"])
+        return messages.report(
+            current_user(), data["target_type"], data["target_id"], data["reason"]
+        )

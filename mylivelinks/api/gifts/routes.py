@@ -12,7 +12,7 @@ from mylivelinks.api.security import auth_required, current_user_id
 from mylivelinks.events import gifts as gift_events
 from mylivelinks.idempotency import idempotent, key_given
 from mylivelinks.rate_limits import caller_key, gift_limit, rate_limited
-from mylivelinks.services import gift_sending, gifts
+from mylivelinks.services.gifts import catalog, sending
 from mylivelinks.transaction import after_commit, commit_each_statement
 
 blp = Blueprint("gifts", __name__, url_prefix="/gifts", description="Gifts")
@@ -23,7 +23,7 @@ class Gifts(MethodView):
     @blp.response(200, CatalogSchema)
     def get(self):
         """The gift catalog (types that can be sent), cheapest first"""
-        return {"items": gifts.catalog()}
+        return {"items": catalog.catalog()}
 
     @auth_required(blp, load_profile=False)
     @idempotent(blp)
@@ -41,7 +41,7 @@ class Gifts(MethodView):
             # One statement books the gift; committing as it runs, it holds the streamer's
             # hot rows only while it runs. A stored response commits with its gift instead.
             commit_each_statement()
-        sent = gift_sending.send_gift(
+        sent = sending.send_gift(
             current_user_id(),
             data["gift_type_id"],
             data["quantity"],

@@ -8,7 +8,7 @@ from marshmallow import validate
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
 from mylivelinks.api.wallet.schemas import WalletSchema
 from mylivelinks.models.gifts import GIFT_ANIMATIONS, GIFT_RARITIES
-from mylivelinks.services.gifts import MAX_QUANTITY
+from mylivelinks.services.gifts.catalog import MAX_QUANTITY
 
 
 class GiftTypeSchema(ma.Schema):

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.leaderboards.schemas import LeaderboardArgsSchema, LeaderboardSchema
-from mylivelinks.services import leaderboards
+from mylivelinks.services.leaderboards import boards
 
 blp = Blueprint("leaderboards", __name__, url_prefix="/leaderboards", description="Leaderboards")
 
@@ -26,9 +26,9 @@ _dumped: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = {}
 
 def _top(board: str, period: str) -> dict[str, Any]:
     cached = _dumped.get((board, period))
-    if cached is not None and leaderboards.is_current(cached[0]):
+    if cached is not None and boards.is_current(cached[0]):
         return cached[1]
-    data = leaderboards.read_board(board, period, leaderboards.MAX_LIMIT)
+    data = boards.read_board(board, period, boards.MAX_LIMIT)
     dumped = _schema.dump(data)
     if data["computed_at"] is not None:
         _dumped[(board, period)] = (data["computed_at"], dumped)

@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
 from mylivelinks.models.leaderboards import BOARDS, PERIODS
-from mylivelinks.services.leaderboards import MAX_LIMIT
+from mylivelinks.services.leaderboards.boards import MAX_LIMIT
 
 
 class LeaderboardArgsSchema(ma.Schema):

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from mylivelinks.api.me.schemas import LinksSchema, OwnProfileSchema, ProfilePatchSchema
 from mylivelinks.api.security import auth_required, current_user
-from mylivelinks.services import profiles
+from mylivelinks.services.accounts import profiles
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The caller's own account")
 

@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import LinkSchema, PublicProfileSchema
 from mylivelinks.api.schemas import WEB_URL, validate_time_zone
-from mylivelinks.services.profiles import MAX_LINKS
+from mylivelinks.services.accounts.profiles import MAX_LINKS
 
 
 class OwnProfileSchema(PublicProfileSchema):

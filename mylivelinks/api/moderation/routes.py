@@ -18,9 +18,9 @@ from mylivelinks.api.rooms.announce import announce_end, announce_viewer_change
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.models import Profile, RoomBan
-from mylivelinks.services import moderation
-from mylivelinks.services.accounts import get_by_username
-from mylivelinks.services.rooms import active_viewer_counts, get_room
+from mylivelinks.services.accounts.users import get_by_username
+from mylivelinks.services.moderation import actions
+from mylivelinks.services.rooms.state import active_viewer_counts, get_room
 
 blp = Blueprint("moderation", __name__, url_prefix="", description="Moderation")
 
@@ -40,7 +40,7 @@ def _ban(ban: RoomBan, target: Profile, slug: str) -> dict:
 
 @blp.route("/rooms/<string:slug>/bans")
 class RoomBans(MethodView):
-    @auth_required(blp, *moderation.STAFF)
+    @auth_required(blp, *actions.STAFF)
     @blp.arguments(BanRequestSchema())
     @blp.response(201, BanSchema)
     @blp.alt_response(404, **NOT_FOUND)
@@ -48,7 +48,7 @@ class RoomBans(MethodView):
         """Ban a user from the room (no duration) or time them out of its chat"""
         target = get_by_username(data["username"])
         room, now = get_room(slug, lock=True), datetime.now(UTC)
-        outcome = moderation.restrict(
+        outcome = actions.restrict(
             room,
             current_user(),
             target,
@@ -70,14 +70,14 @@ class RoomBans(MethodView):
             )
         return _ban(outcome.ban, target, room.slug)
 
-    @auth_required(blp, *moderation.STAFF)
+    @auth_required(blp, *actions.STAFF)
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, BanPageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, slug):
         """The room's bans and running timeouts, newest first"""
         room = get_room(slug)
-        page = moderation.room_bans(room, datetime.now(UTC), **args)
+        page = actions.room_bans(room, datetime.now(UTC), **args)
         return {
             "items": [_ban(row.RoomBan, row.Profile, room.slug) for row in page.items],
             "next_cursor": page.next_cursor,
@@ -86,12 +86,12 @@ class RoomBans(MethodView):
 
 @blp.route("/rooms/<string:slug>/bans/<string:username>")
 class BanOfUser(MethodView):
-    @auth_required(blp, *moderation.STAFF)
+    @auth_required(blp, *actions.STAFF)
     @blp.response(204)
     @blp.alt_response(404, **NOT_FOUND)
     def delete(self, slug, username):
         """Lift a user's ban or timeout in the room"""
-        moderation.lift(get_room(slug), current_user(), get_by_username(username))
+        actions.lift(get_room(slug), current_user(), get_by_username(username))
 
 
 @blp.route("/admin/moderation-actions")
@@ -101,7 +101,7 @@ class ModerationActions(MethodView):
     @blp.response(200, ModerationActionPageSchema)
     def get(self, args):
         """The audit trail of every moderator action, newest first"""
-        page = moderation.audit_trail(**args)
+        page = actions.audit_trail(**args)
         return {
             "items": [
                 {

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mylivelinks.api.schemas import page_schema
-from mylivelinks.services.moderation import MAX_TIMEOUT_SECONDS
+from mylivelinks.services.moderation.actions import MAX_TIMEOUT_SECONDS
 
 
 class BanRequestSchema(ma.Schema):

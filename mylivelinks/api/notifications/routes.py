@@ -14,7 +14,7 @@ from mylivelinks.api.notifications.schemas import (
 )
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user_id
-from mylivelinks.services import notifications
+from mylivelinks.services.notifications import inbox
 
 blp = Blueprint(
     "notifications", __name__, url_prefix="/me/notifications", description="Notifications"
@@ -29,11 +29,11 @@ class MyNotifications(MethodView):
     def get(self, args):
         """The caller's notifications, newest first, and the unread count"""
         recipient_id = current_user_id()
-        page = notifications.my_notifications(recipient_id, **args)
+        page = inbox.my_notifications(recipient_id, **args)
         return {
             "items": [row.Notification for row in page.items],
             "next_cursor": page.next_cursor,
-            "unread_count": notifications.unread_count(recipient_id),
+            "unread_count": inbox.unread_count(recipient_id),
         }
 
 
@@ -45,5 +45,5 @@ class MarkRead(MethodView):
     def post(self, data):
         """Mark notifications read: the listed `ids`, or every one created up to `up_to`"""
         recipient_id = current_user_id()
-        marked = notifications.mark_read(recipient_id, datetime.now(UTC), **data)
-        return {"marked": marked, "unread_count": notifications.unread_count(recipient_id)}
+        marked = inbox.mark_read(recipient_id, datetime.now(UTC), **data)
+        return {"marked": marked, "unread_count": inbox.unread_count(recipient_id)}

@@ -13,8 +13,9 @@ from mylivelinks.api.profiles.schemas import (
 )
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
-from mylivelinks.services import follows, leaderboards
-from mylivelinks.services.accounts import get_by_username
+from mylivelinks.services.accounts import follows
+from mylivelinks.services.accounts.users import get_by_username
+from mylivelinks.services.leaderboards import boards
 
 blp = Blueprint(
     "profiles", __name__, url_prefix="/profiles", description="Public profiles and follows"
@@ -31,7 +32,7 @@ class PublicProfile(MethodView):
         """A public profile (username compared case-insensitively), with its leaderboard ranks"""
         profile = get_by_username(username)
         # Not a column: set for ProfilePageSchema, which shows it on this page only.
-        profile.leaderboard_ranks = leaderboards.profile_ranks(profile.id)
+        profile.leaderboard_ranks = boards.profile_ranks(profile.id)
         return profile
 
 

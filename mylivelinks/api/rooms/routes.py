@@ -24,8 +24,8 @@ from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, Profile, Stream
 from mylivelinks.providers import media_credentials, media_provider
-from mylivelinks.services import live, watching
-from mylivelinks.services.rooms import (
+from mylivelinks.services.rooms import live, watching
+from mylivelinks.services.rooms.state import (
     BoxState,
     get_room,
     live_seconds,

@@ -19,8 +19,8 @@ from mylivelinks.api.schedules.schemas import (
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user, current_user_id
 from mylivelinks.models import Schedule
-from mylivelinks.services import schedules
-from mylivelinks.services.schedule_times import next_occurrence, zone
+from mylivelinks.services.schedules import planning
+from mylivelinks.services.schedules.recurrence import next_occurrence, zone
 
 blp = Blueprint("schedules", __name__, url_prefix="", description="Stream schedules")
 
@@ -39,12 +39,12 @@ def schedule_view(schedule: Schedule, now: datetime) -> dict:
         "days_of_week": None if once else schedule.days_of_week,
         "start_date": None if once else schedule.start_date,
         "end_date": None if once else schedule.end_date,
-        "next_occurrence": next_occurrence(schedules.rule_of(schedule), now),
+        "next_occurrence": next_occurrence(planning.rule_of(schedule), now),
         "created_at": schedule.created_at,
     }
 
 
-def upcoming_view(item: schedules.UpcomingOccurrence) -> dict:
+def upcoming_view(item: planning.UpcomingOccurrence) -> dict:
     """An upcoming occurrence as the API shows it."""
     schedule = item.schedule
     return {
@@ -75,7 +75,7 @@ class MySchedules(MethodView):
     def post(self, data):
         """Schedule a stream once (`date`) or weekly (`days_of_week`) at a local time"""
         now = datetime.now(UTC)
-        schedule = schedules.create_schedule(current_user(), now=now, **data)
+        schedule = planning.create_schedule(current_user(), now=now, **data)
         return schedule_view(schedule, now)
 
     @auth_required(blp, load_profile=False)
@@ -83,7 +83,7 @@ class MySchedules(MethodView):
     @blp.response(200, SchedulePageSchema)
     def get(self, args):
         """The caller's schedules, newest first (past ones too)"""
-        page = schedules.my_schedules(current_user_id(), **args)
+        page = planning.my_schedules(current_user_id(), **args)
         now = datetime.now(UTC)
         return {
             "items": [schedule_view(row.Schedule, now) for row in page.items],
@@ -98,7 +98,7 @@ class MySchedule(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No such schedule of the caller")
     def delete(self, schedule_id):
         """Delete one of the caller's schedules"""
-        schedules.delete_schedule(current_user_id(), schedule_id)
+        planning.delete_schedule(current_user_id(), schedule_id)
 
 
 @blp.route("/me/schedules/<uuid:schedule_id>/cancellations")
@@ -111,7 +111,7 @@ class Cancellations(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description="Not a future occurrence")
     def post(self, data, schedule_id):
         """Cancel one future occurrence of one of the caller's schedules"""
-        kept = schedules.cancel_occurrence(
+        kept = planning.cancel_occurrence(
             current_user_id(), schedule_id, data["starts_at"], datetime.now(UTC)
         )
         return {
@@ -127,7 +127,7 @@ class Upcoming(MethodView):
     @blp.response(200, UpcomingPageSchema)
     def get(self, args):
         """Next occurrences across creators, soonest first, for the next 14 days"""
-        page = schedules.upcoming(datetime.now(UTC), **args)
+        page = planning.upcoming(datetime.now(UTC), **args)
         return {
             "items": [upcoming_view(item) for item in page.items],
             "next_cursor": page.next_cursor,

@@ -16,10 +16,10 @@ from mylivelinks.api.streams.schemas import (
     StreamPageSchema,
     StreamSearchArgsSchema,
 )
-from mylivelinks.services import stream_search
-from mylivelinks.services.accounts import get_by_username
-from mylivelinks.services.gifts import stream_leaderboard
-from mylivelinks.services.stream_stats import stream_stats
+from mylivelinks.services.accounts.users import get_by_username
+from mylivelinks.services.gifts.catalog import stream_leaderboard
+from mylivelinks.services.streams import search
+from mylivelinks.services.streams.stats import stream_stats
 
 blp = Blueprint("streams", __name__, url_prefix="/streams", description="Streams")
 profile_streams_blp = Blueprint(
@@ -80,9 +80,9 @@ class Streams(MethodView):
         """
         near = None
         if args["lat"] is not None:
-            near = stream_search.Near(args["lat"], args["lng"], args["radius_km"])
+            near = search.Near(args["lat"], args["lng"], args["radius_km"])
         if args["status"] == "scheduled":
-            page = stream_search.scheduled(
+            page = search.scheduled(
                 datetime.now(UTC),
                 q=args["q"],
                 near=near,
@@ -91,7 +91,7 @@ class Streams(MethodView):
             )
             items = [scheduled_view(occurrence, km) for occurrence, km in page.items]
             return {"items": items, "next_cursor": page.next_cursor}
-        page = stream_search.search(
+        page = search.search(
             status=args["status"],
             q=args["q"],
             near=near,
@@ -107,7 +107,7 @@ class StreamById(MethodView):
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, stream_id):
         """A stream with its stats (live: so far; ended: as saved when it ended)"""
-        row = stream_search.get_stream(stream_id)
+        row = search.get_stream(stream_id)
         return {**stream_view(row), "stats": stream_stats(row.Stream, datetime.now(UTC))}
 
 
@@ -134,4 +134,4 @@ class ProfileStreams(MethodView):
     @profile_streams_blp.alt_response(404, schema=ErrorSchema, description="No such profile")
     def get(self, args, username):
         """The profile's streams, current and past, newest first"""
-        return _page(stream_search.profile_streams(get_by_username(username), **args))
+        return _page(search.profile_streams(get_by_username(username), **args))

@@ -17,7 +17,7 @@ from mylivelinks.payments import stripe as stripe_provider
 from mylivelinks.payments.events import store_event
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import WebhookVerificationFailed
-from mylivelinks.services.media_events import store_events
+from mylivelinks.services.rooms.media_events import store_events
 from mylivelinks.transaction import after_commit
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks")

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
+from mylivelinks.services.accounts.usernames import username_candidate
 from mylivelinks.services.errors import Unauthorized
-from mylivelinks.services.usernames import username_candidate
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 

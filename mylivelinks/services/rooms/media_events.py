@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models import MediaEventRecord, Room, Stream
 from mylivelinks.providers.base import MediaEvent
-from mylivelinks.services.publishing import SeatChange, end_streams
+from mylivelinks.services.rooms.publishing import SeatChange, end_streams
 
 
 def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:

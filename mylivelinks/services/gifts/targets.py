@@ -19,7 +19,7 @@ from flask import current_app
 
 from mylivelinks.driver_sql import fetch_one
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from mylivelinks.services.gift_statements import context_statement
+from mylivelinks.services.gifts.statements import context_statement
 
 # Targets kept per process: every box of every room with each gift type, and then some.
 REMEMBERED_TARGETS = 1024

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from mylivelinks.extensions import db
 from mylivelinks.models import ROLES, Profile
 from mylivelinks.models.profiles import GUEST
+from mylivelinks.services.accounts.passwords import hash_password, verify_password
+from mylivelinks.services.accounts.usernames import normalize_username, username_problem
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from mylivelinks.services.passwords import hash_password, verify_password
-from mylivelinks.services.usernames import normalize_username, username_problem
 
 _UNIQUE_FIELDS = {
     "uq_profiles_username_lower": ("username", "This username is taken."),

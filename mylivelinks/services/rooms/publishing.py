@@ -15,9 +15,10 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Room, Stream
-from mylivelinks.services import presence, stream_stats
-from mylivelinks.services.live import end_stream
-from mylivelinks.services.rooms import active_since, active_viewer_counts
+from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms.live import end_stream
+from mylivelinks.services.rooms.state import active_since, active_viewer_counts
+from mylivelinks.services.streams import stats
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
         ).all()
         if silent:
             # They were last seen before `since`: their sessions end there at the latest.
-            stream_stats.close_sessions(stream_id, list(silent), since)
+            stats.close_sessions(stream_id, list(silent), since)
         removed += [stream_id] * len(silent)
     presence.drop_silent_viewers(stream_ids, since)
     return removed

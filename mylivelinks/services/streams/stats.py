@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import ChatMessage, Gift, Stream, ViewerSession
-from mylivelinks.services.rooms import active_viewer_counts, live_seconds, published_seconds
+from mylivelinks.services.rooms.state import active_viewer_counts, live_seconds, published_seconds
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,15 @@ from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, 
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
 from mylivelinks.ledger.transfers import Posting, PreparedTransfer, book
 from mylivelinks.ledger.wallet import Wallet, prepare_spend, wallet
+from mylivelinks.services.accounts.usernames import normalize_username
 from mylivelinks.services.errors import Conflict, InvalidInput
-from mylivelinks.services.gift_statements import (
+from mylivelinks.services.gifts.catalog import split
+from mylivelinks.services.gifts.statements import (
     GIFT_TYPE_FIELDS,
     PERSON_FIELDS,
     booking_statement,
 )
-from mylivelinks.services.gift_targets import Target, TargetKey, look_up, recent_targets
-from mylivelinks.services.gifts import split
-from mylivelinks.services.usernames import normalize_username
+from mylivelinks.services.gifts.targets import Target, TargetKey, look_up, recent_targets
 
 # Bookings tried before giving up on a target that changes under each of them.
 TRIES = 3

@@ -18,8 +18,8 @@ from sqlalchemy import Float, Select, and_, cast, func, literal, null, or_, sele
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, Profile, Room, Schedule, Stream
 from mylivelinks.pagination import Page, keyset_page
-from mylivelinks.services import schedules
 from mylivelinks.services.errors import NotFound
+from mylivelinks.services.schedules import planning
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = 111.195  # along a meridian, for the bounding box
@@ -132,7 +132,7 @@ def search(
 def scheduled(
     now: datetime, *, q: str | None, near: Near | None, limit: int, cursor: str | None
 ) -> Page:
-    """Scheduled occurrences not started yet (see `schedules.upcoming`), soonest first, of
+    """Scheduled occurrences not started yet (see `planning.upcoming`), soonest first, of
     creators matching `q` (username prefix or schedule title) and within `near`; items are
     (occurrence, distance_km or None)."""
     where = []
@@ -140,7 +140,7 @@ def scheduled(
         where.append(_matching(Schedule.title, q))
     if near is not None:
         where += [_bounding_box(near), _distance_km(near) <= near.radius_km]
-    page = schedules.upcoming(now, limit=limit, cursor=cursor, where=where, pending_only=True)
+    page = planning.upcoming(now, limit=limit, cursor=cursor, where=where, pending_only=True)
     distances: dict[uuid.UUID, float] = {}
     if near is not None and page.items:
         creators = {item.creator.id for item in page.items}

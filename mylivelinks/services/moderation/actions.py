@@ -21,9 +21,9 @@ from mylivelinks.models import (
     Stream,
 )
 from mylivelinks.pagination import Page, keyset_page
-from mylivelinks.services import presence
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound
-from mylivelinks.services.live import end_stream
+from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms.live import end_stream
 
 MAX_TIMEOUT_SECONDS = 14 * 24 * 3600
 STAFF = ("moderator", "admin")

@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services import presence
 from mylivelinks.services.errors import Forbidden, NotFound
+from mylivelinks.services.rooms import presence
 
 
 def get_room(slug: str, *, lock: bool = False) -> Room:

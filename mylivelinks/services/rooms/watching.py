@@ -11,10 +11,11 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
 from mylivelinks.models.profiles import GUEST
-from mylivelinks.services import presence, stream_stats
-from mylivelinks.services.bans import refuse_if_banned
 from mylivelinks.services.errors import Conflict, Forbidden
-from mylivelinks.services.rooms import box_at, get_room
+from mylivelinks.services.moderation.bans import refuse_if_banned
+from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms.state import box_at, get_room
+from mylivelinks.services.streams import stats
 
 
 def live_stream_in(box: Box) -> Stream | None:
@@ -38,7 +39,7 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
         .on_conflict_do_nothing(index_elements=["stream_id", "viewer_id"])
     )
     presence.viewer_seen(room.slug, position, stream.id, viewer.id, now)
-    stream_stats.start_session(stream, viewer.id, now)
+    stats.start_session(stream, viewer.id, now)
     return stream, box
 
 
@@ -55,7 +56,7 @@ def close_box(room: Room, position: int, viewer: Profile, now: datetime) -> Stre
     presence.viewer_gone(room.slug, position, stream.id, viewer.id)
     if not removed:
         return None
-    stream_stats.close_sessions(stream.id, [viewer.id], now)
+    stats.close_sessions(stream.id, [viewer.id], now)
     return stream
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import ChatMessage, Profile, Report, Room
 from mylivelinks.pagination import Page, keyset_page
-from mylivelinks.services.bans import active_restriction
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound, RateLimited
-from mylivelinks.services.moderation import STAFF, record_action
+from mylivelinks.services.moderation.actions import STAFF, record_action
+from mylivelinks.services.moderation.bans import active_restriction
 
 
 def contains_blocked_term(body: str, terms: list[str]) -> bool:

@@ -24,7 +24,7 @@ from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Schedule, ScheduleOccurrence, Stream
 from mylivelinks.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound
-from mylivelinks.services.schedule_times import (
+from mylivelinks.services.schedules.recurrence import (
     ONE_DAY,
     Recurrence,
     local_date,

@@ -10,10 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
-from mylivelinks.services import chat_lines, notifications, presence, schedules, stream_stats
-from mylivelinks.services.bans import refuse_if_banned
+from mylivelinks.services.chat import system_lines
 from mylivelinks.services.errors import Conflict, NotFound
-from mylivelinks.services.rooms import box_at, live_seconds, published_seconds
+from mylivelinks.services.moderation.bans import refuse_if_banned
+from mylivelinks.services.notifications import inbox
+from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms.state import box_at, live_seconds, published_seconds
+from mylivelinks.services.schedules import planning
+from mylivelinks.services.streams import stats
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,9 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         # Going live in two rooms at once: the unique live-streamer index decides.
         raise Conflict("You are already live.") from None
     presence.streamer_seen(room.slug, stream.id, streamer_id, now)
-    chat_lines.stream_started(room, streamer_id, box.position)
-    schedules.mark_schedule_started(stream, now)
-    notifications.notify_followers_after_commit(stream)
+    system_lines.stream_started(room, streamer_id, box.position)
+    planning.mark_schedule_started(stream, now)
+    inbox.notify_followers_after_commit(stream)
     return stream
 
 
@@ -113,10 +117,10 @@ def end_stream(
     room.ended_live_seconds += live_seconds(stream, now)
     room.ended_published_seconds += stream.published_seconds
     freed = db.session.get(Box, stream.box_id) if stream.box_id else None
-    stream_stats.close_sessions(stream.id, None, now)
-    stream_stats.save_stats(stream, now)
+    stats.close_sessions(stream.id, None, now)
+    stats.save_stats(stream, now)
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
-    chat_lines.stream_ended(room, freed.position if freed else None)
+    system_lines.stream_ended(room, freed.position if freed else None)
     presence.stream_gone(room.slug, stream.id, stream.streamer_id)
     return seat_next(room, freed, now) if freed else None
 

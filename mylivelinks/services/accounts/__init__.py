@@ -1,0 +1,1 @@
+"""Accounts: registration and login, passwords, tokens, usernames, profiles and follows."""

@@ -1,0 +1,1 @@
+"""Chat: messages, moderators' settings and reports, and the system lines streams write."""

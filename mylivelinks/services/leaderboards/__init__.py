@@ -1,0 +1,1 @@
+"""Leaderboards: rebuilt from the gifts, served from a per-process copy."""

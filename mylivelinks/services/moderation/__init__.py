@@ -1,0 +1,1 @@
+"""Moderation: room bans, chat timeouts and the audit trail."""

@@ -1,0 +1,1 @@
+"""Notifications: go-live fan-out to followers and each user's inbox."""

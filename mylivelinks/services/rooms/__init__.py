@@ -1,0 +1,1 @@
+"""Rooms: boxes, going live, watching, presence, demand-based publishing, vendor events."""

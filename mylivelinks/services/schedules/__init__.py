@@ -1,0 +1,1 @@
+"""Schedules: creators' recurring plans and their occurrences in local time."""

@@ -1,0 +1,1 @@
+"""Streams: search and the stats of each stream and its viewer sessions."""
