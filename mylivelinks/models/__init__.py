@@ -19,7 +19,14 @@ from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, Payment
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
 from mylivelinks.models.schedules import Schedule, ScheduleOccurrence
-from mylivelinks.models.streams import BoxViewer, RoomQueueEntry, Stream, ViewerSession
+from mylivelinks.models.streams import (
+    BoxViewer,
+    EndedReason,
+    RoomQueueEntry,
+    Stream,
+    StreamStatus,
+    ViewerSession,
+)
 
 __all__ = [
     "ROLES",
@@ -28,6 +35,7 @@ __all__ = [
     "BoxViewer",
     "ChatMessage",
     "CoinPurchase",
+    "EndedReason",
     "Follow",
     "Gift",
     "GiftType",
@@ -52,5 +60,6 @@ __all__ = [
     "Schedule",
     "ScheduleOccurrence",
     "Stream",
+    "StreamStatus",
     "ViewerSession",
 ]

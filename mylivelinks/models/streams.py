@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -20,9 +21,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-STREAM_STATUSES = ("scheduled", "live", "ended", "cancelled", "error")
+
+class StreamStatus(StrEnum):
+    """Where a stream is in its life; the text stored in `streams.status`."""
+
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+class EndedReason(StrEnum):
+    """Why a stream ended; the text stored in `streams.ended_reason`."""
+
+    ENDED_BY_STREAMER = "ended_by_streamer"
+    BANNED = "banned"
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"
+    PROVIDER_ROOM_FINISHED = "provider_room_finished"
+    PROVIDER_LEFT = "provider_left"
+    PROVIDER_REJECTED = "provider_rejected"
 
 
 class Stream(Base):
@@ -51,10 +71,12 @@ class Stream(Base):
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     box_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("boxes.id", ondelete="SET NULL"))
     title: Mapped[str | None] = mapped_column(String(140))
-    status: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    status: Mapped[StreamStatus] = mapped_column(
+        StrEnumText(StreamStatus, 16), default=StreamStatus.LIVE, server_default=StreamStatus.LIVE
+    )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    ended_reason: Mapped[EndedReason | None] = mapped_column(StrEnumText(EndedReason, 32))
     # The publishing state last applied at the provider (the controller's memory), and since
     # when it has been published; published seconds accumulate when it is revoked.
     publishing_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
