@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 
 import yaml
+from flask import Flask
 
 from mylivelinks import create_app
 from mylivelinks.config import Config
@@ -18,11 +20,20 @@ _DOC_ENVIRONMENT = {
 }
 
 
-def render_openapi_yaml(app=None) -> str:
+class _SpecDumper(yaml.SafeDumper):
+    """Safe YAML that writes enum members (schema choices) as their text."""
+
+
+_SpecDumper.add_multi_representer(
+    StrEnum, lambda dumper, member: dumper.represent_str(member.value)
+)
+
+
+def render_openapi_yaml(app: Flask | None = None) -> str:
     """The OpenAPI document of `app` (a fresh one by default) as YAML."""
     app = app or create_app(Config(_DOC_ENVIRONMENT))
     spec = app.extensions["smorest_api"].spec.to_dict()
-    return yaml.safe_dump(spec, sort_keys=True, allow_unicode=True)
+    return yaml.dump(spec, Dumper=_SpecDumper, sort_keys=True, allow_unicode=True)
 
 
 def main(argv: list[str]) -> int:

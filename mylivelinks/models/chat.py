@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-MESSAGE_KINDS = ("user", "system", "gift")
+
+class MessageKind(StrEnum):
+    """Who wrote a chat line: a user, the room itself, or a gift."""
+
+    USER = "user"
+    SYSTEM = "system"
+    GIFT = "gift"
+
+
+class ReportTarget(StrEnum):
+    """What a report is about."""
+
+    MESSAGE = "message"
+    USER = "user"
+
+
+class ReportStatus(StrEnum):
+    """Whether a report still waits for a moderator."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+MESSAGE_KINDS = tuple(MessageKind)
 MAX_MESSAGE_LENGTH = 500
 
 
@@ -38,7 +62,9 @@ class ChatMessage(Base):
     author_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("profiles.id", ondelete="SET NULL")
     )
-    kind: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    kind: Mapped[MessageKind] = mapped_column(
+        StrEnumText(MessageKind, 16), default=MessageKind.USER, server_default=MessageKind.USER
+    )
     body: Mapped[str] = mapped_column(String(MAX_MESSAGE_LENGTH))
     created_at: Mapped[datetime] = created_at_column()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -61,8 +87,10 @@ class Report(Base):
     reporter_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("profiles.id", ondelete="SET NULL")
     )
-    target_type: Mapped[str] = mapped_column(String(16))
+    target_type: Mapped[ReportTarget] = mapped_column(StrEnumText(ReportTarget, 16))
     target_id: Mapped[uuid.UUID]
     reason: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    status: Mapped[ReportStatus] = mapped_column(
+        StrEnumText(ReportStatus, 16), default=ReportStatus.OPEN, server_default=ReportStatus.OPEN
+    )
     created_at: Mapped[datetime] = created_at_column()

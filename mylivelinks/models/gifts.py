@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -17,10 +18,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-GIFT_ANIMATIONS = ("float", "burst", "fireworks", "confetti")
-GIFT_RARITIES = ("common", "rare", "epic", "legendary")
+
+class GiftAnimation(StrEnum):
+    """How a gift is shown in the room."""
+
+    FLOAT = "float"
+    BURST = "burst"
+    FIREWORKS = "fireworks"
+    CONFETTI = "confetti"
+
+
+class GiftRarity(StrEnum):
+    """How rare a gift type is presented as."""
+
+    COMMON = "common"
+    RARE = "rare"
+    EPIC = "epic"
+    LEGENDARY = "legendary"
+
+
+GIFT_ANIMATIONS = tuple(GiftAnimation)
+GIFT_RARITIES = tuple(GiftRarity)
 
 
 class GiftType(Base):
@@ -39,8 +59,8 @@ class GiftType(Base):
     name: Mapped[str] = mapped_column(String(50), unique=True)
     emoji: Mapped[str] = mapped_column(String(16))
     coin_cost: Mapped[int] = mapped_column(BigInteger)
-    animation: Mapped[str] = mapped_column(String(16))
-    rarity: Mapped[str] = mapped_column(String(16))
+    animation: Mapped[GiftAnimation] = mapped_column(StrEnumText(GiftAnimation, 16))
+    rarity: Mapped[GiftRarity] = mapped_column(StrEnumText(GiftRarity, 16))
     sort_order: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = created_at_column()

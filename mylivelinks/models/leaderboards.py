@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -14,15 +15,31 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
-    String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base
+from mylivelinks.models.base import Base, StrEnumText
 
-BOARDS = ("streamers", "gifters")
-PERIODS = ("day", "week", "month", "all_time")
+
+class Board(StrEnum):
+    """Who a leaderboard ranks: streamers by coins received, gifters by coins sent."""
+
+    STREAMERS = "streamers"
+    GIFTERS = "gifters"
+
+
+class Period(StrEnum):
+    """The time window a leaderboard covers."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    ALL_TIME = "all_time"
+
+
+BOARDS = tuple(Board)
+PERIODS = tuple(Period)
 
 _BOARD_CHECK = "board IN ('streamers', 'gifters')"
 _PERIOD_CHECK = "period IN ('day', 'week', 'month', 'all_time')"
@@ -37,8 +54,8 @@ class Leaderboard(Base):
         CheckConstraint(_PERIOD_CHECK, name="period"),
     )
 
-    board: Mapped[str] = mapped_column(String(16), primary_key=True)
-    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    board: Mapped[Board] = mapped_column(StrEnumText(Board, 16), primary_key=True)
+    period: Mapped[Period] = mapped_column(StrEnumText(Period, 16), primary_key=True)
     # [period_start, period_end); both NULL for all_time.
     period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -60,8 +77,8 @@ class LeaderboardEntry(Base):
         ),
     )
 
-    board: Mapped[str] = mapped_column(String(16), primary_key=True)
-    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    board: Mapped[Board] = mapped_column(StrEnumText(Board, 16), primary_key=True)
+    period: Mapped[Period] = mapped_column(StrEnumText(Period, 16), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     profile_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     score: Mapped[int] = mapped_column(BigInteger)

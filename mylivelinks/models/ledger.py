@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,16 +29,28 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-# Account kinds. User accounts have an owner; platform accounts have none.
-USER_COINS = "user_coins"  # spendable, purchased coins; never below zero
-USER_EARNINGS = "user_earnings"  # streamer's share of gifts; never below zero, not spendable
-USER_DEBT = "user_debt"  # what the user owes after a refund of spent coins; never above zero
-PLATFORM_REVENUE = "platform_revenue"
-PURCHASES_CLEARING = "purchases_clearing"  # where purchased coins come from
-REVERSALS_CLEARING = "reversals_clearing"  # where refunded and charged-back coins go
-ADJUSTMENTS = "adjustments"  # counterpart of admin adjustments
+
+class AccountKind(StrEnum):
+    """What a ledger account holds. User accounts have an owner; platform accounts have none."""
+
+    USER_COINS = "user_coins"  # spendable, purchased coins; never below zero
+    USER_EARNINGS = "user_earnings"  # streamer's share of gifts; never below zero, not spendable
+    USER_DEBT = "user_debt"  # what the user owes after a refund of spent coins; never above zero
+    PLATFORM_REVENUE = "platform_revenue"
+    PURCHASES_CLEARING = "purchases_clearing"  # where purchased coins come from
+    REVERSALS_CLEARING = "reversals_clearing"  # where refunded and charged-back coins go
+    ADJUSTMENTS = "adjustments"  # counterpart of admin adjustments
+
+
+USER_COINS = AccountKind.USER_COINS
+USER_EARNINGS = AccountKind.USER_EARNINGS
+USER_DEBT = AccountKind.USER_DEBT
+PLATFORM_REVENUE = AccountKind.PLATFORM_REVENUE
+PURCHASES_CLEARING = AccountKind.PURCHASES_CLEARING
+REVERSALS_CLEARING = AccountKind.REVERSALS_CLEARING
+ADJUSTMENTS = AccountKind.ADJUSTMENTS
 
 USER_ACCOUNT_KINDS = (USER_COINS, USER_EARNINGS, USER_DEBT)
 PLATFORM_ACCOUNT_KINDS = (PLATFORM_REVENUE, PURCHASES_CLEARING, REVERSALS_CLEARING, ADJUSTMENTS)
@@ -81,7 +94,7 @@ class LedgerAccount(Base):
     owner_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("profiles.id", ondelete="RESTRICT")
     )
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[AccountKind] = mapped_column(StrEnumText(AccountKind, 32))
     shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     unit: Mapped[str] = mapped_column(String(16), default="centicoin", server_default="centicoin")
     balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-MEDIA_EVENT_KINDS = (
-    "participant_joined",
-    "participant_left",
-    "track_published",
-    "track_unpublished",
-    "room_finished",
-)
+
+class MediaEventKind(StrEnum):
+    """What a media vendor reported, in vendor-neutral terms."""
+
+    PARTICIPANT_JOINED = "participant_joined"
+    PARTICIPANT_LEFT = "participant_left"
+    TRACK_PUBLISHED = "track_published"
+    TRACK_UNPUBLISHED = "track_unpublished"
+    ROOM_FINISHED = "room_finished"
+
+
+class MediaEventStatus(StrEnum):
+    """Whether a received media event has been applied."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+MEDIA_EVENT_KINDS = tuple(MediaEventKind)
 
 
 class MediaEventRecord(Base):
@@ -39,7 +53,11 @@ class MediaEventRecord(Base):
     identity: Mapped[str | None] = mapped_column(String(255))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
-    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    status: Mapped[MediaEventStatus] = mapped_column(
+        StrEnumText(MediaEventStatus, 16),
+        default=MediaEventStatus.RECEIVED,
+        server_default=MediaEventStatus.RECEIVED,
+    )
     # What applying it did (ended a stream, re-revoked, nothing), or the error.
     outcome: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = created_at_column()

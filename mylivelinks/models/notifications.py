@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-NOTIFICATION_KINDS = ("went_live",)
-WENT_LIVE = "went_live"
+
+class NotificationKind(StrEnum):
+    """What a notification tells its recipient."""
+
+    WENT_LIVE = "went_live"
+
+
+NOTIFICATION_KINDS = tuple(NotificationKind)
+WENT_LIVE = NotificationKind.WENT_LIVE
 
 
 class Notification(Base):
@@ -37,7 +45,7 @@ class Notification(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[NotificationKind] = mapped_column(StrEnumText(NotificationKind, 32))
     stream_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("streams.id", ondelete="CASCADE")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -23,18 +24,42 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-PURCHASE_STATUSES = (
-    "pending",
-    "confirmed",
-    "refunded",
-    "partially_refunded",
-    "disputed",
-    "chargeback",
-    "flagged",
-)
-DISPUTE_STATES = ("none", "open", "won", "lost")
+
+class PurchaseStatus(StrEnum):
+    """A coin purchase's state, derived from the provider's facts."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    DISPUTED = "disputed"
+    CHARGEBACK = "chargeback"
+    FLAGGED = "flagged"
+
+
+class DisputeState(StrEnum):
+    """Where a payment's dispute (chargeback) stands."""
+
+    NONE = "none"
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class PaymentEventStatus(StrEnum):
+    """How far a received payment webhook has been applied."""
+
+    RECEIVED = "received"
+    DEFERRED = "deferred"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+PURCHASE_STATUSES = tuple(PurchaseStatus)
+DISPUTE_STATES = tuple(DisputeState)
 
 
 class CoinPurchase(Base):
@@ -74,7 +99,11 @@ class CoinPurchase(Base):
     coins: Mapped[int] = mapped_column(BigInteger)
     price_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(24), default="pending", server_default="pending")
+    status: Mapped[PurchaseStatus] = mapped_column(
+        StrEnumText(PurchaseStatus, 24),
+        default=PurchaseStatus.PENDING,
+        server_default=PurchaseStatus.PENDING,
+    )
     provider_session_id: Mapped[str | None] = mapped_column(String(255))
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(Text)
@@ -82,7 +111,9 @@ class CoinPurchase(Base):
     paid_cents: Mapped[int | None] = mapped_column(BigInteger)
     paid_currency: Mapped[str | None] = mapped_column(String(3))
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    dispute: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    dispute: Mapped[DisputeState] = mapped_column(
+        StrEnumText(DisputeState, 8), default=DisputeState.NONE, server_default=DisputeState.NONE
+    )
     flagged_reason: Mapped[str | None] = mapped_column(Text)
     # What the ledger already reflects, in whole coins.
     coins_credited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -120,7 +151,11 @@ class PaymentEvent(Base):
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    status: Mapped[str] = mapped_column(String(16), default="received", server_default="received")
+    status: Mapped[PaymentEventStatus] = mapped_column(
+        StrEnumText(PaymentEventStatus, 16),
+        default=PaymentEventStatus.RECEIVED,
+        server_default=PaymentEventStatus.RECEIVED,
+    )
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = created_at_column()
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

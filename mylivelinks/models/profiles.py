@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -20,11 +21,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-ROLES = ("user", "moderator", "admin")
-# A guest watches (rooms that allow anonymous viewing) and does nothing else; never assigned.
-GUEST = "guest"
+
+class Role(StrEnum):
+    """What a profile may do."""
+
+    USER = "user"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+    # A guest watches (rooms that allow anonymous viewing) and does nothing else; never assigned.
+    GUEST = "guest"
+
+
+# The roles an admin may assign.
+ROLES = (Role.USER, Role.MODERATOR, Role.ADMIN)
+GUEST = Role.GUEST
 
 
 class Profile(Base):
@@ -44,7 +56,9 @@ class Profile(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # Issuer of the external identity this profile was created for; NULL for password accounts.
     external_issuer: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    role: Mapped[Role] = mapped_column(
+        StrEnumText(Role, 16), default=Role.USER, server_default=Role.USER
+    )
     display_name: Mapped[str | None] = mapped_column(String(50))
     avatar_url: Mapped[str | None] = mapped_column(Text)
     bio: Mapped[str | None] = mapped_column(String(500))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -18,9 +19,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-ROOM_KINDS = ("group", "solo")
+
+class RoomKind(StrEnum):
+    """The group room `main`, or a streamer's solo page."""
+
+    GROUP = "group"
+    SOLO = "solo"
+
+
+ROOM_KINDS = tuple(RoomKind)
 MAX_BOXES = 12
 
 
@@ -37,7 +46,7 @@ class Room(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[RoomKind] = mapped_column(StrEnumText(RoomKind, 16))
     box_count: Mapped[int] = mapped_column(Integer)
     # Solo rooms belong to a streamer; the group room has no owner.
     owner_id: Mapped[uuid.UUID | None] = mapped_column(

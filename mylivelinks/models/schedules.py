@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
+from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -19,9 +20,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mylivelinks.models.base import Base, created_at_column, uuid_pk
+from mylivelinks.models.base import Base, StrEnumText, created_at_column, uuid_pk
 
-SCHEDULE_KINDS = ("once", "weekly")
+
+class ScheduleKind(StrEnum):
+    """A schedule for one date, or for days of every week."""
+
+    ONCE = "once"
+    WEEKLY = "weekly"
+
+
+SCHEDULE_KINDS = tuple(ScheduleKind)
 
 
 class Schedule(Base):
@@ -53,7 +62,7 @@ class Schedule(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     creator_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[ScheduleKind] = mapped_column(StrEnumText(ScheduleKind, 8))
     title: Mapped[str | None] = mapped_column(String(140))
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
