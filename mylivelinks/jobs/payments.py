@@ -1,28 +1,23 @@
-"""Applying payment webhooks, and the sweeper that re-enqueues the ones left behind."""
+"""Applying payment webhooks, and the sweeper that re-enqueues the ones left behind.
+
+`payments.events.receive_event` queues `apply_payment_event` by its dotted name once the
+event is committed; this module calls into payments and is never imported by it.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
-from rq import Retry
-
-from mylivelinks.extensions import get_queue
-from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
-from mylivelinks.payments.events import process_event, record_failure, stuck_event_ids
+from mylivelinks.payments.events import (
+    enqueue_payment_event,
+    process_event,
+    record_failure,
+    stuck_event_ids,
+)
 
 log = logging.getLogger(__name__)
-
-
-def enqueue_payment_event(event_id: uuid.UUID) -> None:
-    """Queue the application of a stored event (one job id per event)."""
-    get_queue(DEFAULT_QUEUE).enqueue(
-        apply_payment_event,
-        str(event_id),
-        job_id=f"payment-event-{event_id}",
-        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-    )
 
 
 def apply_payment_event(event_id: str) -> str | None:

@@ -1,26 +1,38 @@
-"""Storing provider webhooks and applying them to purchases, exactly once, in any order."""
+"""Storing provider webhooks and applying them to purchases, exactly once, in any order.
+
+A stored event is applied by the job `jobs.payments.apply_payment_event`, queued here by
+its dotted name: the job module imports this one, and this one never imports jobs.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rq import Retry
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from mylivelinks.extensions import db
+from mylivelinks.extensions import db, get_queue
+from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.ledger.purchases import settle
-from mylivelinks.models.payments import CoinPurchase, PaymentEvent
-from mylivelinks.payments import stripe as stripe_provider
+from mylivelinks.models.payments import (
+    CoinPurchase,
+    DisputeState,
+    PaymentEvent,
+    PaymentEventStatus,
+)
+from mylivelinks.payments import payment_provider
+from mylivelinks.payments.base import VerifiedPaymentEvent
 from mylivelinks.payments.facts import PaymentFacts
+from mylivelinks.transaction import after_commit
 
-# provider name -> function turning (event type, payload) into facts
-FACT_READERS: dict[str, Callable[[str, dict[str, Any]], PaymentFacts | None]] = {
-    stripe_provider.PROVIDER: stripe_provider.facts,
-}
+APPLY_JOB = "mylivelinks.jobs.payments.apply_payment_event"
+APPLY_RETRY_SECONDS = [5, 30, 120, 600, 1800]
+# Statuses after which an event is never applied again.
+DONE = (PaymentEventStatus.PROCESSED, PaymentEventStatus.IGNORED)
 STUCK_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 10
 
@@ -36,12 +48,12 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def store_event(
+def _store_event(
     provider: str,
     event_id: str,
     event_type: str,
     payment_ref: str | None,
-    payload: dict,
+    payload: dict[str, Any],
     raw_body: bytes,
 ) -> uuid.UUID | None:
     """Insert a verified webhook; returns its row id, or None when it was already stored."""
@@ -59,6 +71,29 @@ def store_event(
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(PaymentEvent.id)
     ).scalar()
+
+
+def receive_event(event: VerifiedPaymentEvent, raw_body: bytes) -> uuid.UUID | None:
+    """Store a verified webhook event and, once committed, queue its application.
+
+    Returns the stored row's id, or None when the event was already stored (a redelivery).
+    """
+    stored = _store_event(
+        event.provider, event.event_id, event.event_type, event.payment_ref, event.payload, raw_body
+    )
+    if stored is not None:
+        after_commit(lambda: enqueue_payment_event(stored))
+    return stored
+
+
+def enqueue_payment_event(event_id: uuid.UUID) -> None:
+    """Queue the application of a stored event (one job id per event)."""
+    get_queue(DEFAULT_QUEUE).enqueue(
+        APPLY_JOB,
+        str(event_id),
+        job_id=f"payment-event-{event_id}",
+        retry=Retry(max=len(APPLY_RETRY_SECONDS), interval=APPLY_RETRY_SECONDS),
+    )
 
 
 def _purchase_for(provider: str, found: PaymentFacts) -> CoinPurchase | None:
@@ -86,42 +121,43 @@ def _merge_facts(purchase: CoinPurchase, found: PaymentFacts) -> None:
     if found.refunded_cents is not None:
         # Providers report the cumulative refund: keep the largest, apply only the difference.
         purchase.refunded_cents = max(purchase.refunded_cents, found.refunded_cents)
-    if found.dispute == "open" and purchase.dispute == "none":
-        purchase.dispute = "open"
-    elif found.dispute in ("won", "lost") and purchase.dispute != "lost":
-        purchase.dispute = found.dispute
+    if found.dispute == DisputeState.OPEN:
+        if purchase.dispute == DisputeState.NONE:
+            purchase.dispute = DisputeState.OPEN
+    elif found.dispute is not None and purchase.dispute != DisputeState.LOST:
+        purchase.dispute = found.dispute  # closed (won or lost); a lost one stays lost
 
 
-def apply_event(event: PaymentEvent) -> str:
+def apply_event(event: PaymentEvent) -> PaymentEventStatus:
     """Apply one stored event (its row locked); returns its new status."""
-    found = FACT_READERS[event.provider](event.event_type, event.payload)
+    found = payment_provider(event.provider).read_facts(event.event_type, event.payload)
     if found is None:
-        return "ignored"
+        return PaymentEventStatus.IGNORED
     purchase = _purchase_for(event.provider, found)
     if purchase is None:
         # Nothing links it to a purchase yet (a dispute before the payment was seen):
         # it is applied when an event naming the same payment arrives.
-        return "deferred"
+        return PaymentEventStatus.DEFERRED
     _merge_facts(purchase, found)
     settle(purchase)
-    return "processed"
+    return PaymentEventStatus.PROCESSED
 
 
-def process_event(event_id: uuid.UUID) -> str | None:
+def process_event(event_id: uuid.UUID) -> PaymentEventStatus | None:
     """Lock and apply one event, then any deferred events of the same payment."""
     event = db.session.scalar(
         select(PaymentEvent).where(PaymentEvent.id == event_id).with_for_update()
     )
-    if event is None or event.status in ("processed", "ignored"):
+    if event is None or event.status in DONE:
         return None
     _mark(event, apply_event(event))
-    if event.status == "processed" and event.payment_ref:
+    if event.status == PaymentEventStatus.PROCESSED and event.payment_ref:
         waiting = db.session.scalars(
             select(PaymentEvent)
             .where(
                 PaymentEvent.provider == event.provider,
                 PaymentEvent.payment_ref == event.payment_ref,
-                PaymentEvent.status == "deferred",
+                PaymentEvent.status == PaymentEventStatus.DEFERRED,
             )
             .order_by(PaymentEvent.received_at)
             .with_for_update(skip_locked=True)
@@ -132,21 +168,21 @@ def process_event(event_id: uuid.UUID) -> str | None:
     return event.status
 
 
-def _mark(event: PaymentEvent, status: str) -> None:
+def _mark(event: PaymentEvent, status: PaymentEventStatus) -> None:
     event.status = status
-    if status in ("processed", "ignored"):
+    if status in DONE:
         event.processed_at = datetime.now(UTC)
 
 
 def record_failure(event_id: uuid.UUID, error: str) -> None:
     """Count a failed attempt; after MAX_ATTEMPTS the event is marked failed for a human."""
     event = db.session.get(PaymentEvent, event_id, with_for_update=True)
-    if event is None or event.status in ("processed", "ignored"):
+    if event is None or event.status in DONE:
         return
     event.attempts += 1
     event.error = error[:2000]
     if event.attempts >= MAX_ATTEMPTS:
-        event.status = "failed"
+        event.status = PaymentEventStatus.FAILED
     db.session.flush()
 
 
@@ -162,8 +198,10 @@ def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
             select(PaymentEvent.id)
             .where(
                 or_(
-                    (PaymentEvent.status == "received") & (PaymentEvent.received_at < cutoff),
-                    (PaymentEvent.status == "deferred") & PaymentEvent.payment_ref.in_(linkable),
+                    (PaymentEvent.status == PaymentEventStatus.RECEIVED)
+                    & (PaymentEvent.received_at < cutoff),
+                    (PaymentEvent.status == PaymentEventStatus.DEFERRED)
+                    & PaymentEvent.payment_ref.in_(linkable),
                 )
             )
             .order_by(PaymentEvent.received_at)
@@ -173,6 +211,5 @@ def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
 
 def failed_event_count() -> int:
     """How many events are parked as failed."""
-    return db.session.scalar(
-        select(func.count()).select_from(PaymentEvent).where(PaymentEvent.status == "failed")
-    )
+    failed = PaymentEvent.status == PaymentEventStatus.FAILED
+    return db.session.scalar(select(func.count()).select_from(PaymentEvent).where(failed)) or 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mylivelinks.models.payments import DisputeState
+
 
 @dataclass(frozen=True)
 class PaymentFacts:
@@ -13,5 +15,5 @@ class PaymentFacts:
     payment_id: str | None = None
     paid_cents: int | None = None
     paid_currency: str | None = None
-    refunded_cents: int | None = None
-    dispute: str | None = None  # "open", "won" or "lost"
+    refunded_cents: int | None = None  # cumulative, as the stores report it
+    dispute: DisputeState | None = None  # OPEN, WON or LOST (a store never reports NONE)

@@ -1,4 +1,4 @@
-"""Web purchases: coin packs on sale, Stripe Checkout, the buyer's purchase history."""
+"""Coin packs on sale, checkout through the platform's payment provider, purchase history."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from mylivelinks.extensions import db
 from mylivelinks.models import CoinPurchase
 from mylivelinks.pagination import Page, keyset_page
-from mylivelinks.payments import stripe as stripe_provider
+from mylivelinks.payments import provider_for_platform
 from mylivelinks.payments.packs import CoinPack
 from mylivelinks.services.errors import InvalidInput
 
@@ -30,24 +30,26 @@ def find_pack(pack_id: str, *, platform: str) -> CoinPack:
 
 
 def start_checkout(profile_id: uuid.UUID, pack: CoinPack) -> CoinPurchase:
-    """Create the Checkout Session, then the pending purchase that it pays for.
+    """Open the provider's checkout, then the pending purchase that it pays for.
 
     The vendor is called before anything is written, so no database transaction is open
-    across the call; a failure leaves at most an unused session that Stripe expires.
+    across the call; a failure leaves at most an unused checkout that the store expires.
+    Raises the PaymentProviderError subclasses of `PaymentProvider.create_checkout`.
     """
+    provider = provider_for_platform(pack.platform)
     purchase_id = uuid.uuid4()
-    session = stripe_provider.create_checkout_session(str(purchase_id), str(profile_id), pack)
+    checkout = provider.create_checkout(str(purchase_id), str(profile_id), pack)
     purchase = CoinPurchase(
         id=purchase_id,
         profile_id=profile_id,
-        provider=stripe_provider.PROVIDER,
+        provider=provider.name,
         platform=pack.platform,
         pack_id=pack.id,
         coins=pack.coins,
         price_cents=pack.price_cents,
         currency=pack.currency,
-        provider_session_id=session.id,
-        checkout_url=session.url,
+        provider_session_id=checkout.session_id,
+        checkout_url=checkout.url,
     )
     db.session.add(purchase)
     db.session.flush()

@@ -1,8 +1,7 @@
-"""Coin packs, Stripe Checkout and the caller's purchases."""
+"""Coin packs, checkout (Stripe on the web) and the caller's purchases."""
 
 from __future__ import annotations
 
-import stripe
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
@@ -17,8 +16,8 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.idempotency import idempotent
+from mylivelinks.payments.base import PaymentNotConfigured, PaymentProviderError
 from mylivelinks.payments.purchases import find_pack, list_purchases, packs_on, start_checkout
-from mylivelinks.payments.stripe import StripeNotConfigured
 from mylivelinks.transaction import end_read_only_transaction
 
 blp = Blueprint("coins", __name__, url_prefix="/coins", description="Coin packs and purchases")
@@ -45,13 +44,13 @@ class Checkout(MethodView):
         """Buy a web coin pack: a Stripe Checkout Session and a pending purchase"""
         pack = find_pack(data["pack_id"], platform="web")
         buyer_id = current_user().id
-        end_read_only_transaction()  # no transaction stays open across the call to Stripe
+        end_read_only_transaction()  # no transaction stays open across the call to the store
         try:
             purchase = start_checkout(buyer_id, pack)
-        except StripeNotConfigured:
+        except PaymentNotConfigured:
             abort(503, message="Card payments are not configured on this server.")
-        except stripe.StripeError as exc:
-            abort(502, message=f"The payment provider refused the checkout: {exc.user_message}")
+        except PaymentProviderError as exc:  # unreachable, or refused the checkout
+            abort(502, message=f"The payment provider refused the checkout: {exc}")
         return {
             "purchase_id": purchase.id,
             "checkout_url": purchase.checkout_url,

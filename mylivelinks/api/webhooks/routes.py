@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import marshmallow as ma
-import stripe
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.jobs.media import enqueue_media_events
-from mylivelinks.jobs.payments import enqueue_payment_event
-from mylivelinks.payments import stripe as stripe_provider
-from mylivelinks.payments.events import store_event
+from mylivelinks.payments import payment_provider
+from mylivelinks.payments.base import (
+    PaymentNotConfigured,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
+from mylivelinks.payments.events import receive_event
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import WebhookVerificationFailed
 from mylivelinks.services.rooms.media_events import store_events
@@ -49,15 +50,6 @@ class MediaWebhookAckSchema(ma.Schema):
     )
 
 
-def _is_event(event) -> bool:
-    return (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        and isinstance((event.get("data") or {}).get("object"), dict)
-    )
-
-
 @blp.route("/stripe")
 class StripeWebhook(MethodView):
     @blp.doc(requestBody=RAW_EVENT)
@@ -66,30 +58,16 @@ class StripeWebhook(MethodView):
     @blp.alt_response(503, schema=ErrorSchema, description="Webhook secret not configured")
     def post(self):
         """Receive a Stripe event (signed with the endpoint's secret, at most 300 s old)"""
-        payload = request.get_data()
+        body = request.get_data()
         try:
-            stripe_provider.verify_webhook(payload, request.headers.get("Stripe-Signature"))
-        except stripe.SignatureVerificationError:
+            event = payment_provider("stripe").verify_webhook(body, dict(request.headers.items()))
+        except WebhookSignatureInvalid:
             abort(400, message="The Stripe signature is missing, wrong or too old.")
-        except stripe_provider.StripeNotConfigured:
-            abort(503, message="Stripe webhooks are not configured on this server.")
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            event = None
-        if not _is_event(event):
+        except WebhookPayloadInvalid:
             abort(400, message="The payload is not a Stripe event.")
-        event_id, event_type = event["id"], event["type"]
-        stored = store_event(
-            stripe_provider.PROVIDER,
-            event_id,
-            event_type,
-            stripe_provider.payment_ref(event),
-            event,
-            payload,
-        )
-        if stored is not None:
-            after_commit(lambda: enqueue_payment_event(stored))
+        except PaymentNotConfigured:
+            abort(503, message="Stripe webhooks are not configured on this server.")
+        stored = receive_event(event, body)
         return {"received": True, "duplicate": stored is None}
 
 

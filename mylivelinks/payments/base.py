@@ -1,0 +1,118 @@
+"""The PaymentProvider interface: the one way business code talks to a payment store.
+
+Adapters (Stripe now; Apple and Google each one more adapter) implement it; callers never
+branch on the vendor. A vendor's failure comes out as a PaymentProviderError subclass,
+never the vendor's own exception. A verified webhook is stored as it came, and its
+vendor-neutral PaymentFacts are what the ledger's one purchase state machine applies.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from flask import Flask
+
+from mylivelinks.payments.facts import PaymentFacts
+from mylivelinks.payments.packs import CoinPack
+
+
+class PaymentProviderError(Exception):
+    """Base of every error an adapter raises; `str(exc)` is safe to show the buyer."""
+
+
+class PaymentNotConfigured(PaymentProviderError):
+    """The settings this call needs (an API key, a webhook secret) are not set."""
+
+
+class PaymentUnavailable(PaymentProviderError):
+    """The store could not be reached or failed (network, 5xx, rate limit): retrying may help."""
+
+
+class PaymentRejected(PaymentProviderError):
+    """The store refused the call (bad key, invalid request, 4xx): retrying will not help."""
+
+
+class PaymentNotSupported(PaymentProviderError):
+    """The store offers no way to do this; see the adapter's capability flags."""
+
+
+class WebhookRejected(PaymentProviderError):
+    """A webhook that must not be stored."""
+
+
+class WebhookSignatureInvalid(WebhookRejected):
+    """The signature is missing, wrong or too old."""
+
+
+class WebhookPayloadInvalid(WebhookRejected):
+    """The signature verified but the body is not an event of this store."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A hosted payment page the buyer is sent to; `session_id` is the store's id for it."""
+
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class VerifiedPaymentEvent:
+    """A verified webhook event as it is stored; `event_id` is unique per provider.
+
+    `payload` is the event as decoded JSON. What it says about a payment is read from the
+    stored payload by `PaymentProvider.read_facts` when the event is applied, not here: an
+    event whose facts cannot be read is still stored, retried and finally parked for a
+    human, and a reader fixed later applies the events already stored.
+    """
+
+    provider: str
+    event_id: str
+    event_type: str
+    payment_ref: str | None  # the store's payment id, linking events of one payment
+    payload: dict[str, Any] = field(compare=False)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header `name` in any letter case, or None."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+class PaymentProvider(ABC):
+    """A payment store behind one interface (Libcloud-style driver)."""
+
+    name: ClassVar[str]
+    # The store hosts a payment page the server opens (web); in-app stores do not.
+    has_checkout: ClassVar[bool]
+
+    @classmethod
+    @abstractmethod
+    def from_app(cls, app: Flask) -> Self:
+        """The adapter configured from `app.config`; missing settings fail only when used."""
+
+    def create_checkout(self, purchase_id: str, buyer_id: str, pack: CoinPack) -> Checkout:
+        """A hosted checkout selling `pack`, tagged with the purchase and buyer ids.
+
+        Idempotent per `purchase_id`. Raises PaymentNotConfigured, PaymentUnavailable or
+        PaymentRejected; PaymentNotSupported where `has_checkout` is false.
+        """
+        raise PaymentNotSupported(f"{self.name} has no checkout")
+
+    @abstractmethod
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedPaymentEvent:
+        """Verify a webhook on its raw `body` with the store's own scheme, then parse it.
+
+        Raises WebhookSignatureInvalid or WebhookPayloadInvalid (nothing may be stored
+        then), PaymentNotConfigured without the secret it needs.
+        """
+
+    @abstractmethod
+    def read_facts(self, event_type: str, payload: dict[str, Any]) -> PaymentFacts | None:
+        """The vendor-neutral facts of a stored event, or None for events about no purchase.
+
+        Pure (no vendor call, no settings): it runs in the job that applies the event.
+        """
