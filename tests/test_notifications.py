@@ -12,7 +12,8 @@ from sqlalchemy import func, select, text
 from mylivelinks.events.streams import NOTIFICATION, read_events, user_stream_key
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
-from mylivelinks.jobs.notifications import enqueue_follower_notifications, notify_followers
+from mylivelinks.jobs.enqueue import enqueue_follower_notifications
+from mylivelinks.jobs.notifications import notify_followers
 from mylivelinks.models import Follow, Notification, Stream
 from mylivelinks.services.notifications.inbox import notify_followers_after_commit
 from mylivelinks.transaction import run_after_commit

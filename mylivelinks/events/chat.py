@@ -19,6 +19,19 @@ def message_payload(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def payload_of(message: Any, author: Any) -> dict[str, Any]:
+    """The event payload of a flushed chat message and its author (None for a system line)."""
+    return message_payload(
+        {
+            "id": message.id,
+            "kind": message.kind,
+            "body": message.body,
+            "author": author,
+            "created_at": message.created_at,
+        }
+    )
+
+
 def message_posted(slug: str, payload: dict[str, Any]) -> None:
     """`chat:message` to the room."""
     publish_room_event(slug, CHAT_MESSAGE, payload)

@@ -1,18 +1,23 @@
 """What the room's clients are told when boxes, streams and viewers change.
 
-Called after the change committed (through `after_commit` in requests, after the commit
-in jobs); payloads are plain data computed before.
+Called once the change committed, from the after-commit effects the room services
+register (`services/rooms/announcements.py`); payloads are plain data computed before.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Any
 
 from mylivelinks.events.streams import (
     BOX_CLAIMED,
+    BOX_PUBLISHED,
     BOX_RELEASED,
+    BOX_UNPUBLISHED,
     NOTIFICATION,
+    PUBLISH_START,
+    PUBLISH_STOP,
     STREAM_ENDED,
     STREAM_STARTED,
     VIEWER_COUNT,
@@ -71,3 +76,22 @@ def viewers_counted(slug: str, position: int, stream_id: str, viewer_count: int)
         VIEWER_COUNT,
         {"position": position, "stream_id": stream_id, "viewer_count": viewer_count},
     )
+
+
+def publishing_changed(
+    slug: str, position: int | None, stream_id: str, streamer_id: uuid.UUID, *, allowed: bool
+) -> None:
+    """The provider now lets the streamer publish (or not): the room and the streamer hear it.
+
+    A revoke comes with fresh subscriber credentials: where the vendor switches roles by
+    token (Agora), the client rejoins with them; elsewhere it may ignore them.
+    """
+    box = {"position": position, "stream_id": stream_id}
+    role = "publisher" if allowed else "subscriber"
+    credentials = media_credentials(slug, str(streamer_id), role)
+    publish_user_event(
+        streamer_id,
+        PUBLISH_START if allowed else PUBLISH_STOP,
+        {**box, "room": slug, "credentials": asdict(credentials)},
+    )
+    publish_room_event(slug, BOX_PUBLISHED if allowed else BOX_UNPUBLISHED, box)

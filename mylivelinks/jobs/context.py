@@ -23,6 +23,12 @@ def _app() -> Flask:
     return _worker_app
 
 
+def commit() -> None:
+    """Commit a job's transaction before it goes on, and run its after-commit hooks now."""
+    db.session.commit()
+    run_after_commit()
+
+
 def job(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run `func` in an app context, commit on success (then run its after-commit hooks) and
     roll back on failure."""

@@ -18,12 +18,10 @@ from mylivelinks.api.chat.schemas import (
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
-from mylivelinks.events import chat as chat_events
 from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, rate_limited
 from mylivelinks.services.chat import messages
 from mylivelinks.services.moderation.actions import STAFF
 from mylivelinks.services.rooms.state import get_room
-from mylivelinks.transaction import after_commit
 
 blp = Blueprint("chat", __name__, url_prefix="", description="Chat and reports")
 
@@ -65,11 +63,7 @@ class Chat(MethodView):
         """Post a message (at most 500 characters; blocked terms and slow mode apply)"""
         room, author = get_room(slug), current_user()
         message = messages.post_message(room, author, data["body"], datetime.now(UTC))
-        view = message_view(message, author)
-        payload = chat_events.message_payload(view)
-        room_slug = room.slug  # the room object expires at the commit
-        after_commit(lambda: chat_events.message_posted(room_slug, payload))
-        return view
+        return message_view(message, author)
 
 
 @blp.route("/rooms/<string:slug>/chat/<uuid:message_id>")
@@ -80,10 +74,7 @@ class ChatMessageView(MethodView):
     @blp.alt_response(404, **NO_ROOM)
     def delete(self, slug, message_id):
         """Delete a message (its author, or a moderator)"""
-        room = get_room(slug)
-        messages.delete_message(room, message_id, current_user(), datetime.now(UTC))
-        room_slug = room.slug  # the room object expires at the commit
-        after_commit(lambda: chat_events.message_deleted(room_slug, str(message_id)))
+        messages.delete_message(get_room(slug), message_id, current_user(), datetime.now(UTC))
 
 
 @blp.route("/rooms/<string:slug>/settings")

@@ -14,13 +14,12 @@ from mylivelinks.api.moderation.schemas import (
     BanSchema,
     ModerationActionPageSchema,
 )
-from mylivelinks.api.rooms.announce import announce_end, announce_viewer_change
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.models import Profile, RoomBan
 from mylivelinks.services.accounts.users import get_by_username
 from mylivelinks.services.moderation import actions
-from mylivelinks.services.rooms.state import active_viewer_counts, get_room
+from mylivelinks.services.rooms.state import get_room
 
 blp = Blueprint("moderation", __name__, url_prefix="", description="Moderation")
 
@@ -56,18 +55,6 @@ class RoomBans(MethodView):
             reason=data["reason"],
             now=now,
         )
-        if outcome.ended is not None:
-            announce_end(room.slug, outcome.ended_position, outcome.ended, outcome.seated)
-        counts = active_viewer_counts([stream_id for _, stream_id in outcome.closed_boxes], now)
-        for position, stream_id in outcome.closed_boxes:
-            announce_viewer_change(
-                room.slug,
-                position,
-                stream_id,
-                str(target.id),
-                joined=False,
-                viewer_count=counts[stream_id],
-            )
         return _ban(outcome.ban, target, room.slug)
 
     @auth_required(blp, *actions.STAFF)

@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.api.rooms.announce import announce_end, announce_viewer_change
 from mylivelinks.api.rooms.schemas import (
     GoLiveResultSchema,
     GoLiveSchema,
@@ -20,9 +18,7 @@ from mylivelinks.api.rooms.schemas import (
     WatchResultSchema,
 )
 from mylivelinks.api.security import auth_required, current_user, current_user_id
-from mylivelinks.events import rooms as room_events
-from mylivelinks.extensions import db
-from mylivelinks.models import Box, Profile, Stream
+from mylivelinks.models import Profile, Stream
 from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.services.rooms import live, watching
 from mylivelinks.services.rooms.state import (
@@ -33,7 +29,7 @@ from mylivelinks.services.rooms.state import (
     room_for_going_live,
     room_state,
 )
-from mylivelinks.transaction import after_commit, end_read_only_transaction
+from mylivelinks.transaction import end_read_only_transaction
 
 blp = Blueprint("rooms", __name__, url_prefix="/rooms", description="Rooms, boxes and watching")
 
@@ -65,14 +61,6 @@ def _box(state: BoxState, now: datetime) -> dict:
         "viewer_count": state.viewer_count,
         "is_published": state.is_published,
     }
-
-
-def _position_of(streamer: Profile) -> int | None:
-    return db.session.scalar(
-        select(Box.position)
-        .join(Stream, Stream.box_id == Box.id)
-        .where(Stream.streamer_id == streamer.id, Stream.status == "live")
-    )
 
 
 def _box_at(slug: str, position: int, now: datetime) -> dict:
@@ -132,9 +120,6 @@ class GoLive(MethodView):
                 "queue_position": result.queue_position,
                 "credentials": None,
             }
-        slug, position, stream_id = room.slug, result.box.position, str(result.stream.id)
-        summary = {"id": str(streamer.id), "username": streamer.username}
-        after_commit(lambda: room_events.stream_started(slug, position, stream_id, summary))
         return {
             "stream": _stream_summary(result.stream, streamer, now),
             "box": _box_at(room.slug, result.box.position, now),
@@ -148,11 +133,7 @@ class GoLive(MethodView):
     @blp.alt_response(404, **NO_ROOM)
     def delete(self, slug):
         """End your stream in the room (its box goes to the next in the queue) or leave the queue"""
-        room = get_room(slug, lock=True)
-        position = _position_of(current_user())
-        ended, seated = live.leave(room, current_user(), _now())
-        if ended is not None:
-            announce_end(room.slug, position, ended, seated)
+        ended, _ = live.leave(get_room(slug, lock=True), current_user(), _now())
         return {"ended_stream_id": ended.id if ended else None, "left_queue": ended is None}
 
 
@@ -168,34 +149,15 @@ class BoxViewers(MethodView):
         viewer, now = current_user(), _now()
         room = get_room(slug)
         credentials = media_credentials(room.slug, str(viewer.id), "subscriber")
-        stream, _ = watching.open_box(room, position, viewer, now)
-        box = _box_at(room.slug, position, now)
-        announce_viewer_change(
-            room.slug,
-            position,
-            stream.id,
-            str(viewer.id),
-            joined=True,
-            viewer_count=box["viewer_count"],
-        )
-        return {"credentials": credentials, "box": box}
+        watching.open_box(room, position, viewer, now)
+        return {"credentials": credentials, "box": _box_at(room.slug, position, now)}
 
     @auth_required(blp, allow_guests=True)
     @blp.response(204)
     @blp.alt_response(404, **NO_ROOM)
     def delete(self, slug, position):
         """Close a box (closing a box you do not have open is fine)"""
-        room, viewer = get_room(slug), current_user()
-        stream = watching.close_box(room, position, viewer, _now())
-        if stream is not None:
-            announce_viewer_change(
-                room.slug,
-                position,
-                stream.id,
-                str(viewer.id),
-                joined=False,
-                viewer_count=_box_at(room.slug, position, _now())["viewer_count"],
-            )
+        watching.close_box(get_room(slug), position, current_user(), _now())
 
 
 @blp.route("/<string:slug>/heartbeat")

@@ -1,4 +1,7 @@
-"""Room chat: posting (bans, timeouts, blocked terms, slow mode), history, deletion, reports."""
+"""Room chat: posting (bans, timeouts, blocked terms, slow mode), history, deletion, reports.
+
+Posting and deleting tell the room once committed.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from mylivelinks.events import chat as chat_events
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import ChatMessage, Profile, Report, Room
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from mylivelinks.services.moderation.actions import STAFF, record_action
 from mylivelinks.services.moderation.bans import active_restriction
+from mylivelinks.transaction import after_commit
 
 
 def contains_blocked_term(body: str, terms: list[str]) -> bool:
@@ -47,7 +52,8 @@ def _hold_slow_mode(room: Room, author: Profile) -> None:
 
 
 def post_message(room: Room, author: Profile, body: str, now: datetime) -> ChatMessage:
-    """Post a user's message (trimmed); Forbidden when banned or timed out."""
+    """Post a user's message (trimmed), told to the room once committed; Forbidden when
+    banned or timed out."""
     text = body.strip()
     if not text:
         raise InvalidInput("A message cannot be empty.", field="body")
@@ -58,6 +64,8 @@ def post_message(room: Room, author: Profile, body: str, now: datetime) -> ChatM
     message = ChatMessage(room_id=room.id, author_id=author.id, kind="user", body=text)
     db.session.add(message)
     db.session.flush()
+    payload, slug = chat_events.payload_of(message, author), room.slug
+    after_commit(lambda: chat_events.message_posted(slug, payload))
     return message
 
 
@@ -78,7 +86,7 @@ def history(room: Room, *, limit: int, cursor: str | None) -> Page:
 
 
 def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datetime) -> None:
-    """Hide a message: its author or a moderator may."""
+    """Hide a message (its author or a moderator may); the room is told once committed."""
     message = db.session.get(ChatMessage, message_id, with_for_update=True)
     if message is None or message.room_id != room.id or message.deleted_at is not None:
         raise NotFound("No such message.")
@@ -90,6 +98,8 @@ def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datet
         author = db.session.get(Profile, message.author_id) if message.author_id else None
         record_action(actor, "delete_message", room=room, target=author, message_id=str(message.id))
     db.session.flush()
+    slug, deleted_id = room.slug, str(message.id)
+    after_commit(lambda: chat_events.message_deleted(slug, deleted_id))
 
 
 def update_settings(

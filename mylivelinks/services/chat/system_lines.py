@@ -16,15 +16,7 @@ def system_line(room: Room, body: str) -> ChatMessage:
     )
     db.session.add(message)
     db.session.flush()
-    payload = chat_events.message_payload(
-        {
-            "id": message.id,
-            "kind": message.kind,
-            "body": message.body,
-            "author": None,
-            "created_at": message.created_at,
-        }
-    )
+    payload = chat_events.payload_of(message, None)
     slug = room.slug
     after_commit(lambda: chat_events.message_posted(slug, payload))
     return message

@@ -22,7 +22,7 @@ from mylivelinks.models import (
 )
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound
-from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms import announcements, presence
 from mylivelinks.services.rooms.live import end_stream
 
 MAX_TIMEOUT_SECONDS = 14 * 24 * 3600
@@ -71,8 +71,8 @@ def restrict(
 ) -> Restriction:
     """Ban the user from the room (no duration) or time them out of its chat.
 
-    A ban also ends their stream there, takes them out of the queue and closes their boxes.
-    The room must be locked by the caller.
+    A ban also ends their stream there, takes them out of the queue and closes their boxes,
+    each announced once committed. The room must be locked by the caller.
     """
     if target.id == moderator.id:
         raise InvalidInput("You cannot ban yourself.", field="username")
@@ -132,6 +132,10 @@ def _remove_from_room(room: Room, target: Profile, now: datetime, outcome: Restr
         )
         presence.viewer_gone(room.slug, position, stream_id, target.id)
         outcome.closed_boxes.append((position, stream_id))
+    for position, stream_id in outcome.closed_boxes:
+        announcements.viewers_changed(
+            room.slug, position, stream_id, target.id, joined=False, now=now
+        )
 
 
 def lift(room: Room, moderator: Profile, target: Profile) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from mylivelinks.events.streams import NOTIFICATION, publish_many, user_stream_key
 from mylivelinks.extensions import db
+from mylivelinks.jobs.enqueue import enqueue_follower_notifications
 from mylivelinks.models import Box, Follow, Notification, Profile, Room, Stream
 from mylivelinks.models.notifications import WENT_LIVE
 from mylivelinks.pagination import Page, keyset_page
@@ -39,8 +40,6 @@ class FanOutBatch:
 
 def notify_followers_after_commit(stream: Stream) -> None:
     """Once the go-live commits, start notifying the streamer's followers (an RQ job chain)."""
-    from mylivelinks.jobs.notifications import enqueue_follower_notifications  # imports us
-
     followers = db.session.scalar(
         select(Profile.follower_count).where(Profile.id == stream.streamer_id)
     )
@@ -81,7 +80,8 @@ def notification_view(row: Any) -> dict[str, Any]:
 
 
 def notify_follower_batch(stream: Stream, after: FollowerKey | None, size: int) -> FanOutBatch:
-    """Notify the next `size` followers of the stream's streamer after `after` (flushes)."""
+    """Notify the next `size` followers of the stream's streamer after `after` (flushes);
+    once committed, push the notifications and queue the next batch."""
     following = Follow.followee_id == stream.streamer_id
     order = tuple_(Follow.created_at, Follow.follower_id)
     in_range = [following] if after is None else [following, order > tuple_(*after)]
@@ -114,10 +114,15 @@ def notify_follower_batch(stream: Stream, after: FollowerKey | None, size: int) 
             Notification.read_at,
         )
     ).all()
-    return FanOutBatch(
+    batch = FanOutBatch(
         inserted=[{"recipient_id": row.recipient_id, **notification_view(row)} for row in inserted],
         next_after=last if len(keys) == size else None,
     )
+    after_commit(lambda: announce(batch.inserted))
+    if batch.next_after is not None:
+        stream_id, next_after = stream.id, batch.next_after
+        after_commit(lambda: enqueue_follower_notifications(stream_id, next_after))
+    return batch
 
 
 def announce(inserted: list[dict[str, Any]]) -> None:

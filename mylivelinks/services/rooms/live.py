@@ -1,7 +1,11 @@
-"""Going live, ending, and the queue that seats waiting streamers in freed boxes."""
+"""Going live, ending, and the queue that seats waiting streamers in freed boxes.
+
+Each change registers its own announcements (`announcements.py`), whoever makes it.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +18,7 @@ from mylivelinks.services.chat import system_lines
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.moderation.bans import refuse_if_banned
 from mylivelinks.services.notifications import inbox
-from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms import announcements, presence
 from mylivelinks.services.rooms.state import box_at, live_seconds, published_seconds
 from mylivelinks.services.schedules import planning
 from mylivelinks.services.streams import stats
@@ -85,6 +89,7 @@ def go_live(
         free = [wanted]
     if free:
         stream = _seat(room, free[0], streamer.id, title, now)
+        announcements.stream_started(room.slug, free[0].position, stream.id, streamer.id)
         return GoLiveResult(stream=stream, box=free[0], queued=False)
     db.session.add(RoomQueueEntry(room_id=room.id, streamer_id=streamer.id, title=title))
     db.session.flush()
@@ -120,9 +125,14 @@ def end_stream(
     stats.close_sessions(stream.id, None, now)
     stats.save_stats(stream, now)
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
-    system_lines.stream_ended(room, freed.position if freed else None)
+    position = freed.position if freed else None
+    system_lines.stream_ended(room, position)
     presence.stream_gone(room.slug, stream.id, stream.streamer_id)
-    return seat_next(room, freed, now) if freed else None
+    announcements.stream_ended(room.slug, position, stream.id, reason)
+    successor = seat_next(room, freed, now) if freed else None
+    if successor is None:
+        announcements.room_may_be_empty(room.slug)
+    return successor
 
 
 def seat_next(room: Room, box: Box, now: datetime) -> Stream | None:
@@ -140,9 +150,11 @@ def seat_next(room: Room, box: Box, now: datetime) -> Stream | None:
         db.session.delete(entry)
         db.session.flush()
         try:
-            return _seat(room, box, entry.streamer_id, entry.title, now)
+            seated = _seat(room, box, entry.streamer_id, entry.title, now)
         except Conflict:
             continue  # went live elsewhere meanwhile: the place is given up
+        announcements.streamer_seated(room.slug, box.position, seated.id, seated.streamer_id)
+        return seated
 
 
 def leave(room: Room, streamer: Profile, now: datetime) -> tuple[Stream | None, Stream | None]:
@@ -162,3 +174,38 @@ def leave(room: Room, streamer: Profile, now: datetime) -> tuple[Stream | None, 
     if removed is None:
         raise NotFound("You are not live or queued in this room.")
     return None, None
+
+
+@dataclass(frozen=True)
+class SeatChange:
+    """A stream ended (or seated from the queue) in a box, as clients are told of it."""
+
+    room_slug: str
+    position: int | None
+    stream_id: uuid.UUID
+    streamer_id: uuid.UUID
+
+
+def end_streams(
+    streams: list[Stream], reason: str, now: datetime, *, status: str = "ended"
+) -> tuple[list[SeatChange], list[SeatChange]]:
+    """End each stream (under its room lock) for `reason`; (ended, seated from the queue).
+
+    A stream someone else ended first is left out.
+    """
+    ended, seated = [], []
+    for stream in streams:
+        slug, position = db.session.execute(
+            select(Room.slug, Box.position)
+            .select_from(Room)
+            .outerjoin(Box, Box.id == stream.box_id)
+            .where(Room.id == stream.room_id)
+        ).one()
+        successor = end_stream(stream, reason=reason, now=now, status=status)
+        if stream.ended_reason != reason:
+            continue
+        ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))
+        if successor is not None:
+            seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
+    db.session.flush()
+    return ended, seated

@@ -1,7 +1,8 @@
 """Verified vendor webhooks: stored once, then applied to the streams they are about.
 
 Our provider rooms are named by room slug and participants by profile id, so an event
-names the room and the person directly, whatever the vendor.
+names the room and the person directly, whatever the vendor. Storing queues the events'
+application and applying queues what it decided (rechecks, revokes), once committed.
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
+from mylivelinks.jobs.enqueue import (
+    check_streamer_gone_later,
+    enqueue_media_events,
+    reassert_revoke,
+)
 from mylivelinks.models import MediaEventRecord, Room, Stream
 from mylivelinks.providers.base import MediaEvent
-from mylivelinks.services.rooms.publishing import SeatChange, end_streams
+from mylivelinks.services.rooms.live import SeatChange, end_streams
+from mylivelinks.transaction import after_commit
 
 
 def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:
-    """Store each event unless already stored; the ids of the new ones."""
+    """Store each event unless already stored; the ids of the new ones, each applied by a
+    job queued once committed."""
     stored = []
     for event in events:
         new_id = db.session.execute(
@@ -40,21 +48,23 @@ def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:
         ).scalar()
         if new_id is not None:
             stored.append(new_id)
+    if stored:
+        after_commit(lambda: enqueue_media_events(stored))
     return stored
 
 
 @dataclass(frozen=True)
 class Application:
-    """What applying one event decided; the job does the vendor and scheduling parts."""
+    """What applying one event decided; vendor calls and rechecks are queued once committed."""
 
     outcome: str
     # A streamer who left: check again after the grace period whether they came back.
     recheck_stream_id: uuid.UUID | None = None
+    left_at: datetime | None = None
     # A streamer joined or published while revoked: the stream to revoke again at the vendor.
     rerevoke: uuid.UUID | None = None
     # Whether that was a violation (a track published while revoked), not just a join.
     published_while_revoked: bool = False
-    ended: tuple[list[SeatChange], list[SeatChange]] = ([], [])
 
 
 def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
@@ -65,6 +75,14 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
     application = _decide(record, now)
     record.status, record.outcome, record.processed_at = "processed", application.outcome, now
     db.session.flush()
+    recheck, left_at = application.recheck_stream_id, application.left_at
+    if recheck is not None and left_at is not None:
+        after_commit(lambda: check_streamer_gone_later(recheck, left_at))
+    rerevoke = application.rerevoke
+    if rerevoke is not None:
+        # A job of its own (the event is already applied, so a failing vendor call is
+        # retried there), run under the stream's sync lock and only if still revoked.
+        after_commit(lambda: reassert_revoke(rerevoke))
     return application
 
 
@@ -75,7 +93,9 @@ def _decide(record: MediaEventRecord, now: datetime) -> Application:
     if stream is None:
         return Application("nothing live for this participant")
     if record.kind == "participant_left":
-        return Application("streamer left; checked after the grace period", stream.id)
+        return Application(
+            "streamer left; checked after the grace period", stream.id, record.occurred_at
+        )
     if record.kind == "track_published" and not stream.publishing_applied:
         return Application(
             "published while revoked; revoked again",
@@ -112,20 +132,18 @@ def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Applicati
         .where(Room.slug == room_slug, Stream.status == "live")
         .where(Stream.started_at < finished_at + timedelta(seconds=1))
     ).all()
-    ended, seated = end_streams(streams, "provider_room_finished", now)
-    return Application(f"room finished; {len(ended)} streams ended", ended=(ended, seated))
+    ended, _ = end_streams(list(streams), "provider_room_finished", now)
+    return Application(f"room finished; {len(ended)} streams ended")
 
 
-def end_if_still_gone(
-    stream_id: uuid.UUID, left_at: datetime, now: datetime
-) -> tuple[list[SeatChange], list[SeatChange]]:
+def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime) -> list[SeatChange]:
     """End the stream unless its streamer rejoined the vendor room since `left_at`.
 
-    Returns (ended, seated) seat changes, empty when nothing was ended.
+    Returns the ended stream's seat change, empty when nothing was ended.
     """
     stream = db.session.get(Stream, stream_id)
     if stream is None or stream.status != "live":
-        return [], []
+        return []
     room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
     rejoined = db.session.scalar(
         select(MediaEventRecord.id).where(
@@ -136,5 +154,6 @@ def end_if_still_gone(
         )
     )
     if rejoined is not None:
-        return [], []
-    return end_streams([stream], "provider_left", now)
+        return []
+    ended, _ = end_streams([stream], "provider_left", now)
+    return ended

@@ -1,24 +1,23 @@
 """The publish controller's decisions: derived state versus the state applied at the provider.
 
 Level-triggered: whatever was lost or reordered, comparing the two and applying the
-difference converges. The provider call itself happens in the job, between transactions.
+difference converges. The provider call itself happens in the job, between transactions;
+the periodic sweep's part is in `sweep.py`.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, func, select, update
 
 from mylivelinks.extensions import db
-from mylivelinks.models import Box, BoxViewer, Room, Stream
-from mylivelinks.services.rooms import presence
-from mylivelinks.services.rooms.live import end_stream
-from mylivelinks.services.rooms.state import active_since, active_viewer_counts
-from mylivelinks.services.streams import stats
+from mylivelinks.models import Box, Room, Stream
+from mylivelinks.services.rooms import announcements
+from mylivelinks.services.rooms.live import end_streams
+from mylivelinks.services.rooms.state import active_viewer_counts
 
 
 @dataclass(frozen=True)
@@ -98,118 +97,22 @@ def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
     return changed is not None
 
 
-@dataclass(frozen=True)
-class SeatChange:
-    """A stream the sweep ended (or seated from the queue), as clients are told of it."""
-
-    room_slug: str
-    position: int | None
-    stream_id: uuid.UUID
-    streamer_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """What one sweep removed and which streams it found out of sync."""
-
-    stale_viewers: int
-    ended_streams: list[SeatChange]
-    seated_streams: list[SeatChange]
-    out_of_sync: list[uuid.UUID]
+def record_publishing(plan: SyncPlan, now: datetime) -> bool:
+    """Record that the provider applied `plan` and announce it once committed; False when a
+    concurrent run recorded it first (and told the clients)."""
+    if not record_applied(plan.stream_id, plan.desired, now):
+        return False
+    announcements.publishing_applied(
+        plan.room_slug, plan.position, plan.stream_id, plan.streamer_id, plan.desired
+    )
+    return True
 
 
-def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
-    """Delete viewers silent past the timeout; returns the streams that lost one (per row).
-
-    A row younger than the timeout is kept even without a heartbeat in Redis yet.
-    """
-    since = active_since(now)
-    stream_ids = db.session.scalars(select(BoxViewer.stream_id).distinct()).all()
-    heartbeating = presence.active_viewers(stream_ids, since)
-    removed: list[uuid.UUID] = []
-    for stream_id in stream_ids:
-        silent = db.session.scalars(
-            delete(BoxViewer)
-            .where(
-                BoxViewer.stream_id == stream_id,
-                BoxViewer.viewer_id.not_in(heartbeating[stream_id]),
-                BoxViewer.joined_at < since,
-            )
-            .returning(BoxViewer.viewer_id)
-        ).all()
-        if silent:
-            # They were last seen before `since`: their sessions end there at the latest.
-            stats.close_sessions(stream_id, list(silent), since)
-        removed += [stream_id] * len(silent)
-    presence.drop_silent_viewers(stream_ids, since)
-    return removed
-
-
-def end_silent_streamers(now: datetime) -> tuple[list[SeatChange], list[SeatChange]]:
-    """End streams silent past the timeout (each under its room lock); (ended, seated)."""
-    cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
-    candidates = db.session.scalars(
-        select(Stream.id).where(Stream.status == "live", Stream.started_at < cutoff)
-    ).all()
-    last_seen = presence.streamers_last_seen(candidates)
-    silent_ids = [
-        stream_id
-        for stream_id in candidates
-        if last_seen[stream_id] is None or last_seen[stream_id] < cutoff.timestamp()
-    ]
-    silent = db.session.scalars(select(Stream).where(Stream.id.in_(silent_ids))).all()
-    ended, seated = end_streams(silent, "heartbeat_timeout", now)
-    presence.drop_silent_streamers(cutoff)
-    return ended, seated
-
-
-def end_streams(
-    streams: list[Stream], reason: str, now: datetime, *, status: str = "ended"
-) -> tuple[list[SeatChange], list[SeatChange]]:
-    """End each stream (under its room lock) for `reason`; (ended, seated from the queue).
-
-    A stream someone else ended first is left out.
-    """
-    ended, seated = [], []
-    for stream in streams:
-        slug, position = db.session.execute(
-            select(Room.slug, Box.position)
-            .select_from(Room)
-            .outerjoin(Box, Box.id == stream.box_id)
-            .where(Room.id == stream.room_id)
-        ).one()
-        successor = end_stream(stream, reason=reason, now=now, status=status)
-        if stream.ended_reason != reason:
-            continue
-        ended.append(SeatChange(slug, position, stream.id, stream.streamer_id))
-        if successor is not None:
-            seated.append(SeatChange(slug, position, successor.id, successor.streamer_id))
-    db.session.flush()
-    return ended, seated
-
-
-def out_of_sync_streams(now: datetime) -> list[uuid.UUID]:
-    """Streams whose derived publish state differs from the one applied at the provider."""
-    candidates = db.session.scalars(
-        select(Stream).where(or_(Stream.status == "live", Stream.publishing_applied.is_(True)))
-    ).all()
-    counts = active_viewer_counts([s.id for s in candidates], now)
-    return [
-        s.id
-        for s in candidates
-        if (s.status == "live" and counts[s.id] > 0) != s.publishing_applied
-    ]
-
-
-def viewer_counts(stream_ids: set[uuid.UUID], now: datetime) -> list[tuple]:
-    """(stream id, room slug, box position, active viewers) of the live streams given."""
-    if not stream_ids:
-        return []
-    rows = db.session.execute(
-        select(Stream.id, Room.slug, Box.position)
-        .join(Room, Room.id == Stream.room_id)
-        .join(Box, Box.id == Stream.box_id)
-        .where(Stream.id.in_(stream_ids), Stream.status == "live")
-    ).all()
-    counts = active_viewer_counts([row.id for row in rows], now)
-    return [(row.id, row.slug, row.position, counts[row.id]) for row in rows]
+def fail_stream(stream_id: uuid.UUID, now: datetime) -> bool:
+    """The provider refuses to change the stream's publishing (retrying will not help): it
+    ends in `error` and its box goes to the next streamer waiting; False if already ended."""
+    stream = db.session.get(Stream, stream_id)
+    if stream is None:
+        return False
+    ended, _ = end_streams([stream], "provider_rejected", now, status="error")
+    return bool(ended)

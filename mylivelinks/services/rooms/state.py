@@ -64,6 +64,17 @@ def box_at(room: Room, position: int) -> Box:
     return box
 
 
+def someone_live_in(slug: str) -> bool:
+    """Whether any stream is live in the room called `slug`."""
+    live = db.session.scalar(
+        select(Stream.id)
+        .join(Room, Room.id == Stream.room_id)
+        .where(Room.slug == slug, Stream.status == "live")
+        .limit(1)
+    )
+    return live is not None
+
+
 def active_since(now: datetime) -> datetime:
     """Heartbeats at or after this instant count as active viewers."""
     return now - timedelta(seconds=current_app.config["VIEWER_TIMEOUT_SECONDS"])

@@ -1,4 +1,5 @@
-"""Viewers opening and closing boxes, and the one batched heartbeat."""
+"""Viewers opening and closing boxes (each announced once committed), and the one batched
+heartbeat."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
 from mylivelinks.models.profiles import GUEST
 from mylivelinks.services.errors import Conflict, Forbidden
 from mylivelinks.services.moderation.bans import refuse_if_banned
-from mylivelinks.services.rooms import presence
+from mylivelinks.services.rooms import announcements, presence
 from mylivelinks.services.rooms.state import box_at, get_room
 from mylivelinks.services.streams import stats
 
@@ -40,6 +41,7 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
     )
     presence.viewer_seen(room.slug, position, stream.id, viewer.id, now)
     stats.start_session(stream, viewer.id, now)
+    announcements.viewers_changed(room.slug, position, stream.id, viewer.id, joined=True, now=now)
     return stream, box
 
 
@@ -57,6 +59,7 @@ def close_box(room: Room, position: int, viewer: Profile, now: datetime) -> Stre
     if not removed:
         return None
     stats.close_sessions(stream.id, [viewer.id], now)
+    announcements.viewers_changed(room.slug, position, stream.id, viewer.id, joined=False, now=now)
     return stream
 
 

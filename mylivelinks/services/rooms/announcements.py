@@ -1,0 +1,93 @@
+"""What a change in a room sets off once it commits: room events, publish syncs, vendor rooms
+closed.
+
+Each function registers after-commit effects (`mylivelinks.transaction.after_commit`) and
+is called by the service making the change, so a request, a job and a CLI command doing
+it announce it the same way. Payloads are plain values taken before the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from mylivelinks.events import rooms as room_events
+from mylivelinks.extensions import db
+from mylivelinks.jobs.enqueue import close_room_when_empty, enforce_revoke_later, request_sync
+from mylivelinks.models import Profile
+from mylivelinks.services.rooms.state import active_viewer_counts
+from mylivelinks.transaction import after_commit
+
+
+def _streamer_summary(streamer_id: uuid.UUID) -> dict[str, str]:
+    streamer = db.session.get(Profile, streamer_id)
+    if streamer is None:
+        raise LookupError(f"no profile {streamer_id}")
+    return {"id": str(streamer.id), "username": streamer.username}
+
+
+def stream_started(slug: str, position: int, stream_id: uuid.UUID, streamer_id: uuid.UUID) -> None:
+    """A streamer took a box: the room is told."""
+    summary, stream = _streamer_summary(streamer_id), str(stream_id)
+    after_commit(lambda: room_events.stream_started(slug, position, stream, summary))
+
+
+def streamer_seated(slug: str, position: int, stream_id: uuid.UUID, streamer_id: uuid.UUID) -> None:
+    """The queue seated a streamer in a freed box: the room is told, they get credentials."""
+    summary, stream = _streamer_summary(streamer_id), str(stream_id)
+    after_commit(lambda: room_events.streamer_seated(slug, position, stream, summary))
+
+
+def stream_ended(slug: str, position: int | None, stream_id: uuid.UUID, reason: str) -> None:
+    """A stream ended: its publishing is synced (revoked) and the room is told."""
+    after_commit(lambda: request_sync(stream_id))
+    after_commit(lambda: room_events.stream_ended(slug, position, str(stream_id), reason))
+
+
+def room_may_be_empty(slug: str) -> None:
+    """A box freed with nobody to take it: the vendor room closes if nobody is live."""
+    after_commit(lambda: close_room_when_empty(slug))
+
+
+def viewers_changed(
+    slug: str,
+    position: int,
+    stream_id: uuid.UUID,
+    viewer_id: uuid.UUID,
+    *,
+    joined: bool,
+    now: datetime,
+) -> None:
+    """A viewer opened or closed a box: its stream's publishing is synced, the room told."""
+    count = active_viewer_counts([stream_id], now)[stream_id]
+    viewer = str(viewer_id)
+    after_commit(lambda: request_sync(stream_id))
+    after_commit(
+        lambda: room_events.viewers_changed(
+            slug, position, viewer, joined=joined, viewer_count=count
+        )
+    )
+
+
+def viewers_counted(slug: str, position: int, stream_id: uuid.UUID, count: int) -> None:
+    """Silent viewers left a box: the room hears its new count."""
+    stream = str(stream_id)
+    after_commit(lambda: room_events.viewers_counted(slug, position, stream, count))
+
+
+def out_of_sync(stream_id: uuid.UUID) -> None:
+    """A stream's publishing differs from its viewers: it gets a publish sync."""
+    after_commit(lambda: request_sync(stream_id))
+
+
+def publishing_applied(
+    slug: str, position: int | None, stream_id: uuid.UUID, streamer_id: uuid.UUID, allowed: bool
+) -> None:
+    """The provider applied a publish change: the streamer and the room hear it; a revoke is
+    enforced later where the vendor cannot stop a publisher itself."""
+    stream = str(stream_id)
+    after_commit(
+        lambda: room_events.publishing_changed(slug, position, stream, streamer_id, allowed=allowed)
+    )
+    if not allowed:
+        after_commit(lambda: enforce_revoke_later(stream_id))
