@@ -18,6 +18,7 @@ from mylivelinks.settings_types import (
     parse_percent,
     parse_port,
     parse_positive_int,
+    parse_positive_number,
     parse_rate_limit,
     parse_redis_url,
     parse_text,
@@ -205,12 +206,105 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         30,
         "going live this close (before or after) to a scheduled occurrence marks it started",
     ),
+    Setting(
+        "SSE_KEEPALIVE_SECONDS",
+        parse_positive_number,
+        15,
+        "an event stream without events sends a keep-alive comment this often",
+    ),
+    Setting(
+        "SSE_MAX_SECONDS",
+        parse_positive_number,
+        3600,
+        "an event stream ends after this long (proxies recycle the connection; the client "
+        "resumes with `Last-Event-ID`)",
+    ),
+    Setting(
+        "SSE_RETRY_MS",
+        parse_positive_int,
+        3000,
+        "the `retry:` hint of an event stream: how long a client waits before reconnecting",
+    ),
+    Setting(
+        "EVENT_STREAM_MAXLEN",
+        parse_positive_int,
+        1000,
+        "about how many events each Redis event stream keeps (what a reconnecting client can "
+        "catch up on)",
+    ),
 )
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS
 
 
 class Config:
-    """Application settings, parsed and validated from an environment mapping."""
+    """Application settings, parsed and validated from an environment mapping.
+
+    One attribute per entry of SETTINGS (tests/test_config.py keeps the two in step).
+    """
+
+    APP_ENV: str
+    SECRET_KEY: str | None
+    DATABASE_URL: str | None
+    REDIS_URL: str | None
+    DATABASE_POOL_SIZE: int
+    DATABASE_POOL_PING_IDLE_SECONDS: int
+    ACCESS_TOKEN_TTL_SECONDS: int
+    REFRESH_TOKEN_TTL_SECONDS: int
+    JWT_ISSUER: str
+    AUTH_EXTERNAL_JWT_SECRET: str | None
+    AUTH_EXTERNAL_JWKS_URL: str | None
+    AUTH_EXTERNAL_ISSUER: str | None
+    AUTH_EXTERNAL_AUDIENCE: str | None
+    CORS_ORIGINS: list[str]
+    LOG_LEVEL: str
+    HOST: str
+    PORT: int
+    WEB_WORKERS: int
+    WEB_THREADS: int
+    COIN_PACKS_FILE: str | None
+    STRIPE_SECRET_KEY: str | None
+    STRIPE_WEBHOOK_SECRET: str | None
+    STRIPE_API_BASE: str
+    CHECKOUT_SUCCESS_URL: str
+    CHECKOUT_CANCEL_URL: str
+    CHAT_RATE_LIMIT: str
+    GIFT_RATE_LIMIT: str
+    LOGIN_RATE_LIMIT: str
+    GIFT_STREAMER_SHARE_PERCENT: int
+    LEADERBOARD_TIMEZONE: str
+    LEADERBOARD_REBUILD_SECONDS: int
+    NOTIFICATION_BATCH_SIZE: int
+    SCHEDULE_START_WINDOW_MINUTES: int
+    SSE_KEEPALIVE_SECONDS: float
+    SSE_MAX_SECONDS: float
+    SSE_RETRY_MS: int
+    EVENT_STREAM_MAXLEN: int
+    MEDIA_PROVIDER: str
+    LOCAL_MEDIA_URL: str
+    VIEWER_TIMEOUT_SECONDS: int
+    STREAMER_TIMEOUT_SECONDS: int
+    PUBLISH_RETRY_SECONDS: list[int]
+    MEDIA_CREDENTIALS_TTL_SECONDS: int
+    MEDIA_LEFT_GRACE_SECONDS: int
+    PROXY_HOPS: int
+    LIVEKIT_URL: str | None
+    LIVEKIT_API_URL: str | None
+    LIVEKIT_API_KEY: str | None
+    LIVEKIT_API_SECRET: str | None
+    AGORA_APP_ID: str | None
+    AGORA_APP_CERTIFICATE: str | None
+    AGORA_CUSTOMER_ID: str | None
+    AGORA_CUSTOMER_SECRET: str | None
+    AGORA_API_URL: str
+    AGORA_WEBHOOK_SECRET: str | None
+    AGORA_BAN_SECONDS: int
+    TWILIO_ACCOUNT_SID: str | None
+    TWILIO_API_KEY_SID: str | None
+    TWILIO_API_KEY_SECRET: str | None
+    TWILIO_AUTH_TOKEN: str | None
+    TWILIO_STATUS_CALLBACK_URL: str | None
+    TWILIO_API_URL: str | None
+    MEDIA_REVOKE_GRACE_SECONDS: int
 
     def __init__(self, environ: Mapping[str, str] | None = None, **overrides: Any):
         environ = os.environ if environ is None else environ
@@ -235,7 +329,7 @@ class Config:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
     def _cross_checks(self) -> list[str]:
-        problems = []
+        problems: list[str] = []
         if not self.DATABASE_URL:
             problems.append("DATABASE_URL: is required")
         if not self.REDIS_URL:

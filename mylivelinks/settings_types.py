@@ -33,6 +33,17 @@ def parse_non_negative_int(raw: str) -> int:
     return value
 
 
+def parse_positive_number(raw: str) -> float:
+    """A number above zero (fractions allowed)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"must be above zero, got {raw!r}")
+    return value
+
+
 def parse_percent(raw: str) -> int:
     value = parse_non_negative_int(raw)
     if value > 100:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
@@ -64,7 +65,40 @@ def test_create_app_refuses_a_bad_environment(monkeypatch):
         create_app()
 
 
-def test_every_variable_is_documented_in_the_readme():
+def _readme_settings_table() -> list[str]:
+    """The variables of the README's first configuration table, in order."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
-    assert missing == []
+    section = readme.split("## Configuration", 1)[1]
+    table = section.split("\n\n")[2]
+    return re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
+
+
+def test_the_readme_table_lists_exactly_the_settings():
+    documented = _readme_settings_table()
+    assert sorted(documented) == sorted(s.name for s in SETTINGS)
+    assert len(documented) == len(set(documented))
+
+
+def test_config_declares_a_typed_attribute_per_setting():
+    assert set(get_type_hints(Config)) == {s.name for s in SETTINGS}
+
+
+def test_every_setting_the_code_reads_is_declared():
+    package = Path(__file__).parent.parent / "mylivelinks"
+    reads = re.compile(r"config(?:\.get\(|\[)\s*\"([A-Z][A-Z0-9_]*)\"")
+    read = {
+        name
+        for path in package.rglob("*.py")
+        for name in reads.findall(path.read_text(encoding="utf-8"))
+    }
+    declared = {s.name for s in SETTINGS} | set(Config(GOOD).flask_mapping())
+    assert read, "the pattern no longer finds the reads"
+    assert sorted(read - declared) == []
+
+
+def test_event_stream_settings_take_fractions_of_a_second():
+    config = Config({**GOOD, "SSE_KEEPALIVE_SECONDS": "0.5", "SSE_RETRY_MS": "250"})
+    assert (config.SSE_KEEPALIVE_SECONDS, config.SSE_MAX_SECONDS) == (0.5, 3600)
+    assert (config.SSE_RETRY_MS, config.EVENT_STREAM_MAXLEN) == (250, 1000)
+    with pytest.raises(ConfigError, match="SSE_MAX_SECONDS"):
+        Config({**GOOD, "SSE_MAX_SECONDS": "0"})

@@ -36,9 +36,6 @@ from mylivelinks.events.streams import (
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE = ": keep-alive\n\n"
-DEFAULT_KEEPALIVE_SECONDS = 15
-DEFAULT_MAX_SECONDS = 3600
-DEFAULT_RETRY_MS = 3000
 # How long a hub blocks per read: also how soon it notices its last stream has gone.
 HUB_BLOCK_SECONDS = 2
 HUB_READ_COUNT = 100
@@ -192,9 +189,9 @@ def event_stream(stream_key: str, last_event_id: str | None) -> Iterator[str]:
     return _stream(
         stream_key,
         start,
-        keepalive=config.get("SSE_KEEPALIVE_SECONDS", DEFAULT_KEEPALIVE_SECONDS),
-        max_seconds=config.get("SSE_MAX_SECONDS", DEFAULT_MAX_SECONDS),
-        retry_ms=config.get("SSE_RETRY_MS", DEFAULT_RETRY_MS),
+        keepalive=config["SSE_KEEPALIVE_SECONDS"],
+        max_seconds=config["SSE_MAX_SECONDS"],
+        retry_ms=config["SSE_RETRY_MS"],
     )
 
 
