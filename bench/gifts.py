@@ -70,6 +70,7 @@ def seed(var_dir: Path, senders: int) -> dict:
 
     from mylivelinks.extensions import db
     from mylivelinks.ledger.accounts import open_user_accounts, user_accounts
+    from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import GiftType, Profile
     from mylivelinks.models.ledger import ADJUSTMENTS
@@ -102,7 +103,7 @@ def seed(var_dir: Path, senders: int) -> dict:
                 person.id,
                 FUNDING_COINS,
                 source_kind=ADJUSTMENTS,
-                kind="bench_fund",
+                kind=TransferKind.ADJUSTMENT,
                 source_ref=str(person.id),
             )
         db.session.commit()

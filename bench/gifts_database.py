@@ -51,7 +51,7 @@ DECLARE
     v_outcome text;
     v_wallet bigint;
 BEGIN
-    -- services.gift_sending._context: the sender, the gift type, the room, the box's live
+    -- gifts.statements.context_statement: the sender, the gift type, the room, the box's live
     -- stream and its streamer, as the API names them.
     SELECT s.username, s.display_name, s.avatar_url,
            g.name, g.emoji, g.coin_cost, g.animation, g.rarity, g.sort_order, g.active,
@@ -77,7 +77,7 @@ BEGIN
     v_coins := v_cost * p_quantity;
     v_streamer := v_coins * 100 * p_streamer_percent / 100;
     v_platform := v_coins * 100 - v_streamer;
-    -- ledger.transfers.transfer: postings merged per account, sorted by id, zeros dropped,
+    -- ledger.booking.Transfer.of: postings merged per account, sorted by id, zeros dropped,
     -- and the sha256 fingerprint of "account:amount;..." (the same text Python hashes).
     SELECT array_agg(account ORDER BY account), array_agg(total ORDER BY account),
            string_agg(account::text || ':' || total::text, ';' ORDER BY account)
@@ -96,7 +96,7 @@ BEGIN
     IF v_outcome <> 'booked' THEN
         RAISE EXCEPTION 'gift % not booked: %', p_gift_id, v_outcome;
     END IF;
-    -- gift_statements.booking_statement: the gift, both profiles' and the stream's counters,
+    -- gifts.statements.booking_statement: the gift, both profiles' and the stream's counters,
     -- the chat's gift line, and the sender's wallet after the transfer.
     INSERT INTO gifts (id, sender_id, recipient_id, stream_id, room_id, position, gift_type_id,
                        quantity, coins, streamer_share_centicoins, platform_share_centicoins,

@@ -78,6 +78,7 @@ def seed(var_dir, args):
     from sqlalchemy import select, text
 
     from mylivelinks.extensions import db
+    from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import Gift, GiftType
     from mylivelinks.models.ledger import ADJUSTMENTS
@@ -93,7 +94,9 @@ def seed(var_dir, args):
                 "(SELECT username FROM profiles WHERE username = 'lb_streamer_1')"
             )
         ).one()
-        credit_coins(sender, 10, source_kind=ADJUSTMENTS, kind="bench_fund", source_ref="lb")
+        credit_coins(
+            sender, 10, source_kind=ADJUSTMENTS, kind=TransferKind.ADJUSTMENT, source_ref="lb"
+        )
         rose = db.session.scalar(select(GiftType).where(GiftType.name == "Rose"))
         sent = send_gift(
             sender, rose.id, 1, room=None, position=None, recipient=recipient, streamer_percent=70

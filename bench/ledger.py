@@ -7,7 +7,8 @@ Starts an embedded PostgreSQL in a temporary directory (or uses BENCH_DATABASE_U
 it wipes), builds the schema with the migrations, then for each history size: fills the
 ledger with balanced history (bulk SQL, cached balances kept equal to the entries),
 and runs --workers processes that each book --transfers spends of one coin through
-`spend_coins` (conditional UPDATEs, one commit per transfer). Prints one JSON line per
+the ledger's booking API (`ledger.booking.book` of a `ledger.wallet.spending` transfer:
+conditional UPDATEs, one commit per transfer). Prints one JSON line per
 size and repeat, then the medians and the ratio of the largest size to the smallest.
 """
 
@@ -56,6 +57,7 @@ def prepare(database_url: str) -> list[str]:
 
     from mylivelinks.extensions import db
     from mylivelinks.ledger.accounts import open_user_accounts
+    from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import Profile
     from mylivelinks.models.ledger import ADJUSTMENTS
@@ -75,7 +77,7 @@ def prepare(database_url: str) -> list[str]:
                 profile.id,
                 10_000_000,
                 source_kind=ADJUSTMENTS,
-                kind="bench_fund",
+                kind=TransferKind.ADJUSTMENT,
                 source_ref=str(profile.id),
             )
             ids.append(str(profile.id))
@@ -151,30 +153,31 @@ def _worker(args: tuple[str, list[str], int, int]) -> tuple[float, float]:
     database_url, user_ids, transfers, seed = args
     from mylivelinks.extensions import db
     from mylivelinks.ledger.accounts import revenue_account_id
-    from mylivelinks.ledger.transfers import Posting
-    from mylivelinks.ledger.wallet import spend_coins
+    from mylivelinks.ledger.booking import Posting, TransferKind, book
+    from mylivelinks.ledger.wallet import spending
 
     app = _app(database_url)
     rng = random.Random(seed)
 
-    def spend(kind: str) -> None:
+    def spend() -> None:
         # One coin from a random user to the platform, as the platform's share of a gift.
         source_ref = uuid.uuid4().hex
-        spend_coins(
+        transfer = spending(
             uuid.UUID(rng.choice(user_ids)),
             1,
-            kind=kind,
+            kind=TransferKind.GIFT,
             source_ref=source_ref,
             recipients=[Posting(revenue_account_id(source_ref), 100)],
         )
+        book(transfer)
         db.session.commit()
 
     with app.app_context():
-        spend("bench_warmup")
+        spend()  # warm-up
         _start_line.wait()  # every worker is connected and warm: start together
         started = time.time()
         for _ in range(transfers):
-            spend("bench_spend")
+            spend()
         return started, time.time()
 
 

@@ -16,24 +16,30 @@ SQLAlchemy's, as from `Session.execute`, and a lost connection is invalidated in
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import namedtuple_row
+from psycopg.rows import class_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
 from mylivelinks.extensions import db
 
+RowT = TypeVar("RowT")
 
-def fetch_one(statement: Executable, params: dict[str, Any]) -> NamedTuple | None:
-    """Run the Core `statement` with `params` (by bind parameter name); its first row."""
+
+def fetch_one(
+    statement: Executable, params: Mapping[str, Any], row_type: Callable[..., RowT]
+) -> RowT | None:
+    """Run the Core `statement` with `params` (by bind parameter name); its first row, built
+    as `row_type(**columns)` (a NamedTuple or dataclass naming every column)."""
     sql, names, fixed = _compiled(statement)
     values = [params[name] if name in params else fixed[name] for name in names]
     connection = db.session.connection()
     driver_connection = connection.connection.driver_connection
     try:
-        with psycopg.RawCursor(driver_connection, row_factory=namedtuple_row) as cursor:
+        with psycopg.RawCursor(driver_connection, row_factory=class_row(row_type)) as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
     except psycopg.Error as error:

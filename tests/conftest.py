@@ -137,6 +137,16 @@ def _isolated(request, app) -> Iterator[None]:
         connection.close()
 
 
+@pytest.fixture(
+    params=[pytest.param("autocommit", marks=pytest.mark.real_session), "one_transaction"]
+)
+def gift_mode(request) -> str:
+    """How the gift commits: each statement as it runs (no Idempotency-Key, as production
+    does; on the real session, since a rolled-back test transaction cannot autocommit), or
+    in one transaction with its stored response (an Idempotency-Key)."""
+    return request.param
+
+
 @pytest.fixture
 def api(app) -> ApiClient:
     """An HTTP client of the app with account helpers."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from rq import Queue, SimpleWorker
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.reconciliation import reconcile
 from mylivelinks.ledger.wallet import credit_coins
 from mylivelinks.models import Gift, PaymentEvent
@@ -128,7 +131,7 @@ def grant(app: Flask, session: dict, coins: int) -> None:
             uuid.UUID(session["user"]["id"]),
             coins,
             source_kind=ADJUSTMENTS,
-            kind="adjustment",
+            kind=TransferKind.ADJUSTMENT,
             source_ref=str(uuid.uuid4()),
         )
         db.session.commit()
@@ -139,10 +142,37 @@ def gift_type(api, name: str) -> dict:
     return next(g for g in api.get(GIFTS).get_json()["items"] if g["name"] == name)
 
 
-def send_gift(api, sender: dict, name: str = "Rose", quantity: int = 1, headers=None, **target):
-    """POST /gifts of `quantity` x `name` to `target` (room + position, or recipient)."""
+def send_gift(
+    api, sender: dict, name: str = "Rose", quantity: int = 1, headers=None, mode=None, **target
+):
+    """POST /gifts of `quantity` x `name` to `target` (room + position, or recipient); in
+    `mode` "one_transaction" with a fresh Idempotency-Key (see the `gift_mode` fixture)."""
     body = {"gift_type_id": gift_type(api, name)["id"], "quantity": quantity, **target}
-    return api.post(GIFTS, json=body, headers={**api.auth(sender), **(headers or {})})
+    headers = {**api.auth(sender), **mode_headers(mode), **(headers or {})}
+    return api.post(GIFTS, json=body, headers=headers)
+
+
+def mode_headers(mode: str | None) -> dict[str, str]:
+    """The headers that make a gift commit in `mode` (autocommit: none)."""
+    return {"Idempotency-Key": str(uuid.uuid4())} if mode == "one_transaction" else {}
+
+
+@contextmanager
+def isolation_levels_set(app: Flask) -> Iterator[list[str]]:
+    """The isolation levels connections of the app's engine were switched to meanwhile."""
+    levels: list[str] = []
+
+    def record(connection, options) -> None:
+        if "isolation_level" in options:
+            levels.append(options["isolation_level"])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "set_connection_execution_options", record)
+    try:
+        yield levels
+    finally:
+        event.remove(engine, "set_connection_execution_options", record)
 
 
 def live_streamer(api, position: int = 1) -> dict:

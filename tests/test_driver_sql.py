@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import String, bindparam, select, update
@@ -14,6 +15,17 @@ from mylivelinks.extensions import db
 from mylivelinks.models import Profile
 
 PROFILE_ID = bindparam("profile_id", type_=Uuid())
+
+
+class Account(NamedTuple):
+    username: str
+    role: str
+
+
+class Changed(NamedTuple):
+    id: uuid.UUID
+
+
 BY_ID = select(Profile.username, Profile.role).where(Profile.id == PROFILE_ID)
 RENAME = (
     update(Profile)
@@ -34,14 +46,14 @@ def test_a_core_statement_sees_the_sessions_own_writes_and_rolls_back_with_it(ap
         profile = Profile(id=uuid.uuid4(), username="driver_fan", email="driver@example.test")
         db.session.add(profile)
         db.session.flush()
-        row = fetch_one(BY_ID, {"profile_id": profile.id})
+        row = fetch_one(BY_ID, {"profile_id": profile.id}, Account)
         assert (row.username, row.role) == ("driver_fan", "user")
-        fetch_one(RENAME, {"name": "Driver", "profile_id": profile.id})
+        fetch_one(RENAME, {"name": "Driver", "profile_id": profile.id}, Changed)
         assert db.session.scalar(select(Profile.display_name).where(Profile.id == profile.id)) == (
             "Driver"
         )
         db.session.rollback()
-        assert fetch_one(BY_ID, {"profile_id": profile.id}) is None
+        assert fetch_one(BY_ID, {"profile_id": profile.id}, Account) is None
 
 
 def test_driver_errors_arrive_as_sqlalchemy_errors(app):
@@ -51,6 +63,6 @@ def test_driver_errors_arrive_as_sqlalchemy_errors(app):
         db.session.add_all([profile, other])
         db.session.flush()
         with pytest.raises(IntegrityError):  # usernames are unique
-            fetch_one(TAKE_USERNAME, {"profile_id": other.id, "username": "driver_twin"})
+            fetch_one(TAKE_USERNAME, {"profile_id": other.id, "username": "driver_twin"}, Changed)
         db.session.rollback()
-        assert fetch_one(BY_ID, {"profile_id": profile.id}) is None
+        assert fetch_one(BY_ID, {"profile_id": profile.id}, Account) is None

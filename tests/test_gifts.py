@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 from mylivelinks.extensions import db
+from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.wallet import take_back_coins
 from mylivelinks.models import Gift, Stream
 from mylivelinks.services.accounts.users import set_role
@@ -19,7 +20,9 @@ from tests.money import (
     gift_count,
     gift_type,
     grant,
+    isolation_levels_set,
     live_streamer,
+    mode_headers,
     send_gift,
     wallet_of,
 )
@@ -42,10 +45,12 @@ def test_the_catalog_lists_the_seeded_gifts_cheapest_first(api, main_room):
     "coins, name, quantity",
     [(1, "Rose", 1), (3, "Rose", 3), (7, "Rose", 7), (99, "Rose", 99), (101, "Rose", 101)],
 )
-def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, main_room, coins, name, quantity):
+def test_the_split_is_exact_in_hundredths_of_a_coin(
+    api, app, main_room, gift_mode, coins, name, quantity
+):
     streamer, fan = live_streamer(api), api.register()
     grant(app, fan, coins)
-    sent = send_gift(api, fan, name, quantity, room="main", position=1)
+    sent = send_gift(api, fan, name, quantity, mode=gift_mode, room="main", position=1)
     assert sent.status_code == 201
     gift = sent.get_json()["gift"]
     assert (
@@ -60,6 +65,18 @@ def test_the_split_is_exact_in_hundredths_of_a_coin(api, app, main_room, coins, 
     assert sent.get_json()["wallet"]["coin_balance"] == 0
     assert wallet_of(api, streamer)["earnings_balance_centicoins"] == coins * 70
     assert_ledger_consistent(app)
+
+
+def test_a_gift_commits_each_statement_unless_it_carries_an_idempotency_key(
+    api, app, main_room, gift_mode
+):
+    live_streamer(api)
+    fan = api.register()
+    grant(app, fan, 2)
+    with isolation_levels_set(app) as levels:
+        assert send_gift(api, fan, mode=gift_mode, room="main", position=1).status_code == 201
+    assert levels == (["AUTOCOMMIT"] if gift_mode == "autocommit" else [])
+    assert gift_count(app) == 1
 
 
 def test_a_large_gift_and_another_percentage_split_exactly(api, app, main_room):
@@ -101,15 +118,17 @@ def test_a_large_gift_and_another_percentage_split_exactly(api, app, main_room):
     assert_ledger_consistent(app)
 
 
-def test_bad_gifts_are_refused_with_nothing_written(api, app, main_room):
+def test_bad_gifts_are_refused_with_nothing_written(api, app, main_room, gift_mode):
     streamer, fan = live_streamer(api, position=2), api.register()
     grant(app, fan, 5)
-    short = send_gift(api, fan, "Mansion", room="main", position=2)
+    short = send_gift(api, fan, "Mansion", mode=gift_mode, room="main", position=2)
     assert short.status_code == 402
     assert "you have 5" in short.get_json()["message"]
-    assert send_gift(api, fan, room="main", position=7).status_code == 409  # empty box
+    empty_box = send_gift(api, fan, mode=gift_mode, room="main", position=7)
+    assert empty_box.status_code == 409
     assert send_gift(api, fan, room="main", position=13).status_code == 422
-    assert send_gift(api, fan, recipient=fan["user"]["username"]).status_code == 422  # yourself
+    yourself = send_gift(api, fan, mode=gift_mode, recipient=fan["user"]["username"])
+    assert yourself.status_code == 422
     assert send_gift(api, fan).status_code == 422  # no target
     both = send_gift(api, fan, room="main", position=2, recipient=streamer["user"]["username"])
     assert both.status_code == 422
@@ -127,16 +146,19 @@ def test_bad_gifts_are_refused_with_nothing_written(api, app, main_room):
     assert_ledger_consistent(app)
 
 
-def test_a_frozen_account_cannot_gift(api, app, main_room):
+def test_a_frozen_account_cannot_gift(api, app, main_room, gift_mode):
     live_streamer(api)
     fan = api.register()
     grant(app, fan, 10)
     with app.app_context():
         take_back_coins(
-            uuid.UUID(fan["user"]["id"]), 15, kind="refund", source_ref=str(uuid.uuid4())
+            uuid.UUID(fan["user"]["id"]),
+            15,
+            kind=TransferKind.PURCHASE_REVERSAL,
+            source_ref=str(uuid.uuid4()),
         )
         db.session.commit()
-    refused = send_gift(api, fan, room="main", position=1)
+    refused = send_gift(api, fan, mode=gift_mode, room="main", position=1)
     assert refused.status_code == 403
     assert gift_count(app) == 0
 
@@ -240,7 +262,8 @@ def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, main_room):
 
 
 @pytest.mark.real_session
-def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room):
+@pytest.mark.parametrize("mode", ["autocommit", "one_transaction"])
+def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room, mode):
     api = ApiClient(app)
     streamer, fan = live_streamer(api), api.register()
     grant(app, fan, 10)
@@ -249,7 +272,8 @@ def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room):
     balances_shown = []
 
     def gift(client, _):
-        response = client.post(GIFTS, json=body, headers=api.auth(fan))
+        headers = {**api.auth(fan), **mode_headers(mode)}
+        response = client.post(GIFTS, json=body, headers=headers)
         if response.status_code == 201:
             balances_shown.append(response.get_json()["wallet"]["coin_balance"])
         return response

@@ -1,4 +1,9 @@
-"""The ledger: balanced transfers, replays, bounds, database guarantees, concurrency."""
+"""The ledger: balanced transfers, replays, bounds, database guarantees, concurrency.
+
+Coins are spent the way production spends them, by sending gifts (`send_gift`, whose one
+statement books through `ledger.booking.book_with`), in both of the gift's transaction
+modes; credits, take-backs and adjustments through `ledger.wallet`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from mylivelinks.extensions import db
 from mylivelinks.ledger.accounts import open_user_accounts, platform_account_id, user_accounts
+from mylivelinks.ledger.booking import Posting, Transfer, TransferKind, book
 from mylivelinks.ledger.errors import (
     AmountOutOfRange,
     InsufficientFunds,
@@ -20,11 +26,14 @@ from mylivelinks.ledger.errors import (
     SpendingFrozen,
     UnbalancedTransfer,
 )
-from mylivelinks.ledger.transfers import Posting, transfer
-from mylivelinks.ledger.wallet import credit_coins, spend_coins, take_back_coins, wallet
-from mylivelinks.models import Profile
+from mylivelinks.ledger.wallet import adjust_coins, credit_coins, take_back_coins, wallet
+from mylivelinks.models import GiftType, Profile
 from mylivelinks.models.ledger import ADJUSTMENTS, PLATFORM_REVENUE, PURCHASES_CLEARING
+from mylivelinks.services.gifts.sending import SentGift, send_gift
+from mylivelinks.transaction import commit_each_statement
 from tests.money import assert_ledger_consistent
+
+ADMIN_ID = uuid.UUID(int=1)
 
 
 def new_profile(name: str) -> Profile:
@@ -36,7 +45,11 @@ def new_profile(name: str) -> Profile:
 
 def fund(profile: Profile, coins: int) -> None:
     credit_coins(
-        profile.id, coins, source_kind=ADJUSTMENTS, kind="test_fund", source_ref=str(uuid.uuid4())
+        profile.id,
+        coins,
+        source_kind=ADJUSTMENTS,
+        kind=TransferKind.ADJUSTMENT,
+        source_ref=str(uuid.uuid4()),
     )
 
 
@@ -49,8 +62,29 @@ def committed_fan(app, name: str, *, coins: int) -> uuid.UUID:
         return fan.id
 
 
-def revenue(coins: int) -> list[Posting]:
-    return [Posting(platform_account_id(PLATFORM_REVENUE), coins * 100)]
+def spend(sender_id: uuid.UUID, coins: int, recipient: str, mode: str) -> SentGift:
+    """Spend `coins` as production does: `coins` Roses (1 coin each) to `recipient`, in
+    `mode`; the one-transaction mode commits only on a real session."""
+    if mode == "autocommit":
+        db.session.commit()  # a request starts with no transaction open
+        commit_each_statement()
+    rose = db.session.scalar(select(GiftType.id).where(GiftType.name == "Rose"))
+    assert rose is not None
+    sent = send_gift(
+        sender_id, rose, coins, room=None, position=None, recipient=recipient, streamer_percent=70
+    )
+    if mode == "autocommit":  # the statement committed as it ran
+        assert db.session.connection().connection.driver_connection.autocommit
+    if db.session.get_bind() is db.engine:  # as the request boundary does
+        db.session.commit()
+    return sent
+
+
+def revenue_balance() -> int:
+    return db.session.scalar(
+        text("SELECT sum(balance) FROM ledger_accounts WHERE kind = :kind"),
+        {"kind": PLATFORM_REVENUE},
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -59,16 +93,28 @@ def _ledger_balances_after_each_test(app):
     assert_ledger_consistent(app)
 
 
-def test_transfer_moves_value_and_a_replay_is_a_noop(app):
+def test_a_gift_moves_value_exactly_in_either_mode(app, main_room, gift_mode):
     with app.app_context():
-        fan = new_profile("ledger_fan")
+        fan, streamer = new_profile("ledger_fan"), new_profile("ledger_star")
         fund(fan, 10)
-        first = spend_coins(fan.id, 3, recipients=revenue(3), kind="test_spend", source_ref="s-1")
-        again = spend_coins(fan.id, 3, recipients=revenue(3), kind="test_spend", source_ref="s-1")
+        db.session.commit()
+        revenue_before = revenue_balance()
+        sent = spend(fan.id, 3, "ledger_star", gift_mode)
+        assert sent.wallet.coin_balance == 7 and wallet(fan.id).coin_balance == 7
+        assert wallet(streamer.id).earnings_balance_centicoins == 210
+        assert revenue_balance() - revenue_before == 90
+
+
+def test_an_adjustment_replayed_is_a_noop_and_with_other_amounts_refused(app):
+    with app.app_context():
+        fan = new_profile("ledger_adjusted")
+        fund(fan, 10)
+        first = adjust_coins(fan.id, -3, source_ref="a-1", reason="test", admin_id=ADMIN_ID)
+        again = adjust_coins(fan.id, -3, source_ref="a-1", reason="test", admin_id=ADMIN_ID)
         assert again.replayed and again.transaction_id == first.transaction_id
         assert wallet(fan.id).coin_balance == 7
         with pytest.raises(ReplayMismatch):
-            spend_coins(fan.id, 4, recipients=revenue(4), kind="test_spend", source_ref="s-1")
+            adjust_coins(fan.id, -4, source_ref="a-1", reason="test", admin_id=ADMIN_ID)
         assert wallet(fan.id).coin_balance == 7
 
 
@@ -79,21 +125,22 @@ def test_unbalanced_or_malformed_transfers_are_refused(app, amounts):
     with app.app_context():
         accounts = [platform_account_id(ADJUSTMENTS), platform_account_id(PLATFORM_REVENUE)]
         with pytest.raises(UnbalancedTransfer):
-            transfer(
+            Transfer.of(
                 [Posting(a, amount) for a, amount in zip(accounts, amounts, strict=False)],
-                kind="test",
+                kind=TransferKind.ADJUSTMENT,
                 source_ref="bad",
             )
 
 
-def test_insufficient_funds_writes_nothing_and_keeps_the_session_usable(app):
+def test_insufficient_funds_writes_nothing_and_keeps_the_session_usable(app, main_room, gift_mode):
     with app.app_context():
-        fan = new_profile("ledger_poor")
+        fan, _ = new_profile("ledger_poor"), new_profile("ledger_poor_star")
         fund(fan, 5)
-        with pytest.raises(InsufficientFunds):
-            spend_coins(fan.id, 6, recipients=revenue(6), kind="test_spend", source_ref="big")
+        db.session.commit()
+        with pytest.raises(InsufficientFunds, match="costs 6 coins and you have 5"):
+            spend(fan.id, 6, "ledger_poor_star", gift_mode)
         assert wallet(fan.id).coin_balance == 5
-        spend_coins(fan.id, 5, recipients=revenue(5), kind="test_spend", source_ref="big")
+        spend(fan.id, 5, "ledger_poor_star", gift_mode)
         assert wallet(fan.id).coin_balance == 0
 
 
@@ -103,29 +150,30 @@ def test_a_balance_past_the_database_range_is_refused_with_nothing_written(app):
         open_user_accounts(fan.id)
         coins = user_accounts(fan.id).coins
         huge = [Posting(platform_account_id(ADJUSTMENTS), -(2**62)), Posting(coins, 2**62)]
-        transfer(huge, kind="test_grant", source_ref="whale-1")
+        book(Transfer.of(huge, kind=TransferKind.ADJUSTMENT, source_ref="whale-1"))
         with pytest.raises(AmountOutOfRange), db.session.begin_nested():
-            transfer(huge, kind="test_grant", source_ref="whale-2")
+            book(Transfer.of(huge, kind=TransferKind.ADJUSTMENT, source_ref="whale-2"))
         assert wallet(fan.id).coin_balance == 2**62 // 100
 
 
-def test_take_back_more_than_remains_books_debt_freezes_and_next_credit_repays(app):
+def test_take_back_more_than_remains_books_debt_freezes_and_next_credit_repays(
+    app, main_room, gift_mode
+):
     with app.app_context():
-        fan = new_profile("ledger_debtor")
+        fan, _ = new_profile("ledger_debtor"), new_profile("ledger_debtor_star")
         fund(fan, 10)
-        spend_coins(fan.id, 8, recipients=revenue(8), kind="test_spend", source_ref="spent")
-        take_back_coins(fan.id, 10, kind="test_reversal", source_ref="r-1")
+        db.session.commit()
+        spend(fan.id, 8, "ledger_debtor_star", gift_mode)
+        take_back_coins(fan.id, 10, kind=TransferKind.PURCHASE_REVERSAL, source_ref="r-1")
+        db.session.commit()
         state = wallet(fan.id)
         assert (state.coin_balance, state.debt_coins, state.frozen) == (0, 8, True)
         with pytest.raises(SpendingFrozen):
-            spend_coins(fan.id, 1, recipients=revenue(1), kind="test_spend", source_ref="frozen")
-        credit_coins(
-            fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_purchase", source_ref="p-1"
-        )
+            spend(fan.id, 1, "ledger_debtor_star", gift_mode)
+        purchase = TransferKind.PURCHASE
+        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind=purchase, source_ref="p-1")
         assert (wallet(fan.id).coin_balance, wallet(fan.id).debt_coins) == (0, 3)
-        credit_coins(
-            fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_purchase", source_ref="p-2"
-        )
+        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind=purchase, source_ref="p-2")
         state = wallet(fan.id)
         assert (state.coin_balance, state.debt_coins, state.frozen) == (2, 0, False)
 
@@ -184,22 +232,20 @@ def test_the_database_refuses_to_commit_an_unbalanced_transaction(app):
 
 
 @pytest.mark.real_session
-def test_50_concurrent_debits_of_10_from_100_exactly_10_succeed(app):
+@pytest.mark.parametrize("mode", ["autocommit", "one_transaction"])
+def test_50_concurrent_gifts_of_10_from_100_exactly_10_succeed(app, main_room, mode):
     fan_id = committed_fan(app, "ledger_race", coins=100)
+    with app.app_context():
+        new_profile("ledger_race_star")
+        db.session.commit()
+        revenue_before = revenue_balance()
     barrier = Barrier(50)
 
-    def debit(index: int) -> str:
+    def debit(_: int) -> str:
         with app.app_context():
             barrier.wait()
             try:
-                spend_coins(
-                    fan_id,
-                    10,
-                    recipients=revenue(10),
-                    kind="test_spend",
-                    source_ref=f"race-{index}",
-                )
-                db.session.commit()
+                spend(fan_id, 10, "ledger_race_star", mode)
                 return "ok"
             except InsufficientFunds:
                 db.session.rollback()
@@ -210,32 +256,25 @@ def test_50_concurrent_debits_of_10_from_100_exactly_10_succeed(app):
     assert outcomes == {"ok": 10, "short": 40}
     with app.app_context():
         assert wallet(fan_id).coin_balance == 0
-        revenue_balance = db.session.scalar(
-            text("SELECT balance FROM ledger_accounts WHERE id = :id"),
-            {"id": platform_account_id(PLATFORM_REVENUE)},
-        )
-        assert revenue_balance == 100 * 100
+        assert revenue_balance() - revenue_before == 100 * 30
 
 
-def test_a_user_without_accounts_has_nothing_to_spend(app):
+def test_a_user_without_accounts_has_nothing_to_spend(app, main_room):
     with app.app_context():
-        stranger = new_profile("ledger_stranger")
+        stranger, _ = new_profile("ledger_stranger"), new_profile("ledger_stranger_star")
         with pytest.raises(InsufficientFunds):
-            spend_coins(stranger.id, 1, recipients=revenue(1), kind="test_spend", source_ref="x")
+            spend(stranger.id, 1, "ledger_stranger_star", "one_transaction")
 
 
 def test_a_credit_replayed_with_another_amount_is_refused(app):
     with app.app_context():
         fan = new_profile("ledger_replayed")
-        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b")
-        again = credit_coins(
-            fan.id, 5, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b"
-        )
+        buy = {"source_kind": PURCHASES_CLEARING, "kind": TransferKind.PURCHASE, "source_ref": "b"}
+        credit_coins(fan.id, 5, **buy)
+        again = credit_coins(fan.id, 5, **buy)
         assert again.replayed
         with pytest.raises(ReplayMismatch):
-            credit_coins(
-                fan.id, 700, source_kind=PURCHASES_CLEARING, kind="test_buy", source_ref="b"
-            )
+            credit_coins(fan.id, 700, **buy)
         assert wallet(fan.id).coin_balance == 5
 
 
@@ -247,16 +286,14 @@ def test_the_database_refuses_to_truncate_the_ledger(app):
 
 
 @pytest.mark.real_session
-def test_concurrent_duplicates_of_one_spend_book_once_and_replay(app):
+def test_concurrent_duplicates_of_one_adjustment_book_once_and_replay(app):
     fan_id = committed_fan(app, "ledger_dupe", coins=10)
     barrier = Barrier(8)
 
     def duplicate(_: int) -> bool:
         with app.app_context():
             barrier.wait()
-            result = spend_coins(
-                fan_id, 10, recipients=revenue(10), kind="test_spend", source_ref="same-gift"
-            )
+            result = adjust_coins(fan_id, -10, source_ref="same", reason="test", admin_id=ADMIN_ID)
             db.session.commit()
             return result.replayed
 

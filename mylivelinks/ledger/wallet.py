@@ -1,4 +1,8 @@
-"""What users hold and how coins enter, leave and move between their accounts."""
+"""What users hold and how coins enter, leave and move between their accounts.
+
+Every function here books through `ledger.booking` (`spending` only builds the transfer:
+the gift books it in its own statement).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,7 @@ from mylivelinks.ledger.accounts import (
     platform_account_id,
     user_accounts,
 )
-from mylivelinks.ledger.transfers import (
-    Posting,
-    PreparedTransfer,
-    TransferResult,
-    book,
-    booked,
-    prepare_transfer,
-    transfer,
-)
+from mylivelinks.ledger.booking import Booking, Posting, Transfer, TransferKind, book, booked
 from mylivelinks.models.ledger import ADJUSTMENTS, CENTICOINS_PER_COIN, REVERSALS_CLEARING
 
 
@@ -62,10 +58,10 @@ def credit_coins(
     coins: int,
     *,
     source_kind: str,
-    kind: str,
+    kind: TransferKind,
     source_ref: str,
     details: dict[str, Any] | None = None,
-) -> TransferResult:
+) -> Booking:
     """Give the user `coins` from a platform account; any debt is paid off first."""
     accounts = open_user_accounts(profile_id)
     amount = coins * CENTICOINS_PER_COIN
@@ -76,16 +72,18 @@ def credit_coins(
     if replay := booked(kind, source_ref, intent):
         return replay
     to_debt = min(owed, amount)
-    return transfer(
-        [
-            Posting(platform_account_id(source_kind), -amount),
-            Posting(accounts.debt, to_debt),
-            Posting(accounts.coins, amount - to_debt),
-        ],
-        kind=kind,
-        source_ref=source_ref,
-        details=details,
-        intent=intent,
+    return book(
+        Transfer.of(
+            [
+                Posting(platform_account_id(source_kind), -amount),
+                Posting(accounts.debt, to_debt),
+                Posting(accounts.coins, amount - to_debt),
+            ],
+            kind=kind,
+            source_ref=source_ref,
+            details=details,
+            intent=intent,
+        )
     )
 
 
@@ -93,10 +91,10 @@ def take_back_coins(
     profile_id: uuid.UUID,
     coins: int,
     *,
-    kind: str,
+    kind: TransferKind,
     source_ref: str,
     details: dict[str, Any] | None = None,
-) -> TransferResult:
+) -> Booking:
     """Reverse `coins` (refund, chargeback): take what remains, book the rest as debt."""
     accounts = open_user_accounts(profile_id)
     amount = coins * CENTICOINS_PER_COIN
@@ -106,50 +104,35 @@ def take_back_coins(
         return replay
     available = locked_balance(accounts.coins)
     taken = min(available, amount)
-    return transfer(
-        [
-            Posting(platform_account_id(REVERSALS_CLEARING), amount),
-            Posting(accounts.coins, -taken),
-            Posting(accounts.debt, -(amount - taken)),
-        ],
-        kind=kind,
-        source_ref=source_ref,
-        details=details,
-        intent=intent,
+    return book(
+        Transfer.of(
+            [
+                Posting(platform_account_id(REVERSALS_CLEARING), amount),
+                Posting(accounts.coins, -taken),
+                Posting(accounts.debt, -(amount - taken)),
+            ],
+            kind=kind,
+            source_ref=source_ref,
+            details=details,
+            intent=intent,
+        )
     )
 
 
-def spend_coins(
+def spending(
     profile_id: uuid.UUID,
     coins: int,
     *,
     recipients: list[Posting],
-    kind: str,
+    kind: TransferKind,
     source_ref: str,
     details: dict[str, Any] | None = None,
-) -> TransferResult:
-    """Debit `coins` from the user's spendable balance to `recipients` (which sum to it).
-
-    SpendingFrozen while the user owes coins; InsufficientFunds when short.
-    """
-    prepared = prepare_spend(
-        profile_id, coins, recipients=recipients, kind=kind, source_ref=source_ref, details=details
-    )
-    return book(prepared)[0]
-
-
-def prepare_spend(
-    profile_id: uuid.UUID,
-    coins: int,
-    *,
-    recipients: list[Posting],
-    kind: str,
-    source_ref: str,
-    details: dict[str, Any] | None = None,
-) -> PreparedTransfer:
-    """`spend_coins`'s transfer, checked but not booked (for a statement that books it)."""
+) -> Transfer:
+    """The transfer of `coins` from the user's spendable balance to `recipients` (which sum
+    to it), refused while the user owes coins (SpendingFrozen) or is short
+    (InsufficientFunds) when booked; checked here, not booked."""
     accounts = user_accounts(profile_id)
-    return prepare_transfer(
+    return Transfer.of(
         [Posting(accounts.coins, -coins * CENTICOINS_PER_COIN), *recipients],
         kind=kind,
         source_ref=source_ref,
@@ -160,7 +143,7 @@ def prepare_spend(
 
 def adjust_coins(
     profile_id: uuid.UUID, coins: int, *, source_ref: str, reason: str, admin_id: uuid.UUID
-) -> TransferResult:
+) -> Booking:
     """An admin grant (positive, pays debt first) or removal (negative) of coins."""
     details = {"reason": reason, "admin_id": str(admin_id)}
     if coins > 0:
@@ -168,15 +151,17 @@ def adjust_coins(
             profile_id,
             coins,
             source_kind=ADJUSTMENTS,
-            kind="adjustment",
+            kind=TransferKind.ADJUSTMENT,
             source_ref=source_ref,
             details=details,
         )
     accounts = open_user_accounts(profile_id)
     amount = -coins * CENTICOINS_PER_COIN
-    return transfer(
-        [Posting(accounts.coins, -amount), Posting(platform_account_id(ADJUSTMENTS), amount)],
-        kind="adjustment",
-        source_ref=source_ref,
-        details=details,
+    return book(
+        Transfer.of(
+            [Posting(accounts.coins, -amount), Posting(platform_account_id(ADJUSTMENTS), amount)],
+            kind=TransferKind.ADJUSTMENT,
+            source_ref=source_ref,
+            details=details,
+        )
     )

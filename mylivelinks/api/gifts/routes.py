@@ -9,11 +9,10 @@ from flask_smorest import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGiftSchema
 from mylivelinks.api.security import auth_required, current_user_id
-from mylivelinks.events import gifts as gift_events
 from mylivelinks.idempotency import idempotent, key_given
 from mylivelinks.rate_limits import caller_key, gift_limit, rate_limited
 from mylivelinks.services.gifts import catalog, sending
-from mylivelinks.transaction import after_commit, commit_each_statement
+from mylivelinks.transaction import commit_each_statement
 
 blp = Blueprint("gifts", __name__, url_prefix="/gifts", description="Gifts")
 
@@ -50,7 +49,4 @@ class Gifts(MethodView):
             recipient=data["recipient"],
             streamer_percent=current_app.config["GIFT_STREAMER_SHARE_PERCENT"],
         )
-        announcement = gift_events.announcement(sent)
-        chat_line = gift_events.chat_line_payload(sent)
-        after_commit(lambda: gift_events.gift_sent(announcement, chat_line))
         return {"gift": sent, "wallet": sent.wallet}

@@ -1,17 +1,21 @@
 """Sending a gift, the hottest money path: one statement, as a rule.
 
-The gift is priced on its target (`gift_targets`: the gift type's cost, the recipient,
-their live stream), remembered per process once looked up. One statement
-(`gift_statements.booking_statement`) reads the context again and, only if the target
-still holds, books the coins with `ledger_transfer` (sender → streamer's earnings +
-platform revenue) and writes the gift row, both profiles' and the stream's counters and
-the chat's gift line, returning the context, the sender's wallet and the line. When the
-target no longer holds (the box changed hands, the gift type was edited), nothing was
-written: the target is looked up again, naming what is wrong, and the gift booked again.
+1. `send_gift` names the target (`targets.TargetKey`) and finds what it was priced on last
+   time in this process (`targets.recent_targets`), or looks it up (`targets.look_up`,
+   which names what is wrong: no such box, an empty one, yourself, a retired gift).
+2. `_price` splits the coins (`catalog.split`) and builds the ledger `Transfer` (sender's
+   coins → streamer's earnings + platform revenue, refused while spending is frozen) and
+   the gift's `BookingParameters`.
+3. `_book` runs the booking statement (`statements.booking_statement`) through the
+   ledger's `book_with`: the context is read again and, only if the target still holds,
+   the coins are booked and the gift row, counters and chat line written. When it no
+   longer holds nothing was written: the target is looked up again and the gift priced
+   again.
+4. `_sent` turns the statement's row into the `SentGift` the API returns, and the gift's
+   events are published once it commits (`events.gifts.gift_sent`).
 
-The statements are built once and rows come back as plain values: no ORM objects are
-loaded on this path. Booking and writing in one statement lets a request without an
-Idempotency-Key commit it as it runs (the route's `commit_each_statement`), so the
+No ORM objects are loaded on this path. Booking and writing in one statement lets a request
+without an Idempotency-Key commit it as it runs (`transaction.commit_each_statement`), so the
 streamer's hot rows are locked only while it runs.
 """
 
@@ -22,19 +26,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mylivelinks.events import gifts as gift_events
 from mylivelinks.ledger.accounts import open_user_accounts, revenue_account_id, user_accounts
+from mylivelinks.ledger.booking import Booking, Posting, Transfer, TransferKind, book_with
 from mylivelinks.ledger.errors import AccountNotOpened, InsufficientFunds
-from mylivelinks.ledger.transfers import Posting, PreparedTransfer, book
-from mylivelinks.ledger.wallet import Wallet, prepare_spend, wallet
+from mylivelinks.ledger.wallet import Wallet, spending, wallet
 from mylivelinks.services.accounts.usernames import normalize_username
 from mylivelinks.services.errors import Conflict, InvalidInput
 from mylivelinks.services.gifts.catalog import split
 from mylivelinks.services.gifts.statements import (
-    GIFT_TYPE_FIELDS,
-    PERSON_FIELDS,
+    BookedGiftRow,
+    BookingParameters,
+    ContextParameters,
     booking_statement,
 )
 from mylivelinks.services.gifts.targets import Target, TargetKey, look_up, recent_targets
+from mylivelinks.transaction import after_commit
 
 # Bookings tried before giving up on a target that changes under each of them.
 TRIES = 3
@@ -97,7 +104,8 @@ def send_gift(
     """Send a gift to an occupied box (`room` + `position`) or a user: one ledger transaction.
 
     NotFound, Conflict (empty box), InvalidInput (yourself, retired gift), InsufficientFunds
-    (naming the balance), SpendingFrozen; nothing is written when any is raised. Never commits.
+    (naming the balance), SpendingFrozen; nothing is written when any is raised. Once
+    committed, the room and both people are told. Never commits.
     """
     if (room is None) == (recipient is None) or (room is not None) != (position is not None):
         raise InvalidInput("Send a gift to a box (room and position) or to a recipient.")
@@ -107,134 +115,143 @@ def send_gift(
         position=position,
         recipient=normalize_username(recipient) if recipient is not None else None,
     )
+    named = ContextParameters(sender_id, gift_type_id, key.room, position, key.recipient)
     targets = recent_targets()
     target = targets.get(key)
     for _ in range(TRIES):
         if target is None:
-            target = look_up(sender_id, key)
+            target = look_up(named)
             targets.remember(key, target)
-        gift = _Gift.priced(sender_id, key, target, quantity, streamer_percent)
-        row = _book(gift, by_box=key.room is not None)
-        if row is not None:
-            return gift.sent(row)
+        transfer, parameters = _price(named, target, quantity, streamer_percent)
+        booked = _book(transfer, parameters, by_box=key.room is not None)
+        if booked is not None:
+            sent = _sent(parameters, *booked)
+            _announce_once_committed(sent)
+            return sent
         targets.forget(key)  # it no longer holds: nothing was written
         target = None
     raise Conflict("The gift's target kept changing; try again.")
 
 
-@dataclass(frozen=True)
-class _Gift:
-    """A gift priced on a target, with everything the booking statement binds."""
-
-    target: Target
-    quantity: int
-    transfer: PreparedTransfer
-    params: dict[str, Any]
-
-    @classmethod
-    def priced(
-        cls,
-        sender_id: uuid.UUID,
-        key: TargetKey,
-        target: Target,
-        quantity: int,
-        streamer_percent: int,
-    ) -> _Gift:
-        """The gift's shares, postings and statement parameters."""
-        coins = target.coin_cost * quantity
-        streamer_share, platform_share = split(coins, streamer_percent)
-        gift_id = uuid.uuid4()
-        sender_accounts = user_accounts(sender_id)
-        params = {
-            # The context as the client named it (read again by the statement, and the gift
-            # row's sender, gift type and box) ...
-            "sender_id": sender_id,
-            "gift_type_id": key.gift_type_id,
-            "room": key.room,
-            "position": key.position,
-            "recipient": key.recipient,
-            # ... and the gift as priced on the target.
-            "p_gift_id": gift_id,
-            "p_recipient_id": target.recipient_id,
-            "p_stream_id": target.stream_id,
-            "p_room_id": target.room_id,
-            "p_gift_name": target.gift_name,
-            "p_unit_cost": target.coin_cost,
-            "p_quantity": quantity,
-            "p_coins": coins,
-            "p_streamer_share": streamer_share,
-            "p_platform_share": platform_share,
-            "p_line_id": uuid.uuid4(),
-            "p_earnings_account": sender_accounts.earnings,
-            "p_debt_account": sender_accounts.debt,
-        }
-        transfer = prepare_spend(
-            sender_id,
-            coins,
-            recipients=[
-                Posting(user_accounts(target.recipient_id).earnings, streamer_share),
-                Posting(revenue_account_id(str(gift_id)), platform_share),
-            ],
-            kind="gift",
-            source_ref=str(gift_id),
-            details={"gift_type": target.gift_name, "quantity": quantity},
-        )
-        return cls(target, quantity, transfer, params)
-
-    def sent(self, row) -> SentGift:
-        """The gift as booked, from the booking statement's row."""
-        values = row._asdict()
-        sender = Person(*(values[f"sender_{field}"] for field in PERSON_FIELDS))
-        coin_balance = self.transfer.balance_after(row.balances, user_accounts(sender.id).coins)
-        chat_line = None
-        if self.target.room_id is not None:
-            chat_line = {
-                "id": self.params["p_line_id"],
-                "body": row.line_body,
-                "created_at": row.line_created_at,
-            }
-        return SentGift(
-            id=self.params["p_gift_id"],
-            sender=sender,
-            recipient=Person(*(values[f"recipient_{field}"] for field in PERSON_FIELDS)),
-            stream_id=self.target.stream_id,
-            room=row.room,
-            position=self.params["position"],
-            gift_type=GiftKind(*(values[f"gift_{field}"] for field in GIFT_TYPE_FIELDS)),
-            quantity=self.quantity,
-            coins=self.params["p_coins"],
-            streamer_share_centicoins=self.params["p_streamer_share"],
-            platform_share_centicoins=self.params["p_platform_share"],
-            created_at=row.created_at,
-            wallet=Wallet.from_balances(coin_balance, row.earnings or 0, row.debt or 0),
-            chat_line=chat_line,
-        )
+def _announce_once_committed(sent: SentGift) -> None:
+    """Tell the room and both people about the gift once it is committed."""
+    announcement = gift_events.announcement(sent)
+    chat_line = gift_events.chat_line_payload(sent)
+    after_commit(lambda: gift_events.gift_sent(announcement, chat_line))
 
 
-def _book(gift: _Gift, *, by_box: bool):
-    """Run the booking statement: its row once the coins are booked, or None when the
-    target no longer holds (then nothing was written)."""
+def _price(
+    named: ContextParameters, target: Target, quantity: int, streamer_percent: int
+) -> tuple[Transfer, BookingParameters]:
+    """The gift's ledger transfer and the booking statement's parameters."""
+    coins = target.coin_cost * quantity
+    streamer_share, platform_share = split(coins, streamer_percent)
+    gift_id = uuid.uuid4()
+    sender_accounts = user_accounts(named.sender_id)
+    transfer = spending(
+        named.sender_id,
+        coins,
+        recipients=[
+            Posting(user_accounts(target.recipient_id).earnings, streamer_share),
+            Posting(revenue_account_id(str(gift_id)), platform_share),
+        ],
+        kind=TransferKind.GIFT,
+        source_ref=str(gift_id),
+        details={"gift_type": target.gift_name, "quantity": quantity},
+    )
+    parameters = BookingParameters(
+        context=named,
+        gift_id=gift_id,
+        recipient_id=target.recipient_id,
+        stream_id=target.stream_id,
+        room_id=target.room_id,
+        gift_name=target.gift_name,
+        unit_cost=target.coin_cost,
+        quantity=quantity,
+        coins=coins,
+        streamer_share=streamer_share,
+        platform_share=platform_share,
+        line_id=uuid.uuid4(),
+        earnings_account=sender_accounts.earnings,
+        debt_account=sender_accounts.debt,
+    )
+    return transfer, parameters
+
+
+def _book(
+    transfer: Transfer, parameters: BookingParameters, *, by_box: bool
+) -> tuple[Booking, BookedGiftRow] | None:
+    """Run the booking statement: the booking and its row once the coins are booked, or
+    None when the target no longer holds (then nothing was written)."""
     statement = booking_statement(by_box=by_box)
-    target = gift.target
 
-    def attempt():
-        result, row = book(gift.transfer, statement, **gift.params)
-        if result is None:
+    def attempt() -> tuple[Booking, BookedGiftRow] | None:
+        booking, row = book_with(transfer, statement, parameters.values(), BookedGiftRow)
+        if booking is None or row is None:
             return None
-        if result.replayed:  # a fresh gift id cannot have been booked: nothing was written
-            raise RuntimeError(f"gift {gift.params['p_gift_id']} was already booked")
-        return row
+        if booking.replayed:  # a fresh gift id cannot have been booked: nothing was written
+            raise RuntimeError(f"gift {parameters.gift_id} was already booked")
+        return booking, row
 
     try:
         try:
             return attempt()
         except AccountNotOpened:
             # A recipient's first earnings: open their accounts once (nothing was written).
-            open_user_accounts(target.recipient_id)
+            open_user_accounts(parameters.recipient_id)
             return attempt()
     except InsufficientFunds:
-        coins = gift.params["p_coins"]
-        balance = wallet(gift.params["sender_id"]).coin_balance
+        balance = wallet(parameters.context.sender_id).coin_balance
         raise InsufficientFunds(
-            f"This gift costs {coins} coins and you have {balance}.", field="quantity"
+            f"This gift costs {parameters.coins} coins and you have {balance}.", field="quantity"
         ) from None
+
+
+def _sent(parameters: BookingParameters, booking: Booking, row: BookedGiftRow) -> SentGift:
+    """The gift as booked, from the booking statement's row."""
+    # A booked row has every part of its context (the statement checked each).
+    assert row.recipient_username is not None and row.created_at is not None
+    assert row.gift_id is not None and row.gift_name is not None and row.gift_emoji is not None
+    assert row.gift_coin_cost is not None and row.gift_sort_order is not None
+    assert row.gift_animation is not None and row.gift_rarity is not None
+    coins_account = user_accounts(parameters.context.sender_id).coins
+    chat_line = None
+    if row.line_body is not None:
+        chat_line = {
+            "id": parameters.line_id,
+            "body": row.line_body,
+            "created_at": row.line_created_at,
+        }
+    return SentGift(
+        id=parameters.gift_id,
+        sender=Person(
+            row.sender_id, row.sender_username, row.sender_display_name, row.sender_avatar_url
+        ),
+        recipient=Person(
+            parameters.recipient_id,
+            row.recipient_username,
+            row.recipient_display_name,
+            row.recipient_avatar_url,
+        ),
+        stream_id=parameters.stream_id,
+        room=row.room,
+        position=parameters.context.position,
+        gift_type=GiftKind(
+            row.gift_id,
+            row.gift_name,
+            row.gift_emoji,
+            row.gift_coin_cost,
+            row.gift_animation,
+            row.gift_rarity,
+            row.gift_sort_order,
+        ),
+        quantity=parameters.quantity,
+        coins=parameters.coins,
+        streamer_share_centicoins=parameters.streamer_share,
+        platform_share_centicoins=parameters.platform_share,
+        created_at=row.created_at,
+        wallet=Wallet.from_balances(
+            booking.balances[coins_account], row.earnings or 0, row.debt or 0
+        ),
+        chat_line=chat_line,
+    )

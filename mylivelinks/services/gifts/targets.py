@@ -4,7 +4,7 @@ A target is what the client named (a gift type and a box, or a gift type and a u
 resolved to the facts the booking depends on: the gift type's cost and name, the
 recipient, their live stream, the room. Each process keeps the targets it looked up
 lately (`RecentTargets`); the booking statement checks a remembered target against the
-database before it books anything (`gift_statements.booking_statement`), so a stale one
+database before it books anything (`statements.booking_statement`), so a stale one
 costs a second try, never a wrong gift.
 """
 
@@ -19,7 +19,7 @@ from flask import current_app
 
 from mylivelinks.driver_sql import fetch_one
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from mylivelinks.services.gifts.statements import context_statement
+from mylivelinks.services.gifts.statements import ContextParameters, ContextRow, context_statement
 
 # Targets kept per process: every box of every room with each gift type, and then some.
 REMEMBERED_TARGETS = 1024
@@ -74,39 +74,31 @@ def recent_targets() -> RecentTargets:
     return current_app.extensions.setdefault("gift_targets", RecentTargets())
 
 
-def look_up(sender_id: uuid.UUID, key: TargetKey) -> Target:
-    """The target `key` names, for a gift from `sender_id`.
+def look_up(named: ContextParameters) -> Target:
+    """The target that `named` names, for a gift from its sender.
 
     Unauthorized (no such sender), NotFound (gift type, room, box or user), Conflict (an
     empty box), InvalidInput (yourself, a retired gift)."""
-    by_box = key.room is not None
-    row = fetch_one(
-        context_statement(by_box=by_box),
-        {
-            "sender_id": sender_id,
-            "gift_type_id": key.gift_type_id,
-            "room": key.room,
-            "position": key.position,
-            "recipient": key.recipient,
-        },
-    )
+    by_box = named.room is not None
+    row = fetch_one(context_statement(by_box=by_box), named.values(), ContextRow)
     if row is None:
         raise Unauthorized("The account no longer exists.")
     if by_box:
         if row.room_id is None:
-            raise NotFound(f"No room is called {key.room!r}.")
+            raise NotFound(f"No room is called {named.room!r}.")
         if row.box_id is None:
-            raise NotFound(f"Room {row.room} has no box {key.position}.")
+            raise NotFound(f"Room {row.room} has no box {named.position}.")
         if row.stream_id is None:
-            raise Conflict(f"Box {key.position} is empty.", field="position")
+            raise Conflict(f"Box {named.position} is empty.", field="position")
     elif row.recipient_id is None:
-        raise NotFound(f"No profile is called {key.recipient!r}.")
-    if row.recipient_id == sender_id:
+        raise NotFound(f"No profile is called {named.recipient!r}.")
+    if row.recipient_id == named.sender_id:
         raise InvalidInput("You cannot send a gift to yourself.", field="recipient")
-    if row.gift_id is None:
+    if row.gift_id is None or row.gift_name is None or row.gift_coin_cost is None:
         raise NotFound("No such gift.")
     if not row.gift_active:
         raise InvalidInput(f"{row.gift_name} can no longer be sent.", field="gift_type_id")
+    assert row.recipient_id is not None  # the box has a live stream, so a streamer
     return Target(
         gift_name=row.gift_name,
         coin_cost=row.gift_coin_cost,
