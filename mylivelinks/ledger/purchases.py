@@ -5,24 +5,24 @@ from __future__ import annotations
 from mylivelinks.extensions import db
 from mylivelinks.ledger.wallet import credit_coins, take_back_coins
 from mylivelinks.models.ledger import PURCHASES_CLEARING
-from mylivelinks.models.payments import CoinPurchase
+from mylivelinks.models.payments import CoinPurchase, DisputeState, PurchaseStatus
 
 
-def derived_status(purchase: CoinPurchase) -> str:
+def derived_status(purchase: CoinPurchase) -> PurchaseStatus:
     """pending → confirmed → refunded | partially_refunded | disputed → confirmed | chargeback."""
     if purchase.flagged_reason:
-        return "flagged"
+        return PurchaseStatus.FLAGGED
     if purchase.paid_cents is None:
-        return "pending"
-    if purchase.dispute == "lost":
-        return "chargeback"
-    if purchase.dispute == "open":
-        return "disputed"
+        return PurchaseStatus.PENDING
+    if purchase.dispute == DisputeState.LOST:
+        return PurchaseStatus.CHARGEBACK
+    if purchase.dispute == DisputeState.OPEN:
+        return PurchaseStatus.DISPUTED
     if purchase.refunded_cents >= purchase.price_cents:
-        return "refunded"
+        return PurchaseStatus.REFUNDED
     if purchase.refunded_cents > 0:
-        return "partially_refunded"
-    return "confirmed"
+        return PurchaseStatus.PARTIALLY_REFUNDED
+    return PurchaseStatus.CONFIRMED
 
 
 def _payment_mismatch(purchase: CoinPurchase) -> str | None:
@@ -55,7 +55,7 @@ def settle(purchase: CoinPurchase) -> None:
             details=details,
         )
         purchase.coins_credited = target_credit
-    if purchase.dispute == "lost":
+    if purchase.dispute == DisputeState.LOST:
         target_reversal = target_credit
     else:
         refunded = min(purchase.refunded_cents, purchase.price_cents)
