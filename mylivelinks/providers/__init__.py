@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 
-from mylivelinks.providers.base import Credentials, MediaProvider
+from mylivelinks.providers.base import Credentials, MediaProvider, Role
 
 REGISTRY: dict[str, str] = {
     "local": "mylivelinks.providers.local:LocalProvider",
@@ -44,7 +44,7 @@ def media_provider() -> MediaProvider:
     return current_app.extensions["media_provider"]
 
 
-def media_credentials(room: str, identity: str, role: str) -> Credentials:
+def media_credentials(room: str, identity: str, role: Role) -> Credentials:
     """Credentials from the app's provider, valid for `MEDIA_CREDENTIALS_TTL_SECONDS`."""
     ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])
     return media_provider().credentials(room, identity, role, ttl)

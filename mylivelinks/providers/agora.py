@@ -25,10 +25,10 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import LockError
 
+from mylivelinks.models.media import MediaEventKind
 from mylivelinks.providers.base import (
     Capabilities,
     Credentials,
-    EventKind,
     MediaEvent,
     MediaProvider,
     ProviderRejected,
@@ -49,12 +49,12 @@ JOIN_PRIVILEGES = ("join_channel",)
 SIGNATURE_HEADER = "Agora-Signature-V2"
 RTC_PRODUCT_ID = 1
 # NCS channel event types (RTC, live-broadcasting profile) the service uses.
-EVENT_KINDS: dict[int, EventKind] = {
-    102: "room_finished",  # channel destroy
-    103: "participant_joined",  # broadcaster join channel
-    104: "participant_left",  # broadcaster leave channel
-    111: "track_published",  # client role change to broadcaster
-    112: "track_unpublished",  # client role change to audience
+EVENT_KINDS: dict[int, MediaEventKind] = {
+    102: MediaEventKind.ROOM_FINISHED,  # channel destroy
+    103: MediaEventKind.PARTICIPANT_JOINED,  # broadcaster join channel
+    104: MediaEventKind.PARTICIPANT_LEFT,  # broadcaster leave channel
+    111: MediaEventKind.TRACK_PUBLISHED,  # client role change to broadcaster
+    112: MediaEventKind.TRACK_UNPUBLISHED,  # client role change to audience
 }
 # An "006" token itself expires 24 h after it is built, whatever its privileges say.
 MAX_TOKEN_TTL = timedelta(hours=24)

@@ -10,16 +10,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+from mylivelinks.models.media import MediaEventKind
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 Role = Literal["publisher", "subscriber"]
-EventKind = Literal[
-    "participant_joined",
-    "participant_left",
-    "track_published",
-    "track_unpublished",
-    "room_finished",
-]
 
 
 class MediaProviderError(Exception):
@@ -77,7 +75,7 @@ class MediaEvent:
 
     provider: str
     event_id: str
-    kind: EventKind
+    kind: MediaEventKind
     room: str
     identity: str | None
     occurred_at: datetime
@@ -85,10 +83,19 @@ class MediaEvent:
 
 
 class MediaProvider(ABC):
-    """A video vendor behind one interface (Libcloud-style driver)."""
+    """A video vendor behind one interface (Libcloud-style driver).
+
+    Methods only one vendor has are prefixed `ex_` (Libcloud's convention for extensions):
+    business code that calls one is tied to that vendor.
+    """
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+
+    @classmethod
+    @abstractmethod
+    def from_app(cls, app: Flask) -> Self:
+        """The adapter configured from `app` (its settings and extensions, such as Redis)."""
 
     @abstractmethod
     def credentials(self, room: str, identity: str, role: Role, ttl: timedelta) -> Credentials:

@@ -26,6 +26,7 @@ from flask import Flask
 from google.protobuf.json_format import MessageToDict
 from livekit import api
 
+from mylivelinks.models.media import MediaEventKind
 from mylivelinks.providers.base import (
     Capabilities,
     Credentials,
@@ -44,15 +45,7 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # LiveKit event names equal our normalised kinds; any other event is ignored.
-EVENT_KINDS = frozenset(
-    {
-        "participant_joined",
-        "participant_left",
-        "track_published",
-        "track_unpublished",
-        "room_finished",
-    }
-)
+EVENT_KINDS = frozenset(MediaEventKind)
 
 # Live adapters, so a forked child can drop the parent's loop and lock (see _after_fork).
 _ADAPTERS: weakref.WeakSet[LiveKitProvider] = weakref.WeakSet()
@@ -224,9 +217,9 @@ class LiveKitProvider(MediaProvider):
                 provider=self.name,
                 # LiveKit always sends an id; the body hash stands in should one be missing.
                 event_id=event.id or "sha256:" + hashlib.sha256(body).hexdigest(),
-                kind=event.event,  # type: ignore[arg-type]  (checked against EVENT_KINDS)
+                kind=MediaEventKind(event.event),
                 room=event.room.name,
-                identity=None if event.event == "room_finished" else identity or None,
+                identity=None if event.event == MediaEventKind.ROOM_FINISHED else identity or None,
                 occurred_at=datetime.fromtimestamp(occurred, UTC),
                 payload=MessageToDict(event),
             )

@@ -22,6 +22,7 @@ import jwt
 from flask import Flask
 from redis import Redis
 
+from mylivelinks.models.media import MediaEventKind
 from mylivelinks.providers.base import (
     Capabilities,
     Credentials,
@@ -42,13 +43,7 @@ CALLS_KEPT = 1000
 ISSUER = "mylivelinks-local-media"
 SIGNATURE_HEADER = "X-Local-Media-Signature"
 WEBHOOK_TOLERANCE_SECONDS = 300
-EVENT_KINDS = (
-    "participant_joined",
-    "participant_left",
-    "track_published",
-    "track_unpublished",
-    "room_finished",
-)
+EVENT_KINDS = frozenset(MediaEventKind)
 
 # Take one failure off the counter if any is pending; 1 when this call must fail.
 _TAKE_FAILURE = """
@@ -107,7 +102,7 @@ class LocalProvider(MediaProvider):
         self._record("credentials", room=room, identity=identity, role=role)
         return Credentials(self.name, self._url, token, room, identity, role, expires)
 
-    def decode(self, token: str) -> dict[str, Any]:
+    def ex_decode(self, token: str) -> dict[str, Any]:
         """The claims of a token this provider minted (what a local media server would check)."""
         return jwt.decode(token, self._key, algorithms=["HS256"], issuer=ISSUER)
 
@@ -149,7 +144,7 @@ class LocalProvider(MediaProvider):
             MediaEvent(
                 provider=self.name,
                 event_id=event_id,
-                kind=kind,
+                kind=MediaEventKind(kind),
                 room=room,
                 identity=event.get("identity"),
                 occurred_at=datetime.fromtimestamp(signed_at, UTC),
@@ -157,7 +152,7 @@ class LocalProvider(MediaProvider):
             )
         ]
 
-    def recorded_calls(self, limit: int = 100) -> list[dict[str, Any]]:
+    def ex_recorded_calls(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent calls, newest first."""
         return [json.loads(raw) for raw in self._redis.lrange(CALLS_KEY, 0, limit - 1)]
 

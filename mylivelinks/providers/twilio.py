@@ -26,10 +26,10 @@ from twilio.jwt.access_token.grants import VideoGrant
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from mylivelinks.models.media import MediaEventKind
 from mylivelinks.providers.base import (
     Capabilities,
     Credentials,
-    EventKind,
     MediaEvent,
     MediaProvider,
     MediaProviderError,
@@ -49,12 +49,12 @@ MAX_TOKEN_TTL = timedelta(hours=24)  # Twilio refuses Video access tokens valid 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 ROOM_EXISTS = 53113  # Twilio error code: "Room exists" (an in-progress room has this name)
 MEDIA_KINDS = {"audio", "video"}
-EVENT_KINDS: dict[str, EventKind] = {
-    "participant-connected": "participant_joined",
-    "participant-disconnected": "participant_left",
-    "track-added": "track_published",
-    "track-removed": "track_unpublished",
-    "room-ended": "room_finished",
+EVENT_KINDS: dict[str, MediaEventKind] = {
+    "participant-connected": MediaEventKind.PARTICIPANT_JOINED,
+    "participant-disconnected": MediaEventKind.PARTICIPANT_LEFT,
+    "track-added": MediaEventKind.TRACK_PUBLISHED,
+    "track-removed": MediaEventKind.TRACK_UNPUBLISHED,
+    "room-ended": MediaEventKind.ROOM_FINISHED,
 }
 
 
@@ -197,8 +197,9 @@ class TwilioProvider(MediaProvider):
             raise WebhookVerificationFailed("The Twilio signature is missing or does not match.")
         event, room = params.get("StatusCallbackEvent", ""), params.get("RoomName")
         kind = EVENT_KINDS.get(event)
-        identity = None if kind == "room_finished" else params.get("ParticipantIdentity")
-        if kind is None or not room or (kind != "room_finished" and not identity):
+        room_wide = kind == MediaEventKind.ROOM_FINISHED
+        identity = None if room_wide else params.get("ParticipantIdentity")
+        if kind is None or not room or (not room_wide and not identity):
             return []
         if params.get("RoomSid") and params.get("SequenceNumber"):
             event_id = f"{params['RoomSid']}:{params['SequenceNumber']}:{event}"
@@ -266,7 +267,7 @@ def _status_and_code(exc: TwilioException) -> tuple[int | None, int | None]:
     response = exc.args[1] if len(exc.args) > 1 else None
     status = getattr(response, "status_code", None)
     try:
-        code = json.loads(response.text).get("code")
+        code = json.loads(getattr(response, "text", "")).get("code")
     except (AttributeError, TypeError, ValueError):
         code = None
     return status, code

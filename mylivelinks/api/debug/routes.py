@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from mylivelinks.providers import media_provider
+from mylivelinks.providers.local import LocalProvider
 
 blp = Blueprint("debug", __name__, url_prefix="/debug", description="Development tools")
 
@@ -24,6 +25,6 @@ class MediaCalls(MethodView):
     def get(self):
         """The last 100 calls made to the local media provider"""
         provider = media_provider()
-        if not hasattr(provider, "recorded_calls"):
-            abort(404, message=f"The {provider.name} provider records no calls.")
-        return {"provider": provider.name, "items": provider.recorded_calls()}
+        if isinstance(provider, LocalProvider):
+            return {"provider": provider.name, "items": provider.ex_recorded_calls()}
+        abort(404, message=f"The {provider.name} provider records no calls.")
