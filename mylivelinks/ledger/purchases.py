@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mylivelinks.extensions import db
+from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.wallet import credit_coins, take_back_coins
 from mylivelinks.models.ledger import PURCHASES_CLEARING
 from mylivelinks.models.payments import CoinPurchase, DisputeState, PurchaseStatus
@@ -50,7 +51,7 @@ def settle(purchase: CoinPurchase) -> None:
             purchase.profile_id,
             target_credit - purchase.coins_credited,
             source_kind=PURCHASES_CLEARING,
-            kind="purchase",
+            kind=TransferKind.PURCHASE,
             source_ref=payment_ref,
             details=details,
         )
@@ -65,7 +66,7 @@ def settle(purchase: CoinPurchase) -> None:
         take_back_coins(
             purchase.profile_id,
             target_reversal - purchase.coins_reversed,
-            kind="purchase_reversal",
+            kind=TransferKind.PURCHASE_REVERSAL,
             source_ref=f"{payment_ref}:{target_reversal}",
             details=details,
         )
