@@ -2,56 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
-from inspect import iscoroutinefunction
-from weakref import WeakKeyDictionary
-
 from flask import Flask
-from flask.sessions import SessionInterface
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mylivelinks.config import Config
 from mylivelinks.json_provider import OrjsonProvider
-
-
-class _NoCookieSessions(SessionInterface):
-    """Callers authenticate with bearer tokens: no request reads or writes a session cookie
-    (Flask's default would build a signing serializer for each request to look for one)."""
-
-    def open_session(self, app, request):
-        return None  # Flask then gives the request its NullSession
-
-    def save_session(self, app, session, response) -> None:
-        return None
-
-
-class MyLiveLinks(Flask):
-    """Flask with orjson, deciding once per function whether it must run as a coroutine.
-
-    Flask asks `inspect.iscoroutinefunction` of every hook and view on every request
-    (about twenty calls here), which came to a few percent of a gift's CPU time. The answer
-    is kept per underlying function (a method's function, not the per-request bound method),
-    weakly, so nothing made per request accumulates.
-    """
-
-    json_provider_class = OrjsonProvider
-    session_interface = _NoCookieSessions()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._is_coroutine: WeakKeyDictionary = WeakKeyDictionary()
-
-    def ensure_sync(self, func):
-        """The function itself, or its sync wrapper if it is a coroutine function."""
-        target = getattr(func, "__func__", func)
-        try:
-            is_coroutine = self._is_coroutine[target]
-        except (KeyError, TypeError):  # TypeError: not weakly referenceable
-            is_coroutine = iscoroutinefunction(func)
-            with suppress(TypeError):
-                self._is_coroutine[target] = is_coroutine
-        return self.async_to_sync(func) if is_coroutine else func
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -67,19 +23,23 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
     from mylivelinks.rate_limits import init_rate_limits
     from mylivelinks.services.accounts.external_identity import init_external_identity
-    from mylivelinks.services.errors import ServiceError
+    from mylivelinks.services.errors import RateLimited, ServiceError
     from mylivelinks.transaction import init_transaction_boundary
 
     config = config or Config()
     configure_logging(config.LOG_LEVEL)
-    app = MyLiveLinks(__name__)
+    app = Flask(__name__)
+    json_provider = OrjsonProvider(app)
+    json_provider.sort_keys = False  # the order the schemas give
+    app.json = json_provider
     app.config.update({name: getattr(config, name) for name in vars(config)})
     app.config.update(config.flask_mapping())
-    app.json.sort_keys = False
     if config.PROXY_HOPS:
         # Behind proxies, request.url is the public URL vendors sign (Twilio) and call.
         hops = config.PROXY_HOPS
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
     db.init_app(app)
     init_connection_checks(app)
@@ -111,7 +71,9 @@ def create_app(config: Config | None = None) -> Flask:
         }
         if error.status == 422:
             payload["errors"] = {error.field or "_schema": [error.message]}
-        headers = {"Retry-After": str(error.retry_after)} if error.status == 429 else {}
+        headers = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after)
         return payload, error.status, headers
 
     @app.errorhandler(MediaProviderError)

@@ -16,13 +16,14 @@ SQLAlchemy's, as from `Session.execute`, and a lost connection is invalidated in
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.rows import class_row
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from mylivelinks.extensions import db
 
@@ -30,34 +31,34 @@ RowT = TypeVar("RowT")
 
 
 def fetch_one(
-    statement: Executable, params: Mapping[str, Any], row_type: Callable[..., RowT]
+    statement: ClauseElement, params: Mapping[str, Any], row_type: type[RowT]
 ) -> RowT | None:
     """Run the Core `statement` with `params` (by bind parameter name); its first row, built
     as `row_type(**columns)` (a NamedTuple or dataclass naming every column)."""
     sql, names, fixed = _compiled(statement)
     values = [params[name] if name in params else fixed[name] for name in names]
     connection = db.session.connection()
-    driver_connection = connection.connection.driver_connection
+    driver_connection = cast(psycopg.Connection[Any], connection.connection.driver_connection)
     try:
         with psycopg.RawCursor(driver_connection, row_factory=class_row(row_type)) as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
     except psycopg.Error as error:
         dialect = connection.dialect
-        lost = dialect.is_disconnect(error, driver_connection, None)
+        lost = dialect.is_disconnect(cast(Any, error), connection.connection, None)
         if lost:
             connection.invalidate(error)
         raise DBAPIError.instance(
-            sql, values, error, psycopg.Error, connection_invalidated=lost, dialect=dialect
+            sql.decode(), values, error, psycopg.Error, connection_invalidated=lost, dialect=dialect
         ) from error
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(statement: Executable) -> tuple[bytes, tuple[str, ...], dict[str, Any]]:
+def _compiled(statement: ClauseElement) -> tuple[bytes, tuple[str, ...], dict[str, Any]]:
     # PostgreSQL's own $n placeholders, so psycopg sends the SQL as it is: it would otherwise
     # parse every statement longer than 4 kB for its %(name)s placeholders at each run.
-    dialect = type(db.engine.dialect)(paramstyle="numeric_dollar")
-    compiled = statement.compile(dialect=dialect)
+    dialect = cast(Any, type(db.engine.dialect))(paramstyle="numeric_dollar")
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     # Values fixed in the statement (a status compared with 'live', ...) are parameters too.
     fixed = {k: v for k, v in compiled.params.items() if v is not None}
     return str(compiled).encode(), tuple(compiled.positiontup or ()), fixed

@@ -23,7 +23,7 @@ from mylivelinks.extensions import db
 log = logging.getLogger(__name__)
 
 
-def after_commit(callback: Callable[[], None]) -> None:
+def after_commit(callback: Callable[[], object]) -> None:
     """Run `callback` once the current request's or job's transaction has committed."""
     if not has_app_context():
         raise RuntimeError("after_commit outside an app context")

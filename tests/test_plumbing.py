@@ -194,20 +194,3 @@ def test_statements_that_commit_as_they_run_keep_their_writes_and_hooks(server_u
     # The failure came after the statement had committed: the write and its hook stand.
     assert slugs == {"each"}
     assert ran == ["each"]
-
-
-def test_requests_open_no_cookie_session(app):
-    from flask import session
-    from flask.sessions import NullSession
-
-    with app.test_request_context("/healthz", headers={"Cookie": "session=anything"}):
-        assert isinstance(session._get_current_object(), NullSession)
-
-
-def test_coroutine_checks_are_remembered_without_growing_per_request(app, api, main_room):
-    api.get("/api/v1/gifts")  # a MethodView: a new view instance, and bound method, per request
-    remembered = len(app._is_coroutine)
-    for _ in range(20):
-        assert api.get("/api/v1/gifts").status_code == 200
-        assert api.get("/healthz").status_code == 200
-    assert 0 < len(app._is_coroutine) <= remembered + 2  # /healthz's functions, once

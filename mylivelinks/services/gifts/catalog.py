@@ -68,11 +68,12 @@ def replace_catalog(items: list[dict]) -> list[GiftType]:
             gift_type = GiftType(**fields)
             db.session.add(gift_type)
         else:
-            gift_type = db.session.get(GiftType, item["id"], with_for_update=True)
-            if gift_type is None:
+            found = db.session.get(GiftType, item["id"], with_for_update=True)
+            if found is None:
                 raise NotFound(f"No gift type {item['id']}.")
             for key, value in fields.items():
-                setattr(gift_type, key, value)
+                setattr(found, key, value)
+            gift_type = found
         db.session.flush()
         listed.add(gift_type.id)
     db.session.execute(update(GiftType).where(GiftType.id.not_in(listed)).values(active=False))

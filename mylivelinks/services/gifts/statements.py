@@ -17,16 +17,16 @@ import functools
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
     BindParameter,
     Integer,
     Select,
+    Table,
     bindparam,
     case,
-    cast,
     func,
     literal,
     null,
@@ -34,6 +34,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.types import DateTime, Text, TypeEngine, Uuid
 
@@ -82,6 +83,11 @@ class BookingParameters:
         """The statement's parameter values, by name."""
         own = {name: value for name, value in self.__dict__.items() if name != "context"}
         return {**self.context.values(), **own}
+
+
+def cast_table(model: type[Any]) -> Table:
+    """A mapped class's Table (declarative types it as a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 class _Binds:
@@ -235,9 +241,9 @@ def context_statement(*, by_box: bool) -> Select[Any]:
     else:
         stmt = (
             stmt.add_columns(
-                cast(null(), Uuid()).label("room_id"),
-                cast(null(), rooms.c.slug.type).label("room"),
-                cast(null(), Uuid()).label("box_id"),
+                sql_cast(null(), Uuid()).label("room_id"),
+                sql_cast(null(), rooms.c.slug.type).label("room"),
+                sql_cast(null(), Uuid()).label("box_id"),
             )
             .outerjoin(recipient, func.lower(recipient.c.username) == _named.recipient)
             .outerjoin(streams, (streams.c.streamer_id == recipient.c.id) & live)
@@ -251,11 +257,11 @@ def booking_statement(*, by_box: bool) -> Select[Any]:
     booked only if it is still the one the gift was priced on, then every row the gift
     writes (no row at all when the sender is gone)."""
     gifts, profiles, streams, chat, accounts = (
-        Gift.__table__,
-        Profile.__table__,
-        Stream.__table__,
-        ChatMessage.__table__,
-        LedgerAccount.__table__,
+        cast_table(Gift),
+        cast_table(Profile),
+        cast_table(Stream),
+        cast_table(ChatMessage),
+        cast_table(LedgerAccount),
     )
     context = context_statement(by_box=by_box).cte("context")
     sender_id, recipient_id = _named.sender_id, _priced.recipient_id
@@ -336,8 +342,8 @@ def booking_statement(*, by_box: bool) -> Select[Any]:
     )
     if not by_box:
         return stmt.add_columns(
-            cast(null(), Text()).label("line_body"),
-            cast(null(), DateTime(timezone=True)).label("line_created_at"),
+            sql_cast(null(), Text()).label("line_body"),
+            sql_cast(null(), DateTime(timezone=True)).label("line_created_at"),
         )
     # The line names the sender and the streamer as they are now.
     body = func.left(
