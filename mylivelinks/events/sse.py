@@ -155,7 +155,8 @@ class _Hubs:
         with self.lock:
             hub = self.hubs.get(key)
             if hub is None:
-                app = current_app._get_current_object()
+                # The app behind the proxy: the hub's thread outlives this request.
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
                 hub = self.hubs[key] = _Hub(app, self, key, current_last_id(key))
                 hub.thread.start()
             hub.streams += 1

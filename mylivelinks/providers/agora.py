@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     Role,
+    WebhookHeaders,
     WebhookVerificationFailed,
 )
 
@@ -163,7 +164,7 @@ class AgoraProvider(MediaProvider):
         """A join banning rule on the channel: everyone is put offline and kept out."""
         self._ensure_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+    def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check `Agora-Signature-V2` (hex HMAC-SHA256 of the raw body), then map the event."""
         if not self._webhook_secret:
             raise WebhookVerificationFailed("AGORA_WEBHOOK_SECRET is not set.")
@@ -309,7 +310,7 @@ class AgoraProvider(MediaProvider):
                 lock.release()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _header(headers: WebhookHeaders, name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)

@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
+from werkzeug.datastructures import Headers
+
 from mylivelinks.models.media import MediaEventKind
 
 if TYPE_CHECKING:
     from flask import Flask
 
 Role = Literal["publisher", "subscriber"]
+# A webhook's request headers: a plain mapping, or the framework's case-insensitive one.
+WebhookHeaders = Mapping[str, str] | Headers
 
 
 class MediaProviderError(Exception):
@@ -116,7 +120,7 @@ class MediaProvider(ABC):
     def close_room(self, room: str) -> None:
         """End the provider room and disconnect everyone in it."""
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+    def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Verify a webhook with the vendor's own scheme, then normalise it.
 
         `body` is the raw request body, `headers` the request headers and `url` the public

@@ -16,7 +16,7 @@ import select
 import selectors
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     Role,
+    WebhookHeaders,
     WebhookVerificationFailed,
 )
 
@@ -199,7 +200,7 @@ class LiveKitProvider(MediaProvider):
 
     # --- webhooks ----------------------------------------------------------------------------
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+    def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check the `Authorization` JWT and its body sha256 (LiveKit signs the body only)."""
         key, secret = self._keys(WebhookVerificationFailed)
         authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +30,7 @@ from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     Role,
+    WebhookHeaders,
     WebhookVerificationFailed,
 )
 
@@ -123,7 +123,7 @@ class LocalProvider(MediaProvider):
         self._maybe_down()
         self._record("close_room", room=room)
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+    def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check the HMAC and its age (300 s), then read the one event the body carries."""
         signed_at, signature = _signature_parts(headers.get(SIGNATURE_HEADER, ""))
         expected = hmac.new(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
@@ -36,6 +36,7 @@ from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     Role,
+    WebhookHeaders,
     WebhookVerificationFailed,
 )
 
@@ -183,7 +184,7 @@ class TwilioProvider(MediaProvider):
             absent_ok=True,
         )
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str], url: str) -> list[MediaEvent]:
+    def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check `X-Twilio-Signature` against `url` and the form, then read the room event."""
         if self._validator is None:
             raise WebhookVerificationFailed("TWILIO_AUTH_TOKEN is not set.")
@@ -285,7 +286,7 @@ def _classify(
     return ProviderRejected(message)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _header(headers: WebhookHeaders, name: str) -> str | None:
     value = headers.get(name)
     if value is not None:
         return value

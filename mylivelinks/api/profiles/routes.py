@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,6 +16,7 @@ from mylivelinks.api.profiles.schemas import (
 )
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
+from mylivelinks.models import Profile
 from mylivelinks.services.accounts import follows
 from mylivelinks.services.accounts.users import get_by_username
 from mylivelinks.services.leaderboards import boards
@@ -24,6 +28,17 @@ blp = Blueprint(
 NOT_FOUND = {"schema": ErrorSchema, "description": "No such profile"}
 
 
+@dataclass(frozen=True)
+class ProfilePage:
+    """A profile with what only its page shows (ProfilePageSchema reads both)."""
+
+    profile: Profile
+    leaderboard_ranks: dict[str, dict[str, int | None]]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.profile, name)
+
+
 @blp.route("/<string:username>")
 class PublicProfile(MethodView):
     @blp.response(200, ProfilePageSchema)
@@ -31,9 +46,7 @@ class PublicProfile(MethodView):
     def get(self, username):
         """A public profile (username compared case-insensitively), with its leaderboard ranks"""
         profile = get_by_username(username)
-        # Not a column: set for ProfilePageSchema, which shows it on this page only.
-        profile.leaderboard_ranks = boards.profile_ranks(profile.id)
-        return profile
+        return ProfilePage(profile, boards.profile_ranks(profile.id))
 
 
 @blp.route("/<string:username>/follow")

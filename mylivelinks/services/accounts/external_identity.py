@@ -119,8 +119,9 @@ def profile_for_external_claims(claims: dict) -> Profile:
             .returning(Profile.id)
         ).scalar()
         profile = db.session.get(Profile, profile_id)
-        if inserted is not None:
-            return profile
-        if profile is not None:
+        if profile is None:
+            continue  # the username was taken: try another
+        if inserted is None:
             return profile_for_external_claims(claims)  # created concurrently: same checks
+        return profile
     raise Unauthorized("Could not create a profile for this identity.")

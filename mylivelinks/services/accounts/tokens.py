@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, RefreshToken
@@ -135,6 +135,8 @@ def rotate_refresh_token(raw_token: str) -> tuple[Profile, TokenPair]:
         _revoke_family_if_reused(raw_token)
         raise Unauthorized("The refresh token is invalid or expired.")
     profile = db.session.get(Profile, spent.profile_id)
+    if profile is None:  # deleted since (its tokens go with it, but not within this read)
+        raise Unauthorized("The refresh token is invalid or expired.")
     access, expires = mint_access_token(profile)
     refresh = _new_refresh_token(profile.id, family_id=spent.family_id)
     return profile, TokenPair(access_token=access, refresh_token=refresh, expires_at=expires)
@@ -180,4 +182,4 @@ def purge_dead_refresh_tokens(older_than: timedelta) -> int:
             or_(RefreshToken.expires_at < cutoff, RefreshToken.revoked_at < cutoff)
         )
     )
-    return result.rowcount
+    return cast(CursorResult[Any], result).rowcount

@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import ROLES, Profile
-from mylivelinks.models.profiles import GUEST
+from mylivelinks.models.profiles import GUEST, Role
 from mylivelinks.services.accounts.passwords import hash_password, verify_password
 from mylivelinks.services.accounts.usernames import normalize_username, username_problem
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
-_UNIQUE_FIELDS = {
+_UNIQUE_FIELDS: dict[str | None, tuple[str | None, str]] = {
     "uq_profiles_username_lower": ("username", "This username is taken."),
     "uq_profiles_email_lower": ("email", "This e-mail address is already registered."),
 }
@@ -100,7 +100,8 @@ def authenticate(login: str, password: str) -> Profile:
     login = login.strip().lower()
     column = func.lower(Profile.email) if "@" in login else func.lower(Profile.username)
     profile = db.session.scalar(select(Profile).where(column == login))
-    if not verify_password(profile.password_hash if profile else None, password):
+    # Verified even without a profile, so an unknown login takes as long as a wrong password.
+    if not verify_password(profile.password_hash if profile else None, password) or not profile:
         raise Unauthorized("Wrong login or password.")
     return profile
 
@@ -110,6 +111,6 @@ def set_role(username: str, role: str) -> Profile:
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.", field="role")
     profile = get_by_username(username)
-    profile.role = role
+    profile.role = Role(role)
     db.session.flush()
     return profile
