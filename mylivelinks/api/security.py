@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
-from mylivelinks.models.profiles import GUEST
+from mylivelinks.models.profiles import Role
 from mylivelinks.services.accounts.external_identity import (
     external_verifier,
     profile_for_external_claims,
@@ -66,7 +66,7 @@ def caller_from_token(token: str) -> tuple[uuid.UUID, str]:
         profile = profile_from_token(token)  # may create the profile on first sight
         return profile.id, profile.role
     claims = decode_access_token(token)
-    return _uuid_or_401(claims["sub"]), claims.get("role", "user")
+    return _uuid_or_401(claims["sub"]), claims.get("role", Role.USER)
 
 
 def current_user() -> Profile:
@@ -105,7 +105,7 @@ def auth_required(
                     g.current_user_id, role = caller_from_token(token)
             except Unauthorized as exc:
                 abort(401, message=exc.message, headers=CHALLENGE)
-            if role == GUEST and not allow_guests:
+            if role == Role.GUEST and not allow_guests:
                 abort(403, message="Guests can only watch: create an account to do this.")
             if roles and g.current_user.role not in roles:
                 abort(403, message="You are not allowed to do this.")

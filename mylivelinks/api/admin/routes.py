@@ -20,6 +20,7 @@ from mylivelinks.idempotency import idempotent
 from mylivelinks.ledger.errors import InsufficientFunds
 from mylivelinks.ledger.reconciliation import latest_run
 from mylivelinks.ledger.wallet import adjust_coins, wallet
+from mylivelinks.models.profiles import Role
 from mylivelinks.services.accounts.users import get_by_username
 from mylivelinks.services.gifts import catalog
 
@@ -28,7 +29,7 @@ blp = Blueprint("admin", __name__, url_prefix="/admin", description="Administrat
 
 @blp.route("/adjustments")
 class Adjustments(MethodView):
-    @auth_required(blp, "admin")
+    @auth_required(blp, Role.ADMIN)
     @idempotent(blp)
     @blp.arguments(AdjustmentSchema())
     @blp.response(201, AdjustmentResultSchema)
@@ -60,7 +61,7 @@ class Adjustments(MethodView):
 
 @blp.route("/reconciliation")
 class Reconciliation(MethodView):
-    @auth_required(blp, "admin")
+    @auth_required(blp, Role.ADMIN)
     @blp.response(200, ReconciliationSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No reconciliation has run yet")
     def get(self):
@@ -73,13 +74,13 @@ class Reconciliation(MethodView):
 
 @blp.route("/gift-types")
 class GiftTypes(MethodView):
-    @auth_required(blp, "admin")
+    @auth_required(blp, Role.ADMIN)
     @blp.response(200, CatalogSchema)
     def get(self):
         """The whole gift catalog, retired types included"""
         return {"items": catalog.catalog(include_retired=True)}
 
-    @auth_required(blp, "admin")
+    @auth_required(blp, Role.ADMIN)
     @blp.arguments(CatalogEditSchema())
     @blp.response(200, CatalogSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="An id that is not in the catalog")

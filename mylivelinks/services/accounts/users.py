@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import ROLES, Profile
-from mylivelinks.models.profiles import GUEST, Role
+from mylivelinks.models.profiles import Role
 from mylivelinks.services.accounts.passwords import hash_password, verify_password
 from mylivelinks.services.accounts.usernames import normalize_username, username_problem
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -49,7 +49,7 @@ def flush_new_profile(profile: Profile) -> Profile:
     return profile
 
 
-def register(username: str, email: str, password: str, role: str = "user") -> Profile:
+def register(username: str, email: str, password: str, role: str = Role.USER) -> Profile:
     """Create a password account; Conflict when the username or e-mail is taken."""
     problem = username_problem(username)
     if problem:
@@ -79,7 +79,7 @@ def register(username: str, email: str, password: str, role: str = "user") -> Pr
 def create_guest() -> Profile:
     """A guest: no credentials, watches boxes where the room allows anonymous viewing."""
     return flush_new_profile(
-        Profile(username=f"guest_{secrets.token_hex(6)}", role=GUEST, display_name="Guest")
+        Profile(username=f"guest_{secrets.token_hex(6)}", role=Role.GUEST, display_name="Guest")
     )
 
 
@@ -89,7 +89,7 @@ def purge_guests(older_than: timedelta) -> int:
     return len(
         db.session.execute(
             delete(Profile)
-            .where(Profile.role == GUEST, Profile.created_at < cutoff)
+            .where(Profile.role == Role.GUEST, Profile.created_at < cutoff)
             .returning(Profile.id)
         ).all()
     )
