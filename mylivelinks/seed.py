@@ -10,8 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.ledger.accounts import open_platform_accounts
 from mylivelinks.models import Box, GiftType, Room
+from mylivelinks.models.rooms import RoomKind
 
-MAIN_ROOM = {"slug": "main", "name": "Main room", "kind": "group", "box_count": 12}
+MAIN_ROOM = {"slug": "main", "name": "Main room", "kind": RoomKind.GROUP, "box_count": 12}
 
 # SPEC §5, in display order; admins may edit these rows afterwards.
 GIFT_CATALOG = (
