@@ -47,8 +47,8 @@ def register_blueprints(api, *, debug: bool = False) -> None:
         admin_blp,
     )
     for blueprint in resources:
-        api.register_blueprint(blueprint, url_prefix=API_PREFIX + blueprint.url_prefix)
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
     if debug:
         from mylivelinks.api.debug.routes import blp as debug_blp
 
-        api.register_blueprint(debug_blp, url_prefix=API_PREFIX + debug_blp.url_prefix)
+        api.register_blueprint(debug_blp, url_prefix=API_PREFIX + (debug_blp.url_prefix or ""))

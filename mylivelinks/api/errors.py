@@ -42,7 +42,8 @@ def _flatten_field_errors(errors: dict) -> dict[str, list[str]]:
 class Api(flask_smorest.Api):
     """flask-smorest Api whose errors all use the documented envelope."""
 
-    ERROR_SCHEMA = ErrorSchema
+    # flask-smorest types this as its own ErrorSchema class, though any schema documents it.
+    ERROR_SCHEMA = ErrorSchema  # type: ignore[assignment]
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
