@@ -28,7 +28,7 @@ ALLOWED_EDGES = {
 
 def module_names() -> dict[str, Path]:
     """Every module of the package by dotted name (a package by its own name)."""
-    names = {}
+    names: dict[str, Path] = {}
     for path in ROOT.rglob("*.py"):
         parts = [PACKAGE, *path.relative_to(ROOT).with_suffix("").parts]
         if parts[-1] == "__init__":
@@ -72,7 +72,7 @@ def _resolve(name: str, is_package: bool, node: ast.ImportFrom) -> str:
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The package's modules that `name` imports."""
     tree = ast.parse(path.read_text(), str(path))
-    found = set()
+    found: set[str] = set()
     for node in _imports(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]

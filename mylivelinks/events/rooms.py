@@ -87,8 +87,9 @@ def publishing_changed(
     token (Agora), the client rejoins with them; elsewhere it may ignore them.
     """
     box = {"position": position, "stream_id": stream_id}
-    role = "publisher" if allowed else "subscriber"
-    credentials = media_credentials(slug, str(streamer_id), role)
+    credentials = media_credentials(
+        slug, str(streamer_id), "publisher" if allowed else "subscriber"
+    )
     publish_user_event(
         streamer_id,
         PUBLISH_START if allowed else PUBLISH_STOP,

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import current_app
 from redis import ConnectionPool, Redis
+from redis.typing import EncodableT, FieldT
 
 from mylivelinks.extensions import get_redis
 from mylivelinks.json_provider import compact_json
@@ -121,7 +122,7 @@ def stream_maxlen() -> int:
     return current_app.config.get("EVENT_STREAM_MAXLEN", DEFAULT_MAXLEN)
 
 
-def _entry(event_type: str, data: dict[str, Any]) -> dict[str, str]:
+def _entry(event_type: str, data: dict[str, Any]) -> dict[FieldT, EncodableT]:
     return {"type": event_type, "data": encode_data(data)}
 
 
@@ -165,7 +166,8 @@ def dedicated_client(read_timeout: float | None, name: str | None = None) -> Red
 
 def current_last_id(stream_key: str, redis: Redis | None = None) -> str:
     """The id of the newest entry of a stream (`0-0` when it has none)."""
-    newest = (redis or get_redis()).xrevrange(stream_key, count=1)
+    # redis-py types replies loosely; this client returns bytes.
+    newest: Any = (redis or get_redis()).xrevrange(stream_key, count=1)
     return newest[0][0].decode() if newest else STREAM_START
 
 
@@ -187,7 +189,7 @@ def read_events(
     """
     redis = redis or get_redis()
     position = current_last_id(stream_key, redis) if last_id is None else last_id
-    reply = redis.xread({stream_key: position}, count=count, block=block_ms)
+    reply: Any = redis.xread({stream_key: position}, count=count, block=block_ms)
     events = [
         Event(id=entry_id.decode(), type=fields[b"type"].decode(), data=json.loads(fields[b"data"]))
         for _key, entries in reply or ()

@@ -23,7 +23,7 @@ from mylivelinks.transaction import after_commit
 
 log = logging.getLogger(__name__)
 
-ANNOUNCE_ROOM = MAIN_ROOM["slug"]
+ANNOUNCE_ROOM = str(MAIN_ROOM["slug"])
 
 
 @job
@@ -37,7 +37,7 @@ def rebuild_leaderboards(now: datetime | None = None) -> dict[str, Any]:
         "changed": [{"board": board, "period": period} for board, period in rebuilt.changed],
         "seconds": round(time.monotonic() - started, 3),
     }
-    event = {"computed_at": summary["computed_at"], "changed": summary["changed"]}
+    event: dict[str, Any] = {"computed_at": summary["computed_at"], "changed": summary["changed"]}
     after_commit(lambda: _announce(rebuilt.computed_at, event))
     log.info("leaderboards rebuilt", extra=summary)
     return summary

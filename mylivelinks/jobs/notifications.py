@@ -11,6 +11,7 @@ from flask import current_app
 from mylivelinks.extensions import db
 from mylivelinks.jobs.context import commit, job
 from mylivelinks.models import Stream
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.notifications.inbox import notify_follower_batch
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def notify_followers(stream_id: str, after: list[str] | None = None) -> int:
     and the chain still goes on. A stream no longer live stops the fan-out.
     """
     stream = db.session.get(Stream, uuid.UUID(stream_id))
-    if stream is None or stream.status != "live":
+    if stream is None or stream.status != StreamStatus.LIVE:
         return 0
     key = (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
     batch = notify_follower_batch(stream, key, current_app.config["NOTIFICATION_BATCH_SIZE"])

@@ -112,7 +112,7 @@ class GoLive(MethodView):
         result = live.go_live(
             room, streamer, title=data["title"], position=data["position"], now=now
         )
-        if result.queued:
+        if result.box is None:
             return {
                 "stream": None,
                 "box": None,

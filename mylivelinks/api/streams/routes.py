@@ -16,6 +16,7 @@ from mylivelinks.api.streams.schemas import (
     StreamPageSchema,
     StreamSearchArgsSchema,
 )
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.accounts.users import get_by_username
 from mylivelinks.services.gifts.catalog import stream_leaderboard
 from mylivelinks.services.streams import search
@@ -49,7 +50,7 @@ def scheduled_view(occurrence, distance_km: float | None) -> dict:
     """A scheduled occurrence (not started yet) as a stream of the search."""
     return {
         "id": None,
-        "status": "scheduled",
+        "status": StreamStatus.SCHEDULED,
         "title": occurrence.schedule.title,
         "streamer": occurrence.creator,
         "scheduled_for": occurrence.starts_at,
@@ -81,7 +82,7 @@ class Streams(MethodView):
         near = None
         if args["lat"] is not None:
             near = search.Near(args["lat"], args["lng"], args["radius_km"])
-        if args["status"] == "scheduled":
+        if args["status"] == StreamStatus.SCHEDULED:
             page = search.scheduled(
                 datetime.now(UTC),
                 q=args["q"],
@@ -92,7 +93,7 @@ class Streams(MethodView):
             items = [scheduled_view(occurrence, km) for occurrence, km in page.items]
             return {"items": items, "next_cursor": page.next_cursor}
         page = search.search(
-            status=args["status"],
+            status=StreamStatus(args["status"]),
             q=args["q"],
             near=near,
             limit=args["limit"],

@@ -7,8 +7,11 @@ from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
 from mylivelinks.api.schemas import PageArgsSchema, page_schema
+from mylivelinks.models.streams import StreamStatus
 
-SEARCHABLE_STATUSES = ("live", "scheduled", "ended")
+SEARCHABLE_STATUSES = tuple(
+    status.value for status in (StreamStatus.LIVE, StreamStatus.SCHEDULED, StreamStatus.ENDED)
+)
 
 
 class StreamStatsSchema(ma.Schema):
@@ -74,7 +77,9 @@ StreamPageSchema = page_schema(StreamItemSchema, "StreamPage")
 class StreamSearchArgsSchema(PageArgsSchema):
     """`?status=&q=&lat=&lng=&radius_km=` of the stream search."""
 
-    status = ma.fields.String(load_default="live", validate=validate.OneOf(SEARCHABLE_STATUSES))
+    status = ma.fields.String(
+        load_default=StreamStatus.LIVE.value, validate=validate.OneOf(SEARCHABLE_STATUSES)
+    )
     q = ma.fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=50),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from mylivelinks.events import chat as chat_events
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import ChatMessage, Profile, Report, Room
+from mylivelinks.models.chat import MessageKind
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from mylivelinks.services.moderation.actions import STAFF, record_action
@@ -61,7 +62,7 @@ def post_message(room: Room, author: Profile, body: str, now: datetime) -> ChatM
     if contains_blocked_term(text, room.blocked_terms):
         raise InvalidInput("The message contains a term that is not allowed here.", field="body")
     _hold_slow_mode(room, author)
-    message = ChatMessage(room_id=room.id, author_id=author.id, kind="user", body=text)
+    message = ChatMessage(room_id=room.id, author_id=author.id, kind=MessageKind.USER, body=text)
     db.session.add(message)
     db.session.flush()
     payload, slug = chat_events.payload_of(message, author), room.slug

@@ -5,14 +5,14 @@ from __future__ import annotations
 from mylivelinks.events import chat as chat_events
 from mylivelinks.extensions import db
 from mylivelinks.models import ChatMessage, Profile, Room
-from mylivelinks.models.chat import MAX_MESSAGE_LENGTH
+from mylivelinks.models.chat import MAX_MESSAGE_LENGTH, MessageKind
 from mylivelinks.transaction import after_commit
 
 
 def system_line(room: Room, body: str) -> ChatMessage:
     """A `system` line in the room's chat; `chat:message` to the room once committed."""
     message = ChatMessage(
-        room_id=room.id, author_id=None, kind="system", body=body[:MAX_MESSAGE_LENGTH]
+        room_id=room.id, author_id=None, kind=MessageKind.SYSTEM, body=body[:MAX_MESSAGE_LENGTH]
     )
     db.session.add(message)
     db.session.flush()
@@ -24,7 +24,7 @@ def system_line(room: Room, body: str) -> ChatMessage:
 
 def stream_started(room: Room, streamer_id, position: int) -> ChatMessage:
     """`<username> went live in box <position>`."""
-    username = db.session.get(Profile, streamer_id).username
+    username = db.session.get_one(Profile, streamer_id).username
     return system_line(room, f"{username} went live in box {position}")
 
 

@@ -27,22 +27,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import Leaderboard, LeaderboardEntry, Profile
-from mylivelinks.models.leaderboards import BOARDS, PERIODS
+from mylivelinks.models.leaderboards import BOARDS, PERIODS, Board, Period
 from mylivelinks.services.errors import InvalidInput, NotFound
 
 TOP = 10  # a change here is announced (`leaderboard:updated`)
 MAX_LIMIT = 100
 BOARD_PERIODS = tuple((board, period) for board in BOARDS for period in PERIODS)
 # Which column of `gifts` each board ranks.
-_RANKED_COLUMN = {"streamers": "recipient_id", "gifters": "sender_id"}
+_RANKED_COLUMN = {Board.STREAMERS: "recipient_id", Board.GIFTERS: "sender_id"}
 
 # The last rebuild committed, for the readers' per-process copies (api/leaderboards): one
 # sorted-set member whose score, microseconds since 1970, only ever grows (ZADD GT).
@@ -96,9 +97,9 @@ _INSERT_ENTRIES = text(
            row_number() OVER (PARTITION BY t.board, p.period
                               ORDER BY p.score DESC, p.reached_at, t.profile_id),
            t.profile_id, p.score, p.period_start, p.period_end, :computed_at
-    FROM ({_TOTALS.format(board="streamers", column=_RANKED_COLUMN["streamers"])}
+    FROM ({_TOTALS.format(board=Board.STREAMERS.value, column=_RANKED_COLUMN[Board.STREAMERS])}
           UNION ALL
-          {_TOTALS.format(board="gifters", column=_RANKED_COLUMN["gifters"])}) AS t
+          {_TOTALS.format(board=Board.GIFTERS.value, column=_RANKED_COLUMN[Board.GIFTERS])}) AS t
     CROSS JOIN LATERAL (VALUES
         ('day', t.day_score, t.day_reached,
          CAST(:day_start AS timestamptz), CAST(:day_end AS timestamptz)),
@@ -120,7 +121,7 @@ class Rebuilt:
 
     computed_at: datetime
     entries: int
-    changed: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[tuple[Board, Period]] = field(default_factory=list)
 
 
 def period_bounds(timezone: str, now: datetime | None = None) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def rebuild(timezone: str, now: datetime | None = None) -> Rebuilt:
     computed_at = bounds["computed_at"]
     before = _tops()
     db.session.execute(delete(LeaderboardEntry))
-    entries = db.session.execute(_INSERT_ENTRIES, bounds).rowcount
+    entries = cast(CursorResult[Any], db.session.execute(_INSERT_ENTRIES, bounds)).rowcount
     headers = [
         {
             "board": board,

@@ -20,6 +20,7 @@ from mylivelinks.models import (
     RoomQueueEntry,
     Stream,
 )
+from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound
 from mylivelinks.services.rooms import announcements, presence
@@ -82,7 +83,7 @@ def restrict(
         raise InvalidInput("A timeout lasts 1 s to 14 days.", field="duration_seconds")
     expires_at = now + timedelta(seconds=duration_seconds) if duration_seconds else None
     values = {"expires_at": expires_at, "reason": reason, "created_by": moderator.id}
-    ban = db.session.scalar(
+    ban = db.session.execute(
         insert(RoomBan)
         .values(id=uuid.uuid4(), room_id=room.id, profile_id=target.id, created_at=now, **values)
         .on_conflict_do_update(
@@ -90,7 +91,7 @@ def restrict(
         )
         .returning(RoomBan),
         execution_options={"populate_existing": True},
-    )
+    ).scalar_one()
     kind = "ban" if expires_at is None else "timeout"
     record_action(
         moderator, kind, room=room, target=target, reason=reason, duration_seconds=duration_seconds
@@ -112,11 +113,11 @@ def _remove_from_room(room: Room, target: Profile, now: datetime, outcome: Restr
         select(Stream, Box.position)
         .join(Box, Box.id == Stream.box_id)
         .where(Stream.room_id == room.id, Stream.streamer_id == target.id)
-        .where(Stream.status == "live")
+        .where(Stream.status == StreamStatus.LIVE)
     ).one_or_none()
     if live is not None:
         outcome.ended, outcome.ended_position = live.Stream, live.position
-        outcome.seated = end_stream(live.Stream, reason="banned", now=now)
+        outcome.seated = end_stream(live.Stream, reason=EndedReason.BANNED, now=now)
     watched = db.session.execute(
         delete(BoxViewer)
         .where(
@@ -127,9 +128,9 @@ def _remove_from_room(room: Room, target: Profile, now: datetime, outcome: Restr
         .returning(BoxViewer.stream_id)
     ).scalars()
     for stream_id in watched:
-        position = db.session.scalar(
+        position = db.session.execute(
             select(Box.position).join(Stream, Stream.box_id == Box.id).where(Stream.id == stream_id)
-        )
+        ).scalar_one()
         presence.viewer_gone(room.slug, position, stream_id, target.id)
         outcome.closed_boxes.append((position, stream_id))
     for position, stream_id in outcome.closed_boxes:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import CursorResult
 
 from mylivelinks.events.streams import NOTIFICATION, publish_many, user_stream_key
 from mylivelinks.extensions import db
@@ -51,8 +52,8 @@ def notify_followers_after_commit(stream: Stream) -> None:
 
 def went_live_data(stream: Stream) -> dict[str, Any]:
     """The `data` of a went_live notification: who, which stream, where to watch."""
-    streamer = db.session.get(Profile, stream.streamer_id)
-    room = db.session.get(Room, stream.room_id)
+    streamer = db.session.get_one(Profile, stream.streamer_id)
+    room = db.session.get_one(Room, stream.room_id)
     box = db.session.get(Box, stream.box_id) if stream.box_id else None
     return {
         "streamer": {
@@ -153,11 +154,11 @@ def my_notifications(recipient_id: uuid.UUID, *, limit: int, cursor: str | None)
 
 def unread_count(recipient_id: uuid.UUID) -> int:
     """How many of the recipient's notifications are unread."""
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count())
         .select_from(Notification)
         .where(Notification.recipient_id == recipient_id, Notification.read_at.is_(None))
-    )
+    ).scalar_one()
 
 
 def mark_read(
@@ -171,8 +172,9 @@ def mark_read(
     if (ids is None) == (up_to is None):
         raise InvalidInput("Give either ids or up_to.", field="ids")
     chosen = Notification.id.in_(ids) if ids is not None else Notification.created_at <= up_to
-    return db.session.execute(
+    marked = db.session.execute(
         update(Notification)
         .where(Notification.recipient_id == recipient_id, Notification.read_at.is_(None), chosen)
         .values(read_at=now)
-    ).rowcount
+    )
+    return cast(CursorResult[Any], marked).rowcount

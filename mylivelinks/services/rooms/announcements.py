@@ -15,6 +15,7 @@ from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
 from mylivelinks.jobs.enqueue import close_room_when_empty, enforce_revoke_later, request_sync
 from mylivelinks.models import Profile
+from mylivelinks.models.streams import EndedReason
 from mylivelinks.services.rooms.state import active_viewer_counts
 from mylivelinks.transaction import after_commit
 
@@ -38,10 +39,13 @@ def streamer_seated(slug: str, position: int, stream_id: uuid.UUID, streamer_id:
     after_commit(lambda: room_events.streamer_seated(slug, position, stream, summary))
 
 
-def stream_ended(slug: str, position: int | None, stream_id: uuid.UUID, reason: str) -> None:
+def stream_ended(
+    slug: str, position: int | None, stream_id: uuid.UUID, reason: EndedReason
+) -> None:
     """A stream ended: its publishing is synced (revoked) and the room is told."""
+    why = EndedReason(reason).value
     after_commit(lambda: request_sync(stream_id))
-    after_commit(lambda: room_events.stream_ended(slug, position, str(stream_id), reason))
+    after_commit(lambda: room_events.stream_ended(slug, position, str(stream_id), why))
 
 
 def room_may_be_empty(slug: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.services.chat import system_lines
 from mylivelinks.services.errors import Conflict, NotFound
 from mylivelinks.services.moderation.bans import refuse_if_banned
@@ -35,7 +36,9 @@ class GoLiveResult:
 
 
 def _free_boxes(room: Room) -> list[Box]:
-    taken = select(Stream.box_id).where(Stream.room_id == room.id, Stream.status == "live")
+    taken = select(Stream.box_id).where(
+        Stream.room_id == room.id, Stream.status == StreamStatus.LIVE
+    )
     return list(
         db.session.scalars(
             select(Box)
@@ -51,7 +54,7 @@ def _seat(room: Room, box: Box, streamer_id, title: str | None, now: datetime) -
         room_id=room.id,
         box_id=box.id,
         title=title,
-        status="live",
+        status=StreamStatus.LIVE,
         started_at=now,
     )
     db.session.add(stream)
@@ -74,7 +77,9 @@ def go_live(
     """Seat the streamer (the requested or lowest free box) or queue them; room is locked."""
     refuse_if_banned(room, streamer.id)
     already = db.session.scalar(
-        select(Stream.id).where(Stream.streamer_id == streamer.id, Stream.status == "live")
+        select(Stream.id).where(
+            Stream.streamer_id == streamer.id, Stream.status == StreamStatus.LIVE
+        )
     )
     queued = db.session.scalar(
         select(RoomQueueEntry.id).where(RoomQueueEntry.streamer_id == streamer.id)
@@ -104,16 +109,16 @@ def go_live(
 
 
 def end_stream(
-    stream: Stream, *, reason: str, now: datetime, status: str = "ended"
+    stream: Stream, *, reason: EndedReason, now: datetime, status: StreamStatus = StreamStatus.ENDED
 ) -> Stream | None:
     """End a live stream (`ended`, or `error` when it failed), free its box and seat the
     next queued streamer (returned)."""
     # FOR NO KEY UPDATE, as `rooms.get_room`: a gift to this stream, holding the streamer's
     # rows, may still insert its row (referring to the room and the stream) and commit.
-    room = db.session.get(Room, stream.room_id, with_for_update={"key_share": True})
+    room = db.session.get_one(Room, stream.room_id, with_for_update={"key_share": True})
     # Re-read under the room lock: a concurrent end (the streamer, a sweep) may have won.
     db.session.refresh(stream, with_for_update={"key_share": True})
-    if stream.status != "live":
+    if stream.status != StreamStatus.LIVE:
         return None
     if stream.published_since is not None:
         stream.published_seconds = published_seconds(stream, now)
@@ -161,11 +166,13 @@ def leave(room: Room, streamer: Profile, now: datetime) -> tuple[Stream | None, 
     """End the caller's stream in the room or leave its queue; returns (ended, seated)."""
     stream = db.session.scalar(
         select(Stream).where(
-            Stream.room_id == room.id, Stream.streamer_id == streamer.id, Stream.status == "live"
+            Stream.room_id == room.id,
+            Stream.streamer_id == streamer.id,
+            Stream.status == StreamStatus.LIVE,
         )
     )
     if stream is not None:
-        return stream, end_stream(stream, reason="ended_by_streamer", now=now)
+        return stream, end_stream(stream, reason=EndedReason.ENDED_BY_STREAMER, now=now)
     removed = db.session.execute(
         delete(RoomQueueEntry)
         .where(RoomQueueEntry.room_id == room.id, RoomQueueEntry.streamer_id == streamer.id)
@@ -187,7 +194,11 @@ class SeatChange:
 
 
 def end_streams(
-    streams: list[Stream], reason: str, now: datetime, *, status: str = "ended"
+    streams: list[Stream],
+    reason: EndedReason,
+    now: datetime,
+    *,
+    status: StreamStatus = StreamStatus.ENDED,
 ) -> tuple[list[SeatChange], list[SeatChange]]:
     """End each stream (under its room lock) for `reason`; (ended, seated from the queue).
 

@@ -21,6 +21,8 @@ from mylivelinks.jobs.enqueue import (
     reassert_revoke,
 )
 from mylivelinks.models import MediaEventRecord, Room, Stream
+from mylivelinks.models.media import MediaEventKind, MediaEventStatus
+from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.providers.base import MediaEvent
 from mylivelinks.services.rooms.live import SeatChange, end_streams
 from mylivelinks.transaction import after_commit
@@ -70,10 +72,11 @@ class Application:
 def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
     """Apply a stored event to the streams it is about (None when already applied)."""
     record = db.session.get(MediaEventRecord, record_id, with_for_update=True)
-    if record is None or record.status != "received":
+    if record is None or record.status != MediaEventStatus.RECEIVED:
         return None
     application = _decide(record, now)
-    record.status, record.outcome, record.processed_at = "processed", application.outcome, now
+    record.status = MediaEventStatus.PROCESSED
+    record.outcome, record.processed_at = application.outcome, now
     db.session.flush()
     recheck, left_at = application.recheck_stream_id, application.left_at
     if recheck is not None and left_at is not None:
@@ -87,22 +90,22 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
 
 
 def _decide(record: MediaEventRecord, now: datetime) -> Application:
-    if record.kind == "room_finished":
+    if record.kind == MediaEventKind.ROOM_FINISHED:
         return _end_room(record.room, record.occurred_at, now)
     stream = _live_stream(record.room, record.identity)
     if stream is None:
         return Application("nothing live for this participant")
-    if record.kind == "participant_left":
+    if record.kind == MediaEventKind.PARTICIPANT_LEFT:
         return Application(
             "streamer left; checked after the grace period", stream.id, record.occurred_at
         )
-    if record.kind == "track_published" and not stream.publishing_applied:
+    if record.kind == MediaEventKind.TRACK_PUBLISHED and not stream.publishing_applied:
         return Application(
             "published while revoked; revoked again",
             rerevoke=stream.id,
             published_while_revoked=True,
         )
-    if record.kind == "participant_joined" and not stream.publishing_applied:
+    if record.kind == MediaEventKind.PARTICIPANT_JOINED and not stream.publishing_applied:
         # Publisher credentials can publish from the start; nobody watches yet, so the
         # vendor is told now, when it can act on the participant.
         return Application("joined while revoked; revoked", rerevoke=stream.id)
@@ -118,7 +121,7 @@ def _live_stream(room_slug: str, identity: str | None) -> Stream | None:
         select(Stream)
         .join(Room, Room.id == Stream.room_id)
         .where(Room.slug == room_slug, Stream.streamer_id == streamer_id)
-        .where(Stream.status == "live")
+        .where(Stream.status == StreamStatus.LIVE)
     )
 
 
@@ -129,10 +132,10 @@ def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Applicati
     streams = db.session.scalars(
         select(Stream)
         .join(Room, Room.id == Stream.room_id)
-        .where(Room.slug == room_slug, Stream.status == "live")
+        .where(Room.slug == room_slug, Stream.status == StreamStatus.LIVE)
         .where(Stream.started_at < finished_at + timedelta(seconds=1))
     ).all()
-    ended, _ = end_streams(list(streams), "provider_room_finished", now)
+    ended, _ = end_streams(list(streams), EndedReason.PROVIDER_ROOM_FINISHED, now)
     return Application(f"room finished; {len(ended)} streams ended")
 
 
@@ -142,18 +145,18 @@ def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime) ->
     Returns the ended stream's seat change, empty when nothing was ended.
     """
     stream = db.session.get(Stream, stream_id)
-    if stream is None or stream.status != "live":
+    if stream is None or stream.status != StreamStatus.LIVE:
         return []
     room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
     rejoined = db.session.scalar(
         select(MediaEventRecord.id).where(
             MediaEventRecord.room == room_slug,
             MediaEventRecord.identity == str(stream.streamer_id),
-            MediaEventRecord.kind == "participant_joined",
+            MediaEventRecord.kind == MediaEventKind.PARTICIPANT_JOINED,
             MediaEventRecord.occurred_at > left_at,
         )
     )
     if rejoined is not None:
         return []
-    ended, _ = end_streams([stream], "provider_left", now)
+    ended, _ = end_streams([stream], EndedReason.PROVIDER_LEFT, now)
     return ended

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, Room, Stream
+from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.services.rooms import announcements
 from mylivelinks.services.rooms.live import end_streams
 from mylivelinks.services.rooms.state import active_viewer_counts
@@ -47,8 +48,10 @@ def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
     if row is None:
         return None
     stream = row.Stream
-    desired = stream.status == "live" and active_viewer_counts([stream.id], now)[stream.id] > 0
-    if not desired and stream.status != "live" and _live_again(stream):
+    desired = (
+        stream.status == StreamStatus.LIVE and active_viewer_counts([stream.id], now)[stream.id] > 0
+    )
+    if not desired and stream.status != StreamStatus.LIVE and _live_again(stream):
         # The provider knows the streamer per room, and they are live there again: revoking
         # now would silence the new stream; its own sync decides.
         record_applied(stream.id, False, now)
@@ -64,7 +67,7 @@ def _live_again(stream: Stream) -> bool:
             select(Stream.id).where(
                 Stream.room_id == stream.room_id,
                 Stream.streamer_id == stream.streamer_id,
-                Stream.status == "live",
+                Stream.status == StreamStatus.LIVE,
             )
         )
         is not None
@@ -77,7 +80,7 @@ def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
         # An allow that lands after the stream ended is not published time.
         values = {
             "publishing_applied": True,
-            "published_since": case((Stream.status == "live", now), else_=None),
+            "published_since": case((Stream.status == StreamStatus.LIVE, now), else_=None),
         }
     else:
         elapsed = func.coalesce(
@@ -114,5 +117,5 @@ def fail_stream(stream_id: uuid.UUID, now: datetime) -> bool:
     stream = db.session.get(Stream, stream_id)
     if stream is None:
         return False
-    ended, _ = end_streams([stream], "provider_rejected", now, status="error")
+    ended, _ = end_streams([stream], EndedReason.PROVIDER_REJECTED, now, status=StreamStatus.ERROR)
     return bool(ended)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, RoomQueueEntry, Stream
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.errors import Forbidden, NotFound
 from mylivelinks.services.rooms import presence
 
@@ -69,7 +70,7 @@ def someone_live_in(slug: str) -> bool:
     live = db.session.scalar(
         select(Stream.id)
         .join(Room, Room.id == Stream.room_id)
-        .where(Room.slug == slug, Stream.status == "live")
+        .where(Room.slug == slug, Stream.status == StreamStatus.LIVE)
         .limit(1)
     )
     return live is not None
@@ -146,7 +147,7 @@ def room_state(room: Room, now: datetime) -> RoomState:
     """The room's boxes with occupants, viewer counts and derived publish state."""
     rows = db.session.execute(
         select(Box, Stream, Profile)
-        .outerjoin(Stream, (Stream.box_id == Box.id) & (Stream.status == "live"))
+        .outerjoin(Stream, (Stream.box_id == Box.id) & (Stream.status == StreamStatus.LIVE))
         .outerjoin(Profile, Profile.id == Stream.streamer_id)
         .where(Box.room_id == room.id)
         .order_by(Box.position)
@@ -162,9 +163,9 @@ def room_state(room: Room, now: datetime) -> RoomState:
         )
         for row in rows
     ]
-    queue_length = db.session.scalar(
+    queue_length = db.session.execute(
         select(func.count()).select_from(RoomQueueEntry).where(RoomQueueEntry.room_id == room.id)
-    )
+    ).scalar_one()
     return RoomState(
         room=room,
         boxes=boxes,

@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Room, Stream
+from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.services.rooms import announcements, presence
 from mylivelinks.services.rooms.live import SeatChange, end_streams
 from mylivelinks.services.rooms.state import active_since, active_viewer_counts
@@ -52,16 +53,16 @@ def end_silent_streamers(now: datetime) -> list[SeatChange]:
     """End streams silent past the timeout (each under its room lock); the ended ones."""
     cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
     candidates = db.session.scalars(
-        select(Stream.id).where(Stream.status == "live", Stream.started_at < cutoff)
+        select(Stream.id).where(Stream.status == StreamStatus.LIVE, Stream.started_at < cutoff)
     ).all()
     last_seen = presence.streamers_last_seen(list(candidates))
     silent_ids = [
         stream_id
-        for stream_id in candidates
-        if last_seen[stream_id] is None or last_seen[stream_id] < cutoff.timestamp()
+        for stream_id, seen in last_seen.items()
+        if seen is None or seen < cutoff.timestamp()
     ]
     silent = db.session.scalars(select(Stream).where(Stream.id.in_(silent_ids))).all()
-    ended, _ = end_streams(list(silent), "heartbeat_timeout", now)
+    ended, _ = end_streams(list(silent), EndedReason.HEARTBEAT_TIMEOUT, now)
     presence.drop_silent_streamers(cutoff)
     return ended
 
@@ -80,13 +81,15 @@ def resync(thinned: set[uuid.UUID], now: datetime) -> list[uuid.UUID]:
 def out_of_sync_streams(now: datetime) -> list[uuid.UUID]:
     """Streams whose derived publish state differs from the one applied at the provider."""
     candidates = db.session.scalars(
-        select(Stream).where(or_(Stream.status == "live", Stream.publishing_applied.is_(True)))
+        select(Stream).where(
+            or_(Stream.status == StreamStatus.LIVE, Stream.publishing_applied.is_(True))
+        )
     ).all()
     counts = active_viewer_counts([s.id for s in candidates], now)
     return [
         s.id
         for s in candidates
-        if (s.status == "live" and counts[s.id] > 0) != s.publishing_applied
+        if (s.status == StreamStatus.LIVE and counts[s.id] > 0) != s.publishing_applied
     ]
 
 
@@ -100,7 +103,7 @@ def viewer_counts(
         select(Stream.id, Room.slug, Box.position)
         .join(Room, Room.id == Stream.room_id)
         .join(Box, Box.id == Stream.box_id)
-        .where(Stream.id.in_(stream_ids), Stream.status == "live")
+        .where(Stream.id.in_(stream_ids), Stream.status == StreamStatus.LIVE)
     ).all()
     counts = active_viewer_counts([row.id for row in rows], now)
     return [(row.id, row.slug, row.position, counts[row.id]) for row in rows]

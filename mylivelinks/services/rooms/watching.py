@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
 from mylivelinks.models.profiles import GUEST
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.errors import Conflict, Forbidden
 from mylivelinks.services.moderation.bans import refuse_if_banned
 from mylivelinks.services.rooms import announcements, presence
@@ -21,7 +22,9 @@ from mylivelinks.services.streams import stats
 
 def live_stream_in(box: Box) -> Stream | None:
     """The live stream occupying the box, if any."""
-    return db.session.scalar(select(Stream).where(Stream.box_id == box.id, Stream.status == "live"))
+    return db.session.scalar(
+        select(Stream).where(Stream.box_id == box.id, Stream.status == StreamStatus.LIVE)
+    )
 
 
 def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple[Stream, Box]:
@@ -89,7 +92,7 @@ def _open_boxes(room: Room, viewer_id: uuid.UUID, positions: list[int]) -> dict[
         return {}
     rows = db.session.execute(
         select(Box.position, Stream.id)
-        .join(Stream, (Stream.box_id == Box.id) & (Stream.status == "live"))
+        .join(Stream, (Stream.box_id == Box.id) & (Stream.status == StreamStatus.LIVE))
         .join(BoxViewer, BoxViewer.stream_id == Stream.id)
         .where(Box.room_id == room.id, Box.position.in_(positions))
         .where(BoxViewer.viewer_id == viewer_id)
@@ -101,7 +104,7 @@ def _recover_own_stream(room: Room, caller_id: uuid.UUID, now: datetime) -> int:
     live = db.session.execute(
         select(Stream.id, Room.slug)
         .join(Room, Room.id == Stream.room_id)
-        .where(Stream.streamer_id == caller_id, Stream.status == "live")
+        .where(Stream.streamer_id == caller_id, Stream.status == StreamStatus.LIVE)
     ).one_or_none()
     if live is None:
         presence.not_streaming(caller_id)

@@ -22,6 +22,7 @@ from sqlalchemy.types import NullType
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Schedule, ScheduleOccurrence, Stream
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from mylivelinks.services.errors import Conflict, InvalidInput, NotFound
 from mylivelinks.services.schedules.recurrence import (
@@ -127,11 +128,11 @@ def create_schedule(
     db.session.execute(
         select(Profile.id).where(Profile.id == creator.id).with_for_update(key_share=True)
     )
-    active = db.session.scalar(
+    active = db.session.execute(
         select(func.count())
         .select_from(Schedule)
         .where(Schedule.creator_id == creator.id, _not_over(now.date()))
-    )
+    ).scalar_one()
     if active >= MAX_ACTIVE_SCHEDULES:
         raise Conflict(f"You already have {MAX_ACTIVE_SCHEDULES} schedules; delete one first.")
     db.session.add(schedule)
@@ -247,7 +248,7 @@ def _occurrences_of(keys: list[tuple[datetime, uuid.UUID]]) -> list[UpcomingOccu
     stream_ids = {kept.stream_id for kept in started.values() if kept.stream_id}
     live = set(
         db.session.scalars(
-            select(Stream.id).where(Stream.id.in_(stream_ids), Stream.status == "live")
+            select(Stream.id).where(Stream.id.in_(stream_ids), Stream.status == StreamStatus.LIVE)
         )
         if stream_ids
         else ()
@@ -294,7 +295,7 @@ def cancel_occurrence(
         .values(schedule_id=schedule_id, occurs_at=starts_at, cancelled_at=now)
         .on_conflict_do_nothing()
     )
-    kept = db.session.get(ScheduleOccurrence, (schedule_id, starts_at), populate_existing=True)
+    kept = db.session.get_one(ScheduleOccurrence, (schedule_id, starts_at), populate_existing=True)
     if kept.started_at is not None:
         raise Conflict("The creator already went live for this occurrence.", field="starts_at")
     return kept

@@ -17,6 +17,7 @@ from sqlalchemy import Float, Select, and_, cast, func, literal, null, or_, sele
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, Profile, Room, Schedule, Stream
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import NotFound
 from mylivelinks.services.schedules import planning
@@ -104,7 +105,7 @@ def _bounding_box(near: Near):
 
 
 def search(
-    *, status: str, q: str | None, near: Near | None, limit: int, cursor: str | None
+    *, status: StreamStatus, q: str | None, near: Near | None, limit: int, cursor: str | None
 ) -> Page:
     """Streams in `status` matching `q` (username prefix or title) and `near`; rows carry
     `distance_km` (None without `near`). Newest first, or nearest first with `near`."""

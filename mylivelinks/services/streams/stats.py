@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import ChatMessage, Gift, Stream, ViewerSession
+from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.rooms.state import active_viewer_counts, live_seconds, published_seconds
 
 
@@ -135,12 +136,13 @@ def save_stats(stream: Stream, now: datetime) -> None:
 
 def stream_stats(stream: Stream, now: datetime) -> StreamStats:
     """The stream's stats: saved ones once it ended, computed from its sessions while live."""
-    live = stream.status == "live"
+    live = stream.status == StreamStatus.LIVE
     if live or stream.total_views is None:
         views, unique, average, messages = _from_sessions(stream, now)
     else:
-        views, unique = stream.total_views, stream.unique_viewers
-        average, messages = stream.average_watch_seconds, stream.chat_messages
+        # Saved together when the stream ended.
+        views, unique = stream.total_views, stream.unique_viewers or 0
+        average, messages = stream.average_watch_seconds or 0, stream.chat_messages or 0
     return StreamStats(
         duration_seconds=live_seconds(stream, now),
         current_viewers=active_viewer_counts([stream.id], now)[stream.id] if live else 0,
