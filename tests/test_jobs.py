@@ -101,3 +101,16 @@ def test_an_rq_worker_process_runs_the_job_in_its_own_app_and_commits(app, serve
         assert job.get_status() == "finished", worker.stderr
         assert job.return_value() == 1
         assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == 0
+
+
+def test_every_job_services_queue_by_name_is_a_job_function():
+    import importlib
+
+    from mylivelinks.jobs import enqueue
+
+    names = [value for key, value in vars(enqueue).items() if key.isupper() and "." in value]
+    assert len(names) == 6
+    for name in names:
+        module, function = name.rsplit(".", 1)
+        found = getattr(importlib.import_module(module), function)
+        assert found.__wrapped__.__name__ == function  # the `@job` wrapper of that function

@@ -184,3 +184,93 @@ def test_ending_twice_changes_nothing_more(api, app, main_room):
         db.session.commit()
     assert api.get("/api/v1/rooms/main").get_json()["seconds_live_available"] == before
     assert api.delete("/api/v1/rooms/main/live", headers=api.auth(streamer)).status_code == 404
+
+
+def _join_main(app, prefix: str, count: int) -> list[str]:
+    """`count` new streamers go live in `main` (a box, or its queue once full), committed."""
+    from datetime import UTC, datetime
+
+    from mylivelinks.models import Profile
+    from mylivelinks.services.rooms import live
+    from mylivelinks.services.rooms.state import get_room
+
+    with app.app_context():
+        people = [
+            Profile(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(count)
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        for streamer in people:
+            room = get_room("main", lock=True)
+            live.go_live(room, streamer, title=None, position=None, now=datetime.now(UTC))
+        db.session.commit()
+        return [str(person.id) for person in people]
+
+
+def _last_ids(app, waiting_id: str) -> dict[str, str]:
+    from mylivelinks.events.streams import current_last_id, room_stream_key, user_stream_key
+
+    with app.app_context():
+        return {
+            "room": current_last_id(room_stream_key("main")),
+            "user": current_last_id(user_stream_key(waiting_id)),
+        }
+
+
+def _told(app, since: dict[str, str], waiting_id: str) -> tuple[list, list]:
+    """What `main` and the waiting streamer heard since `since`, without ids and names."""
+    from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
+
+    kept = ("position", "kind", "room")
+    with app.app_context():
+        room = read_events(room_stream_key("main"), since["room"], None)
+        private = read_events(user_stream_key(waiting_id), since["user"], None)
+    return (
+        [(e.type, {k: v for k, v in e.data.items() if k in kept}) for e in room],
+        [(e.type, e.data["kind"], e.data["position"]) for e in private],
+    )
+
+
+def test_a_job_ending_a_stream_tells_the_room_what_a_request_does(api, app, main_room):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from mylivelinks.events.streams import read_events, room_stream_key
+    from mylivelinks.jobs.media import end_stream_if_still_gone
+    from mylivelinks.models import Stream
+
+    # Over HTTP: the streamer in box 1 ends; the first in the queue takes the box.
+    streamer = api.register()
+    go_live(api, streamer)
+    *_, first_waiting = _join_main(app, "ended_by_http_", 12)  # boxes 2-12, then the queue
+    since = _last_ids(app, first_waiting)
+    assert api.delete("/api/v1/rooms/main/live", headers=api.auth(streamer)).status_code == 200
+    by_request = _told(app, since, first_waiting)
+
+    # From a job, no request anywhere: the vendor reports that streamer gone from box 1.
+    (second_waiting,) = _join_main(app, "ended_by_job_", 1)
+    since = _last_ids(app, second_waiting)
+    with app.app_context():
+        in_box_1 = db.session.scalar(
+            select(Stream.id).where(Stream.streamer_id == first_waiting, Stream.status == "live")
+        )
+        assert end_stream_if_still_gone(str(in_box_1), datetime.now(UTC)) is True
+    by_job = _told(app, since, second_waiting)
+
+    assert by_job == by_request
+    room_events, private = by_job
+    assert [kind for kind, _ in room_events] == [
+        "chat:message",
+        "stream:ended",
+        "box:released",
+        "chat:message",
+        "box:claimed",
+        "stream:started",
+    ]
+    assert all(data.get("position", 1) == 1 for _, data in room_events)
+    assert private == [("notification", "seated", 1)]
+    with app.app_context():
+        ended = read_events(room_stream_key("main"), "0-0", None)
+    reasons = [e.data["reason"] for e in ended if e.type == "stream:ended"]
+    assert reasons == ["ended_by_streamer", "provider_left"]
