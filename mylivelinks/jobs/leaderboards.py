@@ -13,22 +13,18 @@ from flask import current_app
 from rq.job import Job
 
 from mylivelinks.config import SETTINGS
-from mylivelinks.events.streams import LEADERBOARD_UPDATED, publish_room_event
 from mylivelinks.extensions import get_queue
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.context import job
-from mylivelinks.seed import MAIN_ROOM
 from mylivelinks.services.leaderboards import boards
-from mylivelinks.transaction import after_commit
 
 log = logging.getLogger(__name__)
-
-ANNOUNCE_ROOM = str(MAIN_ROOM["slug"])
 
 
 @job
 def rebuild_leaderboards(now: datetime | None = None) -> dict[str, Any]:
-    """Rebuild every board from the gifts (as of `now`); announce top-10 changes once committed."""
+    """Rebuild every board from the gifts (as of `now`); top-10 changes are announced once
+    committed."""
     started = time.monotonic()
     rebuilt = boards.rebuild(current_app.config["LEADERBOARD_TIMEZONE"], now=now)
     summary = {
@@ -37,17 +33,8 @@ def rebuild_leaderboards(now: datetime | None = None) -> dict[str, Any]:
         "changed": [{"board": board, "period": period} for board, period in rebuilt.changed],
         "seconds": round(time.monotonic() - started, 3),
     }
-    event: dict[str, Any] = {"computed_at": summary["computed_at"], "changed": summary["changed"]}
-    after_commit(lambda: _announce(rebuilt.computed_at, event))
     log.info("leaderboards rebuilt", extra=summary)
     return summary
-
-
-def _announce(computed_at: datetime, event: dict[str, Any]) -> None:
-    # The readers' copies first: clients told of the change then fetch the new boards.
-    boards.publish_version(computed_at)
-    if event["changed"]:
-        publish_room_event(ANNOUNCE_ROOM, LEADERBOARD_UPDATED, event)
 
 
 def enqueue_rebuild() -> Job:

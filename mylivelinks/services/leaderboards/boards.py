@@ -34,13 +34,18 @@ from sqlalchemy import and_, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import CursorResult
 
+from mylivelinks.events.streams import LEADERBOARD_UPDATED, publish_room_event
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import Leaderboard, LeaderboardEntry, Profile
 from mylivelinks.models.leaderboards import BOARDS, PERIODS, Board, Period
+from mylivelinks.seed import MAIN_ROOM
 from mylivelinks.services.errors import InvalidInput, NotFound
+from mylivelinks.transaction import after_commit
 
 TOP = 10  # a change here is announced (`leaderboard:updated`)
 MAX_LIMIT = 100
+# Where a change in a top 10 is announced (`leaderboard:updated`).
+ANNOUNCE_ROOM = str(MAIN_ROOM["slug"])
 BOARD_PERIODS = tuple((board, period) for board in BOARDS for period in PERIODS)
 # Which column of `gifts` each board ranks.
 _RANKED_COLUMN = {Board.STREAMERS: "recipient_id", Board.GIFTERS: "sender_id"}
@@ -133,7 +138,8 @@ def period_bounds(timezone: str, now: datetime | None = None) -> dict[str, Any]:
 def rebuild(timezone: str, now: datetime | None = None) -> Rebuilt:
     """Replace every board and period with one computed from the gifts, as of `now`.
 
-    `changed` lists the boards whose top 10 (profiles, order or scores) is not as before.
+    `changed` lists the boards whose top 10 (profiles, order or scores) is not as before;
+    once committed, the readers switch to the new boards and the main room hears of them.
     """
     db.session.execute(_LOCK)
     bounds = period_bounds(timezone, now)
@@ -165,7 +171,19 @@ def rebuild(timezone: str, now: datetime | None = None) -> Rebuilt:
     after = _tops()
     changed = [key for key in BOARD_PERIODS if before.get(key, []) != after.get(key, [])]
     db.session.flush()
+    event = {
+        "computed_at": computed_at.isoformat(),
+        "changed": [{"board": board, "period": period} for board, period in changed],
+    }
+    after_commit(lambda: _announce(computed_at, event))
     return Rebuilt(computed_at=computed_at, entries=entries, changed=changed)
+
+
+def _announce(computed_at: datetime, event: dict[str, Any]) -> None:
+    # The readers' copies first: clients told of the change then fetch the new boards.
+    publish_version(computed_at)
+    if event["changed"]:
+        publish_room_event(ANNOUNCE_ROOM, LEADERBOARD_UPDATED, event)
 
 
 def _tops() -> dict[tuple[str, str], list[tuple[uuid.UUID, int]]]:
