@@ -103,7 +103,7 @@ def test_streams_are_bounded_by_event_stream_maxlen(app, monkeypatch):
 
 
 def test_streams_default_to_about_1000_entries(app):
-    assert "EVENT_STREAM_MAXLEN" not in app.config
+    assert app.config["EVENT_STREAM_MAXLEN"] == 1000
     with app.app_context():
         for n in range(1300):
             publish_room_event("busy", streams.VIEWER_COUNT, {"n": n})

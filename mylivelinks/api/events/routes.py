@@ -37,7 +37,7 @@ STREAM_BODY = {
 }
 NOT_AUTHENTICATED = {"schema": ErrorSchema, "description": "Missing or invalid access token"}
 # The bearer header, or no header at all (then `access_token` in the query).
-BEARER_OR_QUERY = [{"bearerAuth": []}, {}]
+BEARER_OR_QUERY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 
 
 def _validate_stream_id(value: str) -> None:
