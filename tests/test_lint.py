@@ -1,4 +1,4 @@
-"""The code base is ruff-clean (lint and format), so CI enforces the style too."""
+"""The code base is ruff-clean (lint and format) and mypy-clean, so CI enforces both."""
 
 from __future__ import annotations
 
@@ -22,4 +22,11 @@ def test_ruff_check_passes():
 
 def test_ruff_format_is_applied():
     result = _ruff("format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_passes():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Stream, ViewerSession
 from mylivelinks.services.rooms import live, watching
-from mylivelinks.services.rooms.sweep import remove_silent_viewers
 from mylivelinks.services.rooms.state import get_room
+from mylivelinks.services.rooms.sweep import remove_silent_viewers
 from tests.money import grant, send_gift
 
 LIVE = "/api/v1/rooms/main/live"

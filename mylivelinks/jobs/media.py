@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 
 from mylivelinks.jobs.context import job
-from mylivelinks.jobs.enqueue import enqueue_media_events as enqueue_media_events
 from mylivelinks.services.rooms.media_events import apply_event, end_if_still_gone
 
 log = logging.getLogger(__name__)

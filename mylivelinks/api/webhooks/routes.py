@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.jobs.media import enqueue_media_events
 from mylivelinks.payments import payment_provider
 from mylivelinks.payments.base import (
     PaymentNotConfigured,
@@ -19,7 +18,6 @@ from mylivelinks.payments.events import receive_event
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import WebhookVerificationFailed
 from mylivelinks.services.rooms.media_events import store_events
-from mylivelinks.transaction import after_commit
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks")
 
@@ -97,5 +95,4 @@ class MediaWebhook(MethodView):
         except WebhookVerificationFailed as exc:
             abort(400, message=f"The webhook did not verify: {exc}")
         stored = store_events(events)
-        after_commit(lambda: enqueue_media_events(stored))
         return {"received": len(events), "stored": len(stored)}
