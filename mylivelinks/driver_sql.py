@@ -1,16 +1,20 @@
 """The hottest statements, run by psycopg itself inside the session's transaction.
 
-SQLAlchemy's execution layer costs about 80 µs of CPU per statement on top of psycopg's
-own (compiling the parameters, the execution context, the result object): a tenth of the
-web side's CPU on the gift path when it had three statements. The gift's statements
+SQLAlchemy's execution layer costs CPU on top of psycopg's own (compiling the parameters,
+the execution context, the result object): with the gift's statement through
+`Session.execute` instead, the web side spent 2.68 ms of CPU per HTTP gift against 2.13 ms
+here (bench/gifts_ab.py, see bench/README.md). The gift's statements
 and the ledger's `ledger_transfer` call (every coin movement) are still built with
 SQLAlchemy Core, compiled once for the engine's dialect with PostgreSQL's `$n` placeholders,
 and executed on a raw cursor of the session's connection, so the session's commit or
 rollback ends them like any other. Parameters and rows are the driver's values (UUID, int,
 str, datetime); psycopg prepares a statement once a connection has run it five times.
 Column defaults that SQLAlchemy computes in Python (`default=`) are not applied here: a
-statement gives those values itself or relies on server defaults. Driver errors arrive as
-SQLAlchemy's, as from `Session.execute`, and a lost connection is invalidated in the pool.
+statement gives those values itself or relies on server defaults. Nor is Core's rule that
+an UPDATE's execution parameters named like its table's columns become SET values (a
+statement run here through `Session.execute` would need its parameters renamed first).
+Driver errors arrive as SQLAlchemy's, as from `Session.execute`, and a lost connection is
+invalidated in the pool.
 """
 
 from __future__ import annotations

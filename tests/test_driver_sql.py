@@ -1,4 +1,4 @@
-"""fetch_one runs Core statements on the driver, in the session's transaction."""
+"""fetch_one runs Core statements on the driver, in the session's transaction, compiled once."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import uuid
 from typing import NamedTuple
 
 import pytest
-from sqlalchemy import String, bindparam, select, update
+from sqlalchemy import String, bindparam, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import Uuid
 
-from mylivelinks.driver_sql import fetch_one
+from mylivelinks.driver_sql import _compiled, fetch_one
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
 
@@ -66,3 +66,28 @@ def test_driver_errors_arrive_as_sqlalchemy_errors(app):
             fetch_one(TAKE_USERNAME, {"profile_id": other.id, "username": "driver_twin"}, Changed)
         db.session.rollback()
         assert fetch_one(BY_ID, {"profile_id": profile.id}, Account) is None
+
+
+def test_statements_skip_sqlalchemys_execution_layer_and_compile_once(app):
+    # What the module is kept for (bench/README.md): were fetch_one to go through
+    # Session.execute, or compile per call, this fails.
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        profile = Profile(id=uuid.uuid4(), username="driver_fast", email="fast@example.test")
+        db.session.add(profile)
+        db.session.flush()
+        _compiled.cache_clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            rows = [fetch_one(BY_ID, {"profile_id": profile.id}, Account) for _ in range(3)]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert rows == [Account("driver_fast", "user")] * 3
+        assert statements == []
+        assert (_compiled.cache_info().misses, _compiled.cache_info().hits) == (1, 2)
+        sql, _, _ = _compiled(BY_ID)
+        assert b"$1" in sql and b"%(" not in sql  # PostgreSQL's own placeholders
