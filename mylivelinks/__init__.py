@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mylivelinks.config import Config
-from mylivelinks.json_provider import OrjsonProvider
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     configure_logging(config.LOG_LEVEL)
     app = Flask(__name__)
-    json_provider = OrjsonProvider(app)
+    json_provider = DefaultJSONProvider(app)
     json_provider.sort_keys = False  # the order the schemas give
     app.json = json_provider
     app.config.update({name: getattr(config, name) for name in vars(config)})

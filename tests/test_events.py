@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 from mylivelinks.events import streams
 from mylivelinks.events.sse import format_event
 from mylivelinks.events.streams import (
     Event,
+    encode_data,
     publish_room_event,
     publish_user_event,
     read_events,
@@ -142,3 +145,16 @@ def test_sse_wire_format():
     assert format_event(event) == (
         'id: 1700000000000-3\nevent: chat:message\ndata: {"body":"two\\nlines"}\n\n'
     )
+
+
+def test_stored_events_read_as_the_standard_librarys_json():
+    sample = {
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "at": datetime(2026, 11, 22, 6, 30, 5, 123456, tzinfo=UTC),
+        "gift": "🌹 Rose, ünïcode",
+        "nested": [{"a": 1, "b": None, "c": True}, 2.5],
+    }
+    standard = json.dumps(sample, separators=(",", ":"), default=str)
+
+    assert json.loads(encode_data(sample)) == json.loads(standard)
+    assert json.loads(encode_data({"balance": 2**70})) == {"balance": 2**70}  # past orjson

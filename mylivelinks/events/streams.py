@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from flask import current_app
 from redis import ConnectionPool, Redis
 from redis.typing import EncodableT, FieldT
 
 from mylivelinks.extensions import get_redis
-from mylivelinks.json_provider import compact_json
 
 # Room events (SPEC §7), on the room's public stream.
 VIEWER_JOINED = "viewer:joined"
@@ -109,10 +109,17 @@ def id_order(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+# Dates and dataclasses go through `default=str`, as `json.dumps` sends them.
+_AS_THE_STANDARD_LIBRARY = (
+    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+)
+
+
 def encode_data(data: dict[str, Any]) -> str:
-    """An event's data as stored in its stream entry (compact JSON)."""
+    """An event's data as stored in its stream entry (compact JSON; orjson, or the standard
+    library for what orjson refuses, such as an integer past 64 bits)."""
     try:
-        return compact_json(data, str)
+        return orjson.dumps(data, default=str, option=_AS_THE_STANDARD_LIBRARY).decode()
     except TypeError:
         return json.dumps(data, separators=(",", ":"), default=str)
 
