@@ -9,11 +9,10 @@ adapter registered here. Business code asks `payment_provider(name)` or
 
 from __future__ import annotations
 
-import importlib
-
 from flask import Flask, current_app
 
 from mylivelinks.payments.base import PaymentNotSupported, PaymentProvider
+from mylivelinks.registry import adapter_class
 
 REGISTRY: dict[str, str] = {
     "stripe": "mylivelinks.payments.stripe:StripeProvider",
@@ -26,11 +25,7 @@ PROVIDER_FOR_PLATFORM: dict[str, str] = {
 
 def create_payment_provider(name: str, app: Flask) -> PaymentProvider:
     """Instantiate the adapter registered under `name` for `app`."""
-    try:
-        module_name, class_name = REGISTRY[name].split(":")
-    except KeyError:
-        raise ValueError(f"unknown payment provider {name!r}; known: {sorted(REGISTRY)}") from None
-    adapter: type[PaymentProvider] = getattr(importlib.import_module(module_name), class_name)
+    adapter = adapter_class(REGISTRY, name, PaymentProvider, kind="payment provider")
     return adapter.from_app(app)
 
 

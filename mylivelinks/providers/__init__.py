@@ -7,12 +7,12 @@ selected. Business code asks `media_provider()` and never names a vendor.
 from __future__ import annotations
 
 import atexit
-import importlib
 from datetime import timedelta
 
 from flask import Flask, current_app
 
 from mylivelinks.providers.base import Credentials, MediaProvider, Role
+from mylivelinks.registry import adapter_class
 
 REGISTRY: dict[str, str] = {
     "local": "mylivelinks.providers.local:LocalProvider",
@@ -24,11 +24,7 @@ REGISTRY: dict[str, str] = {
 
 def create_provider(name: str, app: Flask) -> MediaProvider:
     """Instantiate the adapter registered under `name` for `app`."""
-    try:
-        module_name, class_name = REGISTRY[name].split(":")
-    except KeyError:
-        raise ValueError(f"unknown media provider {name!r}; known: {sorted(REGISTRY)}") from None
-    adapter = getattr(importlib.import_module(module_name), class_name)
+    adapter = adapter_class(REGISTRY, name, MediaProvider, kind="media provider")
     return adapter.from_app(app)
 
 
