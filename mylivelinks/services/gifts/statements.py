@@ -17,7 +17,7 @@ import functools
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -132,7 +132,8 @@ _priced = _Binds(
 )
 
 
-class ContextRow(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ContextRow:
     """Everything a gift depends on, as read now (NULLs where a part is missing)."""
 
     sender_id: uuid.UUID
@@ -157,29 +158,10 @@ class ContextRow(NamedTuple):
     box_id: uuid.UUID | None
 
 
-class BookedGiftRow(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BookedGiftRow(ContextRow):
     """The booking statement's row: the context, the ledger's answer, what was written."""
 
-    sender_id: uuid.UUID
-    sender_username: str
-    sender_display_name: str | None
-    sender_avatar_url: str | None
-    recipient_id: uuid.UUID | None
-    recipient_username: str | None
-    recipient_display_name: str | None
-    recipient_avatar_url: str | None
-    gift_id: uuid.UUID | None
-    gift_name: str | None
-    gift_emoji: str | None
-    gift_coin_cost: int | None
-    gift_animation: str | None
-    gift_rarity: str | None
-    gift_sort_order: int | None
-    gift_active: bool | None
-    stream_id: uuid.UUID | None
-    room_id: uuid.UUID | None
-    room: str | None
-    box_id: uuid.UUID | None
     # NULL when the context differed and nothing was booked or written:
     transaction_id: uuid.UUID | None
     outcome: str | None
