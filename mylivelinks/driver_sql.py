@@ -2,19 +2,19 @@
 
 SQLAlchemy's execution layer costs CPU on top of psycopg's own (compiling the parameters,
 the execution context, the result object): with the gift's statement through
-`Session.execute` instead, the web side spent 2.68 ms of CPU per HTTP gift against 2.13 ms
-here (bench/gifts_ab.py, see bench/README.md). The gift's statements
-and the ledger's `ledger_transfer` call (every coin movement) are still built with
-SQLAlchemy Core, compiled once for the engine's dialect with PostgreSQL's `$n` placeholders,
-and executed on a raw cursor of the session's connection, so the session's commit or
-rollback ends them like any other. Parameters and rows are the driver's values (UUID, int,
-str, datetime); psycopg prepares a statement once a connection has run it five times.
-Column defaults that SQLAlchemy computes in Python (`default=`) are not applied here: a
-statement gives those values itself or relies on server defaults. Nor is Core's rule that
-an UPDATE's execution parameters named like its table's columns become SET values (a
-statement run here through `Session.execute` would need its parameters renamed first).
-Driver errors arrive as SQLAlchemy's, as from `Session.execute`, and a lost connection is
-invalidated in the pool.
+`Session.execute` instead, the web side spent 2.29 ms of CPU per HTTP gift against
+1.83 ms here, and served 0.894 times the gifts (bench/gifts_ab.py, bench/README.md).
+The gift's statements and the ledger's `ledger_transfer` call (every coin movement) are
+still built with SQLAlchemy Core, compiled once for the engine's dialect with PostgreSQL's
+`$n` placeholders, and executed on a raw cursor of the session's connection, so the
+session's commit or rollback ends them like any other. Parameters and rows are the
+driver's values (UUID, int, str, datetime); psycopg prepares a statement once a
+connection has run it five times. Column defaults that SQLAlchemy computes in Python
+(`default=`) are not applied here: a statement gives those values itself or relies on
+server defaults. Nor is Core's rule that an UPDATE's execution parameters named like its
+table's columns become SET values (a statement run here through `Session.execute` would
+need its parameters renamed first). Driver errors arrive as SQLAlchemy's, as from
+`Session.execute`, and a lost connection is invalidated in the pool.
 """
 
 from __future__ import annotations
