@@ -23,7 +23,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
     from mylivelinks.rate_limits import init_rate_limits
     from mylivelinks.services.accounts.external_identity import init_external_identity
-    from mylivelinks.services.errors import RateLimited, ServiceError
+    from mylivelinks.services.errors import ServiceError
     from mylivelinks.transaction import init_transaction_boundary
 
     config = config or Config()
@@ -72,7 +72,7 @@ def create_app(config: Config | None = None) -> Flask:
         if error.status == 422:
             payload["errors"] = {error.field or "_schema": [error.message]}
         headers = {}
-        if isinstance(error, RateLimited):
+        if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)
         return payload, error.status, headers
 

@@ -124,12 +124,6 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "through PROMETHEUS_MULTIPROC_DIR, which `make run` then sets under var/)",
     ),
     Setting(
-        "WEB_THREADS",
-        parse_positive_int,
-        256,
-        "threads per gunicorn worker under `make run`; each open SSE stream holds one",
-    ),
-    Setting(
         "COIN_PACKS_FILE",
         _coin_packs_file,
         None,
@@ -226,6 +220,28 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "the `retry:` hint of an event stream: how long a client waits before reconnecting",
     ),
     Setting(
+        "SSE_MAX_LISTENERS",
+        parse_positive_int,
+        10000,
+        "open event streams one process serves; a new one past it gets 503 with Retry-After "
+        "(`make run` lets each gunicorn worker hold this many connections plus 1,000)",
+    ),
+    Setting(
+        "SSE_SEND_TIMEOUT_SECONDS",
+        parse_positive_number,
+        10,
+        "an event stream whose client takes no data for this long (a full socket buffer) is "
+        "dropped; the client resumes with `Last-Event-ID` when it reads again",
+    ),
+    Setting(
+        "SSE_PRESENCE_SECONDS",
+        parse_positive_number,
+        10,
+        "how often each process marks the viewers with an open room event stream present in "
+        "the boxes they have open (one Redis call for all of them); keep it well under "
+        "VIEWER_TIMEOUT_SECONDS",
+    ),
+    Setting(
         "EVENT_STREAM_MAXLEN",
         parse_positive_int,
         1000,
@@ -260,7 +276,6 @@ class Config:
     HOST: str
     PORT: int
     WEB_WORKERS: int
-    WEB_THREADS: int
     COIN_PACKS_FILE: str | None
     STRIPE_SECRET_KEY: str | None
     STRIPE_WEBHOOK_SECRET: str | None
@@ -278,6 +293,9 @@ class Config:
     SSE_KEEPALIVE_SECONDS: float
     SSE_MAX_SECONDS: float
     SSE_RETRY_MS: int
+    SSE_MAX_LISTENERS: int
+    SSE_SEND_TIMEOUT_SECONDS: float
+    SSE_PRESENCE_SECONDS: float
     EVENT_STREAM_MAXLEN: int
     MEDIA_PROVIDER: str
     LOCAL_MEDIA_URL: str

@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -45,22 +46,38 @@ WORKER_CLASS = "rq.worker.SimpleWorker"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def gunicorn_arguments(host: str, port: int, workers: int, threads: int) -> list[str]:
-    """The command that serves the API (`wsgi:app`, threaded workers for the event streams)."""
+# Connections a worker holds beyond its event streams, so requests always find room.
+REQUEST_CONNECTIONS = 1000
+
+
+def gunicorn_arguments(host: str, port: int, workers: int, listeners: int) -> list[str]:
+    """The command that serves the API (`wsgi:app`): gevent workers, each holding up to
+    `listeners` event streams and REQUEST_CONNECTIONS more connections, as greenlets."""
     return [
         str(Path(sys.executable).parent / "gunicorn"),
         "wsgi:app",
         "--bind",
         f"{host}:{port}",
         "--worker-class",
-        "gthread",
+        "gevent",
         "--workers",
         str(workers),
-        "--threads",
-        str(threads),
+        "--worker-connections",
+        str(listeners + REQUEST_CONNECTIONS),
         "--graceful-timeout",
         "5",
     ]
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's open-file limit towards `wanted` (children inherit it); the
+    limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
 
 
 class EmbeddedPostgres:
@@ -234,6 +251,10 @@ class Supervisor:
 
     def _start_processes(self, config: Config) -> None:
         bin_dir = Path(sys.executable).parent
+        # Each event stream is a socket: the web workers inherit this limit.
+        wanted = config.SSE_MAX_LISTENERS + REQUEST_CONNECTIONS + 256
+        if raise_open_files_limit(wanted) < wanted:
+            log.warning("open files limited below %d: fewer event streams fit", wanted)
         if config.WEB_WORKERS > 1 and not self.env.get("PROMETHEUS_MULTIPROC_DIR"):
             metrics_dir = self.var / "prometheus"
             shutil.rmtree(metrics_dir, ignore_errors=True)  # per-run files, stale otherwise
@@ -258,7 +279,9 @@ class Supervisor:
         )
         self._spawn(
             "web",
-            gunicorn_arguments(config.HOST, config.PORT, config.WEB_WORKERS, config.WEB_THREADS),
+            gunicorn_arguments(
+                config.HOST, config.PORT, config.WEB_WORKERS, config.SSE_MAX_LISTENERS
+            ),
         )
 
     def _wait_until_ready(self, config: Config) -> None:

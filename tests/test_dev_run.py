@@ -55,7 +55,7 @@ def _processes_of(supervisor: subprocess.Popen, var_dir: Path) -> list[psutil.Pr
 
 def _run_once(var_dir: Path, port: int, check) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "WEB_THREADS": "4"})
+    env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "SSE_MAX_LISTENERS": "16"})
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "mylivelinks.dev", "run"],
         cwd=ROOT,

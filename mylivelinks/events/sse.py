@@ -11,6 +11,13 @@ nothing still resumes from the right place), sends a keep-alive comment after
 SSE_KEEPALIVE_SECONDS without events and ends after SSE_MAX_SECONDS so proxies recycle
 connections; EventSource then reconnects with `Last-Event-ID`. A client resuming from
 further back than the hub holds catches up from Redis first.
+
+The server runs each stream as a gevent greenlet (gunicorn's gevent worker patches
+threading and sockets), so the hub's thread, its condition and the streams' waits are
+cooperative and an idle stream costs memory, not a thread. How many streams a process
+takes, how a stuck client is dropped and how an open room stream keeps its viewer present
+is `events.listeners`. A client that has gone is found at the next write at the latest
+(an event or a keep-alive).
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 
 from flask import Flask, current_app
 from redis import RedisError
 
+from mylivelinks.events.listeners import listeners
 from mylivelinks.events.streams import (
     Event,
     current_last_id,
@@ -181,8 +190,11 @@ def _hubs() -> _Hubs:
     return current_app.extensions.setdefault("event_hubs", _Hubs())
 
 
-def event_stream(stream_key: str, last_event_id: str | None) -> Iterator[str]:
-    """The SSE body of a stream: events after `last_event_id`, or from now on when None."""
+def event_stream(
+    stream_key: str, last_event_id: str | None, *, present_in: tuple[uuid.UUID, str] | None
+) -> Iterator[str]:
+    """The SSE body of a stream: events after `last_event_id`, or from now on when None;
+    `present_in` (viewer, room slug) keeps that viewer's boxes there alive meanwhile."""
     # Fixed here, in the request, so that every event published once the client has its
     # response headers is delivered, even before the generator first runs.
     start = last_event_id or current_last_id(stream_key)
@@ -193,11 +205,32 @@ def event_stream(stream_key: str, last_event_id: str | None) -> Iterator[str]:
         keepalive=config["SSE_KEEPALIVE_SECONDS"],
         max_seconds=config["SSE_MAX_SECONDS"],
         retry_ms=config["SSE_RETRY_MS"],
+        present_in=present_in,
     )
 
 
 def _stream(
-    stream_key: str, start: str, *, keepalive: float, max_seconds: float, retry_ms: int
+    stream_key: str,
+    start: str,
+    *,
+    keepalive: float,
+    max_seconds: float,
+    retry_ms: int,
+    present_in: tuple[uuid.UUID, str] | None,
+) -> Iterator[str]:
+    if present_in is None:
+        yield from _events(stream_key, start, keepalive, max_seconds, retry_ms)
+        return
+    listening = listeners()
+    listening.listen(*present_in)
+    try:
+        yield from _events(stream_key, start, keepalive, max_seconds, retry_ms)
+    finally:
+        listening.stop_listening(*present_in)
+
+
+def _events(
+    stream_key: str, start: str, keepalive: float, max_seconds: float, retry_ms: int
 ) -> Iterator[str]:
     started = time.monotonic()
     deadline = started + max_seconds

@@ -10,6 +10,8 @@ class ServiceError(Exception):
     # True when what the service wrote before failing must be committed anyway (security
     # bookkeeping such as revoking a stolen token family); the error handler commits it.
     keeps_changes = False
+    # Seconds after which the same request may succeed (sent as Retry-After), if known.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
@@ -51,6 +53,16 @@ class RateLimited(ServiceError):
     """Too many requests for now; `retry_after` says how many seconds to wait."""
 
     status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """The service cannot take this now (a limit of this process); `retry_after` seconds."""
+
+    status = 503
 
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)

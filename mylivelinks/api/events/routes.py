@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import marshmallow as ma
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
@@ -10,6 +12,7 @@ from sqlalchemy import select
 
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.security import CHALLENGE, profile_from_token
+from mylivelinks.events.listeners import admit, drop_when_stuck
 from mylivelinks.events.sse import event_stream
 from mylivelinks.events.streams import is_stream_id, room_stream_key, user_stream_key
 from mylivelinks.extensions import db
@@ -36,6 +39,10 @@ STREAM_BODY = {
     ),
 }
 NOT_AUTHENTICATED = {"schema": ErrorSchema, "description": "Missing or invalid access token"}
+LISTENER_LIMIT = {
+    "schema": ErrorSchema,
+    "description": "This process holds SSE_MAX_LISTENERS streams: retry after Retry-After",
+}
 # The bearer header, or no header at all (then `access_token` in the query).
 BEARER_OR_QUERY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 
@@ -80,12 +87,17 @@ def _caller(args: dict) -> Profile:
         abort(401, message=exc.message, headers=CHALLENGE)
 
 
-def _sse_response(stream_key: str, args: dict, headers: dict) -> Response:
-    """Stream `stream_key` as SSE, after giving the database connection back."""
+def _sse_response(
+    stream_key: str, args: dict, headers: dict, *, present_in: tuple[uuid.UUID, str] | None
+) -> Response:
+    """Stream `stream_key` as SSE, after giving the database connection back; 503 when this
+    process holds as many streams as it may."""
     db.session.remove()
     last_event_id = headers.get("last_event_id") or args.get("last_event_id")
-    body = stream_with_context(event_stream(stream_key, last_event_id))
+    body = stream_with_context(event_stream(stream_key, last_event_id, present_in=present_in))
     response = Response(body, mimetype="text/event-stream")
+    admit(response)
+    drop_when_stuck(request.environ)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
@@ -98,16 +110,21 @@ class RoomEvents(MethodView):
     @blp.response(200, **STREAM_BODY)
     @blp.alt_response(401, **NOT_AUTHENTICATED)
     @blp.alt_response(404, schema=ErrorSchema, description="No such room")
+    @blp.alt_response(503, **LISTENER_LIMIT)
     @blp.doc(security=BEARER_OR_QUERY)
     def get(self, args, headers, slug):
         """The public event stream of a room (Server-Sent Events)
 
         Viewers, boxes, chat, gifts, streams and the leaderboard of the room (SPEC §7).
+        While it is open, the boxes of this room the caller has open stay alive without
+        `POST /heartbeat` calls; when it closes, the viewer timeout runs as usual.
         """
-        _caller(args)
-        if db.session.scalar(select(Room.id).where(Room.slug == slug)) is None:
+        caller = _caller(args)
+        room_slug = db.session.scalar(select(Room.slug).where(Room.slug == slug))
+        if room_slug is None:
             abort(404, message="No such room.")
-        return _sse_response(room_stream_key(slug), args, headers)
+        present_in = (caller.id, room_slug)
+        return _sse_response(room_stream_key(slug), args, headers, present_in=present_in)
 
 
 @blp.route("/me/events")
@@ -116,6 +133,7 @@ class MyEvents(MethodView):
     @blp.arguments(StreamHeadersSchema(), location="headers")
     @blp.response(200, **STREAM_BODY)
     @blp.alt_response(401, **NOT_AUTHENTICATED)
+    @blp.alt_response(503, **LISTENER_LIMIT)
     @blp.doc(security=BEARER_OR_QUERY)
     def get(self, args, headers):
         """The caller's private event stream (Server-Sent Events)
@@ -123,4 +141,4 @@ class MyEvents(MethodView):
         `publish:start` / `publish:stop`, `gift:received`, `coins:credited`, `notification`.
         """
         caller = _caller(args)
-        return _sse_response(user_stream_key(caller.id), args, headers)
+        return _sse_response(user_stream_key(caller.id), args, headers, present_in=None)

@@ -2,7 +2,9 @@
 
 The database says who has which box open (`box_viewers`) and which streams are live; Redis
 says who is still there. Heartbeats are the hottest request of the service, so they touch
-Redis only: one script refreshes every box the caller has open and their own stream.
+Redis only: one script refreshes every box the caller has open and their own stream. A
+viewer with an open room event stream needs no heartbeat: each process refreshes all of
+its listeners' boxes with one script per interval (`refresh_listening`).
 
 Keys (scores are epoch seconds):
 - `presence:stream:{stream_id}` sorted set, viewer id → last heartbeat;
@@ -65,6 +67,30 @@ else
   end
 end
 return result
+"""
+
+# ARGV: now, key ttl, then (viewer id, room slug) pairs: every box of that room the viewer
+# has open is refreshed, as a heartbeat naming all of them would. Returns the boxes refreshed.
+_REFRESH_LISTENING = """
+local now, ttl = ARGV[1], tonumber(ARGV[2])
+local refreshed = 0
+for i = 3, #ARGV, 2 do
+  local viewer, prefix = ARGV[i], ARGV[i + 1] .. ':'
+  local viewing = 'presence:viewing:' .. viewer
+  local boxes = redis.call('HGETALL', viewing)
+  for j = 1, #boxes, 2 do
+    if string.sub(boxes[j], 1, #prefix) == prefix then
+      local key = 'presence:stream:' .. boxes[j + 1]
+      if redis.call('ZSCORE', key, viewer) then
+        redis.call('ZADD', key, now, viewer)
+        redis.call('EXPIRE', key, ttl)
+        refreshed = refreshed + 1
+      end
+    end
+  end
+  if #boxes > 0 then redis.call('EXPIRE', viewing, ttl) end
+end
+return refreshed
 """
 
 # Delete KEYS[1] only while it still holds ARGV[1] (a newer stream keeps its own record).
@@ -161,6 +187,21 @@ def refresh(
         args=[now.timestamp(), _ttl(), caller, slug, *positions],
     )
     return dict(zip(positions, (bool(x) for x in outcome[:-1]), strict=True)), int(outcome[-1])
+
+
+def refresh_listening(listeners: Iterable[tuple[uuid.UUID, str]], now: datetime) -> int:
+    """Mark each (viewer, room slug) present in every box of the room they have open, in
+    one Redis call: an open room event stream stands for their heartbeats. The boxes
+    refreshed."""
+    args: list[str] = []
+    for viewer_id, slug in listeners:
+        args += [str(viewer_id), slug]
+    if not args:
+        return 0
+    refreshed = _script("refresh_listening", _REFRESH_LISTENING)(
+        keys=[], args=[now.timestamp(), _ttl(), *args]
+    )
+    return int(refreshed)
 
 
 def active_viewers(stream_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, set]:
