@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Profile
-from mylivelinks.services.rooms import live, watching
+from mylivelinks.services.rooms import live, presence, watching
 from mylivelinks.services.rooms.state import active_viewer_counts, get_room
 
 pytestmark = pytest.mark.all_media_providers
@@ -102,3 +103,23 @@ def test_an_open_box_that_was_rolled_back_does_not_count(app, main_room):
         assert get_redis().zscore(f"presence:stream:{stream.id}", str(viewer.id)) is not None
         assert active_viewer_counts([stream.id], now) == {stream.id: 0}
         db.session.rollback()
+
+
+def test_an_open_room_stream_refreshes_its_viewers_boxes_in_that_room_only(app):
+    viewer, stream_1, stream_2, elsewhere = (uuid.uuid4() for _ in range(4))
+    then = datetime.now(UTC) - timedelta(minutes=5)
+    now = datetime.now(UTC)
+    with app.app_context():
+        presence.viewer_seen("main", 1, stream_1, viewer, then)
+        presence.viewer_seen("main", 2, stream_2, viewer, then)
+        presence.viewer_seen("other", 1, elsewhere, viewer, then)
+        presence.viewer_gone("main", 2, stream_2, viewer)  # closed: not brought back
+
+        assert presence.refresh_listening([(viewer, "main")], now) == 1
+        recent = now - timedelta(seconds=1)
+        assert presence.active_viewers([stream_1, stream_2, elsewhere], recent) == {
+            stream_1: {viewer},
+            stream_2: set(),
+            elsewhere: set(),
+        }
+        assert presence.refresh_listening([], now) == 0

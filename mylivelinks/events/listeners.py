@@ -14,11 +14,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app
-from werkzeug.wrappers import Response
 
 from mylivelinks.services.errors import Unavailable
 from mylivelinks.services.rooms.presence import refresh_listening
@@ -94,16 +94,17 @@ def listeners() -> Listeners:
     return current_app.extensions.setdefault("event_listeners", Listeners())
 
 
-def admit(response: Response) -> None:
-    """Count `response`'s stream against SSE_MAX_LISTENERS until the server closes it;
-    Unavailable (503, Retry-After) when this process is full."""
+def admit() -> Callable[[], None]:
+    """Count one more event stream against SSE_MAX_LISTENERS; the function that counts it
+    out (call it once the server has closed the stream). Unavailable (503, Retry-After)
+    when this process is full."""
     listening = listeners()
     if not listening.admit(current_app.config["SSE_MAX_LISTENERS"]):
         raise Unavailable(
             "This server holds as many event streams as it may; try again shortly.",
             retry_after=LISTENER_LIMIT_RETRY_AFTER,
         )
-    response.call_on_close(listening.release)
+    return listening.release
 
 
 def drop_when_stuck(environ: dict[str, Any]) -> None:

@@ -93,10 +93,15 @@ def _sse_response(
     """Stream `stream_key` as SSE, after giving the database connection back; 503 when this
     process holds as many streams as it may."""
     db.session.remove()
-    last_event_id = headers.get("last_event_id") or args.get("last_event_id")
-    body = stream_with_context(event_stream(stream_key, last_event_id, present_in=present_in))
-    response = Response(body, mimetype="text/event-stream")
-    admit(response)
+    release = admit()
+    try:
+        last_event_id = headers.get("last_event_id") or args.get("last_event_id")
+        stream = event_stream(stream_key, last_event_id, present_in=present_in)
+        response = Response(stream_with_context(stream), mimetype="text/event-stream")
+    except BaseException:
+        release()
+        raise
+    response.call_on_close(release)  # the server closes it however the stream ends
     drop_when_stuck(request.environ)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
