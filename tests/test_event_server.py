@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from mylivelinks.dev import raise_open_files_limit
+from mylivelinks.events.streams import GIFT_SENT
 from tests.event_server import EventServer, EventStream, started, wait_for
+from tests.money import grant
 
 pytestmark = pytest.mark.real_session
 
@@ -88,4 +90,46 @@ def test_past_the_listener_limit_a_stream_gets_503_until_one_closes(serve, main_
     again = _admitted_after(server, token, timeout=5)
     assert again.blocks[0].fields["retry"]
     for stream in [*streams, again]:
+        stream.close()
+
+
+STREAMS = 2000
+
+
+def test_two_thousand_streams_on_one_worker_leave_requests_fast(serve, app, main_room):
+    server = serve(SSE_MAX_LISTENERS=STREAMS + 100)
+    streamer, sender, viewer = server.register(), server.register(), server.register()
+    grant(app, sender, 100)
+    assert (
+        server.request("POST", "/api/v1/rooms/main/live", {}, streamer["access_token"]).status
+        == 201
+    )
+
+    opened_at = time.monotonic()
+    streams = _open(server, STREAMS, viewer["access_token"])
+    opening = time.monotonic() - opened_at
+    assert all(stream.status == 200 for stream in streams)
+    assert all(stream.blocks[0].fields["id"] for stream in streams)
+
+    for _ in range(5):
+        asked = time.monotonic()
+        assert server.request("GET", "/healthz", timeout=5).status == 200
+        assert time.monotonic() - asked < 1.0
+    rose = next(
+        g for g in server.request("GET", "/api/v1/gifts").body["items"] if g["name"] == "Rose"
+    )
+    gift = {"gift_type_id": rose["id"], "quantity": 1, "room": "main", "position": 1}
+    asked = time.monotonic()
+    reply = server.request("POST", "/api/v1/gifts", gift, sender["access_token"])
+    assert reply.status == 201, reply.body
+    assert time.monotonic() - asked < 2.0
+
+    def has_gift(stream: EventStream) -> bool:
+        return any(block.fields["event"] == GIFT_SENT for block in stream.events)
+
+    late = wait_for(streams, has_gift, timeout=20)
+    delivered = time.monotonic() - asked
+    assert not late, f"{len(late)} of {STREAMS} streams did not receive the gift"
+    print(f"{STREAMS} streams opened in {opening:.1f} s; the gift reached all in {delivered:.1f} s")
+    for stream in streams:
         stream.close()
