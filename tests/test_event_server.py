@@ -6,6 +6,8 @@ talks to it over sockets only; what the server commits is real (tables truncated
 
 from __future__ import annotations
 
+import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mylivelinks.dev import raise_open_files_limit
-from mylivelinks.events.streams import GIFT_SENT
+from mylivelinks.events.streams import GIFT_SENT, publish_room_event
 from tests.event_server import EventServer, EventStream, started, wait_for
 from tests.money import grant
 
@@ -133,3 +135,41 @@ def test_two_thousand_streams_on_one_worker_leave_requests_fast(serve, app, main
     print(f"{STREAMS} streams opened in {opening:.1f} s; the gift reached all in {delivered:.1f} s")
     for stream in streams:
         stream.close()
+
+
+def _publish(app, first: int, count: int) -> list[str]:
+    with app.app_context():
+        return [
+            publish_room_event("main", "test:tick", {"n": n}) for n in range(first, first + count)
+        ]
+
+
+def _numbers(stream: EventStream) -> list[int]:
+    return [json.loads(block.fields["data"])["n"] for block in stream.events]
+
+
+def test_last_event_id_resumes_exactly_the_missed_events_across_a_restart(serve, app, main_room):
+    settings = {"SSE_KEEPALIVE_SECONDS": 0.3}
+    server = serve(**settings)
+    token = server.register()["access_token"]
+    _publish(app, -2, 2)  # before the stream: never delivered
+    (stream,) = _open(server, 1, token)
+    seen = _publish(app, 0, 3)
+    assert not wait_for([stream], lambda s: len(s.events) >= 3, timeout=5)
+    assert stream.ids == seen
+    server.stop(signal.SIGKILL)
+    wait_for([stream], lambda s: s.closed, timeout=5)
+    assert stream.closed
+
+    missed = _publish(app, 3, 5)  # while no server runs
+    restarted = serve(**settings)
+    resumed = restarted.open_stream("main", token, last_event_id=stream.ids[-1])
+    assert not wait_for([resumed], lambda s: len(s.events) >= 5, timeout=10)
+    assert resumed.blocks[0].fields["id"] == seen[-1]
+    newer = _publish(app, 8, 1)
+    assert not wait_for([resumed], lambda s: len(s.events) >= 6, timeout=5)
+    wait_for([resumed], lambda s: False, timeout=1)  # keep-alives only, nothing replayed
+    assert resumed.ids == missed + newer
+    assert _numbers(resumed) == list(range(3, 9))
+    assert any(block.comment == "keep-alive" for block in resumed.blocks)
+    resumed.close()
