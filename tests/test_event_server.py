@@ -13,11 +13,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
+from mylivelinks import create_app
 from mylivelinks.dev import raise_open_files_limit
 from mylivelinks.events.streams import GIFT_SENT, publish_room_event
+from mylivelinks.jobs.publishing import sweep_rooms
+from tests.conftest import make_config
 from tests.event_server import EventServer, EventStream, started, wait_for
-from tests.money import grant
+from tests.media_checks import publish_actions
+from tests.money import grant, run_jobs
 
 pytestmark = pytest.mark.real_session
 
@@ -46,6 +51,14 @@ def serve(server_urls, app, tmp_path: Path) -> Iterator[ServerFactory]:
     yield start
     for server in servers:
         server.stop()
+
+
+ROOM = "/api/v1/rooms/main"
+
+
+def _go_live(server: EventServer, streamer: dict) -> None:
+    reply = server.request("POST", f"{ROOM}/live", {}, streamer["access_token"])
+    assert reply.status == 201, reply.body
 
 
 def _open(server: EventServer, count: int, token: str, **options) -> list[EventStream]:
@@ -102,10 +115,7 @@ def test_two_thousand_streams_on_one_worker_leave_requests_fast(serve, app, main
     server = serve(SSE_MAX_LISTENERS=STREAMS + 100)
     streamer, sender, viewer = server.register(), server.register(), server.register()
     grant(app, sender, 100)
-    assert (
-        server.request("POST", "/api/v1/rooms/main/live", {}, streamer["access_token"]).status
-        == 201
-    )
+    _go_live(server, streamer)
 
     opened_at = time.monotonic()
     streams = _open(server, STREAMS, viewer["access_token"])
@@ -173,3 +183,48 @@ def test_last_event_id_resumes_exactly_the_missed_events_across_a_restart(serve,
     assert _numbers(resumed) == list(range(3, 9))
     assert any(block.comment == "keep-alive" for block in resumed.blocks)
     resumed.close()
+
+
+VIEWER_TIMEOUT = 3
+
+
+@pytest.fixture
+def sweeper(server_urls, app) -> Flask:
+    """An app with the servers' viewer timeout, to run the sweep and the publish jobs."""
+    return create_app(make_config(server_urls, VIEWER_TIMEOUT_SECONDS=str(VIEWER_TIMEOUT)))
+
+
+def _box(server: EventServer, position: int = 1) -> dict:
+    return server.request("GET", ROOM).body["boxes"][position - 1]
+
+
+def test_an_open_room_stream_keeps_its_viewer_present_without_heartbeats(
+    serve, sweeper, main_room, media_harness
+):
+    server = serve(
+        VIEWER_TIMEOUT_SECONDS=VIEWER_TIMEOUT, SSE_PRESENCE_SECONDS=1, SSE_KEEPALIVE_SECONDS=0.3
+    )
+    streamer, viewer = server.register(), server.register()
+    _go_live(server, streamer)
+    opened = server.request("POST", f"{ROOM}/boxes/1/viewers", token=viewer["access_token"])
+    assert opened.status == 200, opened.body
+    run_jobs(sweeper)
+    assert _box(server)["is_published"] is True
+
+    (stream,) = _open(server, 1, viewer["access_token"])
+    wait_for([stream], lambda s: False, timeout=VIEWER_TIMEOUT + 1.5)  # no heartbeat call
+    with sweeper.app_context():
+        assert sweep_rooms()["stale_viewers"] == 0
+    run_jobs(sweeper)
+    box = _box(server)
+    assert (box["viewer_count"], box["is_published"]) == (1, True)
+
+    stream.close()
+    time.sleep(VIEWER_TIMEOUT + 1.5)
+    with sweeper.app_context():
+        assert sweep_rooms()["stale_viewers"] == 1
+    run_jobs(sweeper)
+    box = _box(server)
+    assert (box["viewer_count"], box["is_published"]) == (0, False)
+    streamer_id = streamer["user"]["id"]
+    assert publish_actions(sweeper, media_harness, streamer_id) == ["allow", "revoke"]
