@@ -5,8 +5,8 @@
     .venv/bin/python bench/chat.py --rate 100        # paced: latency at 100 messages/s
 
 Starts the whole system with `python -m mylivelinks.dev run` (embedded PostgreSQL and Redis
-in a temporary VAR_DIR, CHAT_RATE_LIMIT raised to `1000000 per second`, enough gunicorn
-threads for every listener), seeds --users posters and one listener account straight into
+in a temporary VAR_DIR, CHAT_RATE_LIMIT raised to `1000000 per second`, gunicorn's gevent
+workers), seeds --users posters and one listener account straight into
 the database, then:
 
 * a listener process holds --listeners SSE connections on
@@ -172,9 +172,7 @@ def _poster(args: tuple) -> list[tuple[str, float, float, int]]:
     return results
 
 
-def measure(
-    args: argparse.Namespace, var_dir: Path, port: int, posting: int, web_threads: int
-) -> None:
+def measure(args: argparse.Namespace, var_dir: Path, port: int, posting: int) -> None:
     """Seed, connect the listeners, post, print the report."""
     context = multiprocessing.get_context("spawn")
     listener = None
@@ -233,7 +231,6 @@ def measure(
             "post_p95_ms": round(percentile(post_ms, 0.95), 1) if post_ms else None,
             "delivery": delivery,
             "web_workers": args.web_workers,
-            "web_threads": web_threads,
             "cpus": os.cpu_count(),
         }
         print(json.dumps(report), flush=True)
@@ -261,16 +258,13 @@ def main() -> None:
     args = parser.parse_args()
 
     posting = args.client_processes * args.client_threads
-    # Each open stream holds a thread: enough for all of them in one worker, plus the posts.
-    web_threads = args.listeners + posting + 16
     with running_system(
         "chat-bench-",
         keep=args.keep,
         web_workers=args.web_workers,
-        web_threads=web_threads,
         extra={"CHAT_RATE_LIMIT": HIGH_RATE_LIMIT},
     ) as (var_dir, port):
-        measure(args, var_dir, port, posting, web_threads)
+        measure(args, var_dir, port, posting)
 
 
 if __name__ == "__main__":

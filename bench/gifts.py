@@ -256,7 +256,6 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--floor-connections", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
     args = parser.parse_args()
 
@@ -264,7 +263,6 @@ def main() -> None:
         "gifts-bench-",
         keep=args.keep,
         web_workers=args.web_workers,
-        web_threads=args.web_threads,
         extra={
             "GIFT_RATE_LIMIT": HIGH_RATE_LIMIT,
             "STREAMER_TIMEOUT_SECONDS": LONG_SECONDS,

@@ -61,8 +61,9 @@ def start_api(directory: Path, var_dir: Path, args: argparse.Namespace, extra: s
         "DATABASE_URL": database_url(var_dir),
         "REDIS_URL": f"unix://{redis_socket(var_dir)}",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+        "SSE_MAX_LISTENERS": str(args.listeners),
     }
-    command = gunicorn_arguments("127.0.0.1", port, args.web_workers, args.web_threads)
+    command = gunicorn_arguments("127.0.0.1", port, args.web_workers, args.listeners)
     process = subprocess.Popen(
         [*command, *shlex.split(extra)],
         cwd=directory,
@@ -137,11 +138,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP connections")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=16)
+    parser.add_argument(
+        "--listeners",
+        type=int,
+        default=10000,
+        help="SSE_MAX_LISTENERS, which sizes each gevent worker's connections",
+    )
     args = parser.parse_args()
 
     with running_system(
-        "gifts-ab-", web_workers=args.web_workers, web_threads=args.web_threads, extra=SETTINGS
+        "gifts-ab-", web_workers=args.web_workers, listeners=args.listeners, extra=SETTINGS
     ) as (var_dir, _):
         log(f"seeding {args.senders} senders")
         seeded = seed(var_dir, args.senders)

@@ -286,7 +286,6 @@ def main() -> None:
     )
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
     args = parser.parse_args()
 
@@ -294,7 +293,6 @@ def main() -> None:
         "leaderboards-bench-",
         keep=args.keep,
         web_workers=args.web_workers,
-        web_threads=args.web_threads,
     ) as (var_dir, args.port):
         log(f"loading {args.gifts:,} gifts by {args.gifters:,} gifters to {args.streamers:,}")
         app = seed(var_dir, args)

@@ -1,9 +1,9 @@
 """The whole system for a benchmark: start it in a VAR_DIR, reach its stores, seed, stop it.
 
 `start_system` runs `make run`'s supervisor (`python -m mylivelinks.dev run`: embedded
-PostgreSQL and Redis, gunicorn, the RQ worker) on a free port and returns once /readyz
-answers; `stop_system` ends it; `running_system` does both around a `with` block, in a
-temporary VAR_DIR. `seeding_app` is an app on the same database and Redis, to
+PostgreSQL and Redis, gunicorn's gevent workers, the RQ worker) on a free port and returns
+once /readyz answers; `stop_system` ends it; `running_system` does both around a `with`
+block, in a temporary VAR_DIR. `seeding_app` is an app on the same database and Redis, to
 seed straight through the services. `KeepAliveClient` and `run_threads` serve their client
 processes.
 Shared by the benchmarks that start their own system.
@@ -97,18 +97,22 @@ def start_system(
     port: int,
     *,
     web_workers: int,
-    web_threads: int = 16,
+    listeners: int | None = None,
     extra: dict[str, str] | None = None,
     ready_timeout: float = 180,
 ) -> subprocess.Popen:
-    """`make run`'s supervisor on `port` with `extra` settings; returns once /readyz answers."""
+    """`make run`'s supervisor on `port` with `extra` settings; returns once /readyz answers.
+
+    The API runs on gunicorn's gevent worker; `listeners` sets SSE_MAX_LISTENERS (the event
+    streams each worker takes, which sizes its connections and the supervisor's open-file
+    limit), else the setting's default."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         {
             "VAR_DIR": str(var_dir),
             "PORT": str(port),
             "WEB_WORKERS": str(web_workers),
-            "WEB_THREADS": str(web_threads),
+            **({"SSE_MAX_LISTENERS": str(listeners)} if listeners else {}),
             "LOG_LEVEL": "WARNING",
             **(extra or {}),
         }
