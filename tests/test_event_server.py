@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -228,3 +229,55 @@ def test_an_open_room_stream_keeps_its_viewer_present_without_heartbeats(
     assert (box["viewer_count"], box["is_published"]) == (0, False)
     streamer_id = streamer["user"]["id"]
     assert publish_actions(sweeper, media_harness, streamer_id) == ["allow", "revoke"]
+
+
+SEND_TIMEOUT = 2
+FAST_LISTENERS = 10
+# About 6 MB in all: more than the stuck client's socket buffers on both ends hold (Linux
+# grows a loopback send buffer to about 3 MB while the receiver takes nothing).
+LARGE_EVENTS, LARGE_EVENT_BYTES = 48, 128 * 1024
+
+
+def test_a_client_that_never_reads_is_dropped_without_slowing_the_others(serve, app, main_room):
+    server = serve(
+        SSE_MAX_LISTENERS=FAST_LISTENERS + 1,
+        SSE_SEND_TIMEOUT_SECONDS=SEND_TIMEOUT,
+        SSE_KEEPALIVE_SECONDS=0.5,
+    )
+    token = server.register()["access_token"]
+    (stuck,) = _open(server, 1, token, rcvbuf=4096)  # reads its first block, then never
+    fast = _open(server, FAST_LISTENERS, token)
+    full = server.open_stream("main", token)
+    assert not wait_for([full], started, timeout=5)
+    assert full.status == 503
+
+    published_at: dict[int, float] = {}
+
+    def publish() -> None:
+        with app.app_context():
+            for n in range(LARGE_EVENTS):
+                published_at[n] = time.monotonic()
+                publish_room_event("main", "test:large", {"n": n, "pad": "x" * LARGE_EVENT_BYTES})
+                time.sleep(0.04)
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    late = wait_for(fast, lambda s: len(s.events) >= LARGE_EVENTS, timeout=20)
+    publisher.join()
+    assert not late, f"{len(late)} readers did not get every event; log:\n{server.log()}"
+    delays = sorted(
+        block.received_at - published_at[json.loads(block.fields["data"])["n"]]
+        for stream in fast
+        for block in stream.events
+    )
+    p95 = delays[int(len(delays) * 0.95)]
+    print(f"delivery to {len(fast)} readers: p95 {p95:.3f} s, max {delays[-1]:.3f} s")
+    assert p95 < 1.0
+
+    # The server gives up the stuck stream's write: its slot is free again.
+    again = _admitted_after(server, token, timeout=SEND_TIMEOUT + 5)
+    wait_for([stuck], lambda s: False, timeout=5)  # now read what it was sent, to the end
+    assert stuck.closed
+    assert len(stuck.events) < LARGE_EVENTS
+    for stream in [*fast, again]:
+        stream.close()
