@@ -20,8 +20,9 @@ from mylivelinks import create_app
 from mylivelinks.dev import raise_open_files_limit
 from mylivelinks.events.streams import GIFT_SENT, publish_room_event
 from mylivelinks.jobs.publishing import sweep_rooms
-from tests.conftest import make_config
+from tests.conftest import TEST_SECRET_KEY, make_config
 from tests.event_server import EventServer, EventStream, started, wait_for
+from tests.fakes.media import MediaHarness, build_harness
 from tests.media_checks import publish_actions
 from tests.money import grant, run_jobs
 
@@ -64,7 +65,7 @@ def _go_live(server: EventServer, streamer: dict) -> None:
 
 def _open(server: EventServer, count: int, token: str, **options) -> list[EventStream]:
     streams = [server.open_stream("main", token, **options) for _ in range(count)]
-    late = wait_for(streams, started, timeout=15)
+    late = wait_for(streams, started, timeout=10 + count / 100)
     assert not late, f"{len(late)} streams got no first block; log:\n{server.log()}"
     return streams
 
@@ -281,3 +282,27 @@ def test_a_client_that_never_reads_is_dropped_without_slowing_the_others(serve, 
     assert len(stuck.events) < LARGE_EVENTS
     for stream in [*fast, again]:
         stream.close()
+
+
+@pytest.fixture
+def livekit(server_urls) -> Iterator[MediaHarness]:
+    """The fake LiveKit server, for a server configured against it."""
+    harness = build_harness("livekit", server_urls["REDIS_URL"], TEST_SECRET_KEY)
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+def test_the_livekit_adapter_and_its_asyncio_loop_work_under_gevent(serve, main_room, livekit):
+    server = serve(**livekit.settings())
+    streamer, viewer = server.register(), server.register()
+    _go_live(server, streamer)  # creates the vendor room through LiveKit's RoomService
+    opened = server.request("POST", f"{ROOM}/boxes/1/viewers", token=viewer["access_token"])
+    assert opened.status == 200, opened.body
+    assert opened.body["credentials"]["provider"] == "livekit"
+    assert [(call["action"], call["room"]) for call in livekit.calls()] == [("open_room", "main")]
+    # A second vendor call from another request, on the adapter's loop started by the first.
+    other = server.register()
+    reply = server.request("POST", "/api/v1/rooms/main/live", {}, other["access_token"])
+    assert reply.status == 201, reply.body
+    assert [call["action"] for call in livekit.calls()] == ["open_room", "open_room"]
