@@ -1,12 +1,29 @@
-"""Fan-out latency: one room event received by many SSE clients of a running server.
+"""Fan-out latency: one room event received by many SSE clients of one node.
 
-Start the system with `make run` (or point --base-url elsewhere), then:
-    .venv/bin/python bench/sse_fanout.py --clients 500 --events 20
+    .venv/bin/python bench/sse_fanout.py --start --clients 10000 --events 60 --interval 1
+    .venv/bin/python bench/sse_fanout.py --clients 500 --events 20    # a `make run` server
 
-The clients are asyncio raw-socket connections in this process (standard library only).
-Events are published to the room's Redis stream the way the app does it
-(`publish_room_event`), each carrying its publish time; a client's latency is its receive
-time minus that. Prints one JSON line.
+With --start it starts the whole system itself (`python -m mylivelinks.dev run` in a
+temporary VAR_DIR, --web-workers gevent workers, SSE_MAX_LISTENERS above --clients so one
+worker may hold them all); otherwise it uses the server at --base-url and its Redis at
+--redis-url. It raises its own open-file limit to the hard limit (its client processes
+inherit it), then:
+
+* memory: the RSS of the gunicorn worker(s) before any listener connects;
+* connect: --clients listeners, asyncio raw sockets (bench/sse_client.py) split over
+  --client-processes processes, on `GET /api/v1/rooms/{room}/events?access_token=...`;
+  once all are connected and --idle-seconds have passed, the RSS again: (after - before) /
+  listeners is the memory per idle listener;
+* events: --events events, one every --interval seconds, published to the room's Redis
+  stream the way the app does it (`publish_room_event`), each carrying its publish time; a
+  delivery's latency is its receive time minus that (one clock: same machine);
+* meanwhile a separate client process sends `GET /healthz` every --healthz-interval
+  seconds, each on a new connection, and records its latency.
+
+Which side limits: each client process reports the CPU it used and how late its event
+loop woke (a 50 ms ticker) during the events, and the CPU of each role (web, redis, ...)
+is read from /proc; a client process near one core or with a late loop measures itself.
+Prints one JSON line; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -14,7 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
+import resource
+import socket
 import statistics
 import time
 import urllib.parse
@@ -22,13 +42,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from flask import Flask
-from redis import Redis
 from sse_client import SSEListener, close_all, connect_all
-
-from mylivelinks.events.streams import publish_room_event
+from system import CpuMeter, log, redis_socket, running_system
 
 EVENT_TYPE = "bench:ping"
+LAG_TICK_SECONDS = 0.05
+# How long the clients wait for the last event to reach all of them.
+DRAIN_SECONDS = 15
 
 
 def register(base: str) -> str:
@@ -50,6 +70,66 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
+def raise_open_files() -> int:
+    """This process's soft open-file limit raised to the hard one; the limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- the server's processes ---------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process: pid -> (parent pid, command line)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        found[int(pid)] = (parent, command)
+    return found
+
+
+def gunicorn_workers(under: int | None) -> list[int]:
+    """The gunicorn workers (a gunicorn process whose parent is gunicorn), descendants of
+    `under` when given."""
+    table = _processes()
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            if pid == under:
+                return True
+            pid = table.get(pid, (0, ""))[0]
+        return False
+
+    return sorted(
+        pid
+        for pid, (parent, command) in table.items()
+        if "gunicorn" in command
+        and "gunicorn" in table.get(parent, (0, ""))[1]
+        and (under is None or descends(pid))
+    )
+
+
+def rss_bytes(pids: list[int]) -> int:
+    """The resident memory of `pids`, summed (VmRSS)."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+# --- the listeners, in client processes ----------------------------------------------------
+
+
 class Client(SSEListener):
     """One SSE connection; records the latency of every bench event it receives."""
 
@@ -58,58 +138,223 @@ class Client(SSEListener):
         self.latencies: dict[int, float] = {}
 
     def handle(self, block: bytes, received: float) -> None:
+        if b"event: " + EVENT_TYPE.encode() not in block:
+            return  # a keep-alive
         fields = dict(line.partition(b": ")[::2] for line in block.split(b"\n"))
-        if fields.get(b"event") == EVENT_TYPE.encode():
-            data = json.loads(fields[b"data"])
-            self.latencies[data["seq"]] = received - data["sent_at"]
+        data = json.loads(fields[b"data"])
+        self.latencies[data["seq"]] = received - data["sent_at"]
 
 
-async def bench(args: argparse.Namespace, token: str) -> dict:
-    """Connect the clients, publish the events, gather the latencies."""
-    query = urllib.parse.urlencode({"access_token": token})
-    path = f"/api/v1/rooms/{args.room}/events?{query}"
-    publisher = Flask("sse_fanout")
-    publisher.extensions["redis"] = Redis.from_url(args.redis_url)
+def client_process(base_url: str, path: str, count: int, concurrency: int, pipe) -> None:
+    """A process holding `count` listeners; talks with the parent over `pipe`."""
+    asyncio.run(_client_main(base_url, path, count, concurrency, pipe))
 
-    clients = [Client() for _ in range(args.clients)]
-    tasks, connect_seconds = await connect_all(
-        clients, args.base_url, path, args.connect_concurrency
-    )
+
+async def _client_main(base_url: str, path: str, count: int, concurrency: int, pipe) -> None:
+    loop = asyncio.get_running_loop()
+    clients = [Client() for _ in range(count)]
+    try:
+        tasks, connect_seconds = await connect_all(clients, base_url, path, concurrency)
+    except TimeoutError:
+        tasks, connect_seconds = [], float("nan")
     connected = [client for client in clients if client.connected]
+    errors = [client.error for client in clients if client.error]
+    pipe.send(
+        {
+            "connected": len(connected),
+            "errors": len(errors),
+            "first_error": errors[0] if errors else None,
+            "connect_seconds": connect_seconds,
+        }
+    )
+    await loop.run_in_executor(None, pipe.recv)  # the events begin
 
-    for seq in range(args.events):
-        await asyncio.sleep(args.interval)
-        with publisher.app_context():
-            publish_room_event(args.room, EVENT_TYPE, {"seq": seq, "sent_at": time.time()})
-    deadline = time.monotonic() + 10
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_TICK_SECONDS)
+            lags.append(time.monotonic() - before - LAG_TICK_SECONDS)
+
+    cpu_before, started = time.process_time(), time.monotonic()
+    ticking = asyncio.create_task(ticker())
+    events = await loop.run_in_executor(None, pipe.recv)  # the last one is published
+    deadline = time.monotonic() + DRAIN_SECONDS
     while time.monotonic() < deadline:
-        if all(len(client.latencies) == args.events for client in connected):
+        if all(len(client.latencies) == events for client in connected):
             break
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
+    cpu, wall = time.process_time() - cpu_before, time.monotonic() - started
+    ticking.cancel()
+    by_event: dict[int, list[float]] = {}
+    for client in connected:
+        for seq, latency in client.latencies.items():
+            by_event.setdefault(seq, []).append(latency)
+    dropped = [client.error for client in connected if client.error]
+    pipe.send(
+        {
+            "by_event": by_event,
+            "dropped": len(dropped),
+            "first_drop": dropped[0] if dropped else None,
+            "cpu_seconds": cpu,
+            "wall_seconds": wall,
+            "lags": lags,
+        }
+    )
     await close_all(tasks)
 
-    latencies = sorted(ms * 1000 for c in connected for ms in c.latencies.values())
-    # Per event: when its last client had it (the fan-out is complete).
-    slowest = [
-        max(c.latencies[seq] for c in connected if seq in c.latencies) * 1000
-        for seq in range(args.events)
-        if any(seq in c.latencies for c in connected)
+
+# --- /healthz from a separate client -------------------------------------------------------
+
+
+def _healthz_once(port: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        status = int(reply.split(b" ", 2)[1])
+    except (OSError, ValueError, IndexError):
+        status = 0
+    return time.perf_counter() - started, status
+
+
+def healthz_process(port: int, interval: float, limit_seconds: float, pipe) -> None:
+    """`GET /healthz` on a new connection every `interval` s until told to stop (or for
+    `limit_seconds`); sends back (latency, status) of each."""
+    samples = []
+    stop_at = time.monotonic() + limit_seconds
+    next_at = time.monotonic()
+    while time.monotonic() < stop_at and not pipe.poll(max(0.0, next_at - time.monotonic())):
+        samples.append(_healthz_once(port))
+        next_at += interval
+    pipe.send(samples)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _ms(values: list[float], fraction: float) -> float | None:
+    return round(percentile(values, fraction) * 1000, 1) if values else None
+
+
+def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
+    """Connect the clients, publish the events, gather the latencies."""
+    from flask import Flask
+    from redis import Redis
+
+    from mylivelinks.events.streams import publish_room_event
+
+    query = urllib.parse.urlencode({"access_token": token})
+    path = f"/api/v1/rooms/{args.room}/events?{query}"
+    port = urllib.parse.urlsplit(args.base_url).port or 80
+    publisher = Flask("sse_fanout")
+    publisher.extensions["redis"] = Redis.from_url(args.redis_url)
+    context = multiprocessing.get_context("spawn")
+
+    for _ in range(5):
+        _healthz_once(port)
+    rss_before = rss_bytes(workers) if workers else None
+    log(f"connecting {args.clients} listeners from {args.client_processes} processes")
+    shares = [
+        len(range(i, args.clients, args.client_processes)) for i in range(args.client_processes)
     ]
-    errors = [client.error for client in clients if client.error]
+    pipes, processes = [], []
+    concurrency = max(1, args.connect_concurrency // args.client_processes)
+    for share in shares:
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=client_process, args=(args.base_url, path, share, concurrency, theirs)
+        )
+        process.start()
+        pipes.append(ours)
+        processes.append(process)
+    try:
+        connects = [pipe.recv() for pipe in pipes]
+        connected = sum(c["connected"] for c in connects)
+        log(f"{connected} connected; idle {args.idle_seconds} s")
+        time.sleep(args.idle_seconds)
+        rss_idle = rss_bytes(workers) if workers else None
+
+        run_seconds = args.events * args.interval + DRAIN_SECONDS + 30
+        ours, theirs = context.Pipe()
+        prober = context.Process(
+            target=healthz_process, args=(port, args.healthz_interval, run_seconds, theirs)
+        )
+        prober.start()
+        log(f"{args.events} events, one every {args.interval} s")
+        with CpuMeter() as cpu:
+            for pipe in pipes:
+                pipe.send("go")
+            first = time.monotonic() + args.interval
+            for seq in range(args.events):
+                time.sleep(max(0.0, first + seq * args.interval - time.monotonic()))
+                with publisher.app_context():
+                    publish_room_event(args.room, EVENT_TYPE, {"seq": seq, "sent_at": time.time()})
+            for pipe in pipes:
+                pipe.send(args.events)
+            results = [pipe.recv() for pipe in pipes]
+        ours.send("stop")
+        healthz = ours.recv()
+        prober.join(10)
+        rss_after = rss_bytes(workers) if workers else None
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
+
+    latencies = sorted(x for r in results for values in r["by_event"].values() for x in values)
+    slowest = []
+    for seq in range(args.events):
+        values = [x for r in results for x in r["by_event"].get(seq, [])]
+        if values:
+            slowest.append(max(values))
+    health = sorted(latency for latency, _ in healthz)
+    lags = sorted(x for r in results for x in r["lags"])
+    rss_delta = rss_idle - rss_before if workers else None
     return {
         "clients": args.clients,
-        "connected": len(connected),
-        "errors": len(errors),  # failed to connect, or dropped before the end
-        "first_error": errors[0] if errors else None,
-        "connect_seconds": round(connect_seconds, 2),
+        "client_processes": args.client_processes,
+        "connected": connected,
+        "connect_errors": sum(c["errors"] for c in connects),
+        "first_error": next((c["first_error"] for c in connects if c["first_error"]), None),
+        "connect_seconds": round(max(c["connect_seconds"] for c in connects), 1),
+        "dropped": sum(r["dropped"] for r in results),
+        "first_drop": next((r["first_drop"] for r in results if r["first_drop"]), None),
         "events": args.events,
+        "interval_s": args.interval,
         "deliveries": len(latencies),
-        "expected_deliveries": len(connected) * args.events,
-        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
-        "max_ms": round(latencies[-1], 1) if latencies else None,
-        "last_client_median_ms": round(statistics.median(slowest), 1) if slowest else None,
+        "expected_deliveries": connected * args.events,
+        "p50_ms": _ms(latencies, 0.50),
+        "p95_ms": _ms(latencies, 0.95),
+        "p99_ms": _ms(latencies, 0.99),
+        "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "last_client_median_ms": round(statistics.median(slowest) * 1000, 1) if slowest else None,
+        "healthz": {
+            "requests": len(healthz),
+            "errors": sum(1 for _, status in healthz if status != 200),
+            "p50_ms": _ms(health, 0.50),
+            "p99_ms": _ms(health, 0.99),
+            "max_ms": round(health[-1] * 1000, 1) if health else None,
+        },
+        "web_workers": len(workers) if workers else None,
+        "rss_before_mb": round(rss_before / 2**20, 1) if workers else None,
+        "rss_idle_mb": round(rss_idle / 2**20, 1) if workers else None,
+        "rss_after_events_mb": round(rss_after / 2**20, 1) if workers else None,
+        "kb_per_idle_listener": round(rss_delta / connected / 1024, 1)
+        if workers and connected
+        else None,
+        # Which side limits: CPU per role over the events, and the clients' own view.
+        "cpu_seconds": {role: round(seconds, 1) for role, seconds in cpu.used.items()},
+        "events_wall_seconds": round(max(r["wall_seconds"] for r in results), 1),
+        "client_cpu_share": [round(r["cpu_seconds"] / r["wall_seconds"], 2) for r in results],
+        "client_loop_lag_p99_ms": _ms(lags, 0.99),
+        "client_loop_lag_max_ms": round(lags[-1] * 1000, 1) if lags else None,
+        "cpus": os.cpu_count(),
     }
 
 
@@ -122,19 +367,47 @@ def default_redis_url() -> str:
 
 
 def main() -> None:
-    """Parse the options, get a token, run the benchmark, print the summary."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Parse the options, start the system if asked, get a token, run, print the summary."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--start", action="store_true", help="start the system in a temp dir")
+    parser.add_argument("--web-workers", type=int, default=1, help="with --start")
     parser.add_argument("--base-url", default=os.environ.get("BASE_URL", "http://127.0.0.1:5000"))
     parser.add_argument("--redis-url", default=default_redis_url(), help="the server's Redis")
     parser.add_argument("--room", default="main")
     parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between events")
-    parser.add_argument("--connect-concurrency", type=int, default=50)
+    parser.add_argument("--connect-concurrency", type=int, default=200, help="in all")
+    parser.add_argument("--idle-seconds", type=float, default=5, help="before the idle RSS")
+    parser.add_argument("--healthz-interval", type=float, default=0.05)
     parser.add_argument("--token", help="an access token (default: register a new account)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR")
     args = parser.parse_args()
-    token = args.token or register(args.base_url)
-    print(json.dumps(asyncio.run(bench(args, token))))
+    open_files = raise_open_files()
+    if open_files < args.clients + 256:
+        raise SystemExit(f"open files limited to {open_files}: too few for the clients")
+
+    if not args.start:
+        token = args.token or register(args.base_url)
+        report = bench(args, token, gunicorn_workers(None))
+        print(json.dumps(report), flush=True)
+        return
+    with running_system(
+        "sse-fanout-",
+        keep=args.keep,
+        web_workers=args.web_workers,
+        # Connections need not split evenly between workers: each may take every client.
+        listeners=args.clients + 100,
+        ready_timeout=120,
+    ) as (var_dir, port):
+        args.base_url = f"http://127.0.0.1:{port}"
+        args.redis_url = f"unix://{redis_socket(var_dir)}"
+        token = args.token or register(args.base_url)
+        report = bench(args, token, gunicorn_workers(os.getpid()))
+        print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
