@@ -117,6 +117,17 @@ def gunicorn_workers(under: int | None) -> list[int]:
     )
 
 
+def open_sockets(pid: int) -> int:
+    """How many sockets `pid` holds open (its listeners, when idle)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
 def rss_bytes(pids: list[int]) -> int:
     """The resident memory of `pids`, summed (VmRSS)."""
     total = 0
@@ -278,6 +289,7 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         log(f"{connected} connected; idle {args.idle_seconds} s")
         time.sleep(args.idle_seconds)
         rss_idle = rss_bytes(workers) if workers else None
+        sockets = [open_sockets(pid) for pid in workers]
 
         run_seconds = args.events * args.interval + DRAIN_SECONDS + 30
         ours, theirs = context.Pipe()
@@ -334,6 +346,7 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         "p99_ms": _ms(latencies, 0.99),
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
         "last_client_median_ms": round(statistics.median(slowest) * 1000, 1) if slowest else None,
+        "last_client_ms": [round(x * 1000) for x in slowest],
         "healthz": {
             "requests": len(healthz),
             "errors": sum(1 for _, status in healthz if status != 200),
@@ -342,6 +355,7 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
             "max_ms": round(health[-1] * 1000, 1) if health else None,
         },
         "web_workers": len(workers) if workers else None,
+        "worker_sockets_idle": sockets if workers else None,
         "rss_before_mb": round(rss_before / 2**20, 1) if workers else None,
         "rss_idle_mb": round(rss_idle / 2**20, 1) if workers else None,
         "rss_after_events_mb": round(rss_after / 2**20, 1) if workers else None,
