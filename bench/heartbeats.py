@@ -65,7 +65,7 @@ def seed(var_dir: Path, viewers: int) -> list[str]:
     from mylivelinks.extensions import db
     from mylivelinks.models import Profile
     from mylivelinks.services.accounts.tokens import mint_access_token
-    from mylivelinks.services.rooms import live, watching
+    from mylivelinks.services.rooms import live, presence, watching
     from mylivelinks.services.rooms.state import get_room
 
     app = seeding_app(var_dir, **LONG_LIVED)
@@ -89,6 +89,9 @@ def seed(var_dir: Path, viewers: int) -> list[str]:
             by_viewer[person.id] = sorted(rng.sample(range(1, 13), 3))
             for position in by_viewer[person.id]:
                 watching.open_box(room, position, person, now)
+        # Seeding takes a while: present as of now, or the first sweep after the commit
+        # removes whoever the load has not reached yet (their presence dates from `now`).
+        presence.refresh_listening([(p.id, "main") for p in people], datetime.now(UTC))
         db.session.commit()
         return [
             json.dumps({"token": mint_access_token(person)[0], "positions": by_viewer[person.id]})
