@@ -238,7 +238,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         parse_positive_number,
         10,
         "how often each process marks the viewers with an open room event stream present in "
-        "the boxes they have open (one Redis call for all of them); keep it well under "
+        "the boxes they have open (one Redis call per 500 of them); keep it well under "
         "VIEWER_TIMEOUT_SECONDS",
     ),
     Setting(

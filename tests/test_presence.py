@@ -123,3 +123,14 @@ def test_an_open_room_stream_refreshes_its_viewers_boxes_in_that_room_only(app):
             elsewhere: set(),
         }
         assert presence.refresh_listening([], now) == 0
+
+
+def test_listeners_are_refreshed_in_calls_of_a_bounded_size(app):
+    stream_id, then, now = uuid.uuid4(), datetime.now(UTC) - timedelta(minutes=5), datetime.now(UTC)
+    viewers = [uuid.uuid4() for _ in range(2 * presence.LISTENERS_PER_CALL + 1)]
+    with app.app_context():
+        for viewer in viewers:
+            presence.viewer_seen("main", 1, stream_id, viewer, then)
+        assert presence.refresh_listening([(v, "main") for v in viewers], now) == len(viewers)
+        recent = now - timedelta(seconds=1)
+        assert presence.active_viewers([stream_id], recent) == {stream_id: set(viewers)}

@@ -5,7 +5,7 @@ Retry-After, so listeners never make other requests wait (`admit`). A write the 
 not take within SSE_SEND_TIMEOUT_SECONDS drops its stream (`drop_when_stuck`): its socket
 buffer is full, and it resumes with `Last-Event-ID` once it reads again. While a viewer's
 room stream is open, the process marks them present in the boxes of that room they have
-open, all its listeners in one Redis call every SSE_PRESENCE_SECONDS.
+open, all its listeners every SSE_PRESENCE_SECONDS in one Redis call per 500 of them.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class Listeners:
     """This process's open event streams: how many, and which viewers listen to which room.
 
     A thread (a greenlet under gevent) started with the first room listener marks every
-    listening viewer present in the boxes of that room they have open, in one Redis call
-    per SSE_PRESENCE_SECONDS, for as long as the process lives.
+    listening viewer present in the boxes of that room they have open every
+    SSE_PRESENCE_SECONDS (one Redis call per 500 of them), for as long as the process lives.
     """
 
     def __init__(self) -> None:

@@ -4,7 +4,7 @@ The database says who has which box open (`box_viewers`) and which streams are l
 says who is still there. Heartbeats are the hottest request of the service, so they touch
 Redis only: one script refreshes every box the caller has open and their own stream. A
 viewer with an open room event stream needs no heartbeat: each process refreshes all of
-its listeners' boxes with one script per interval (`refresh_listening`).
+its listeners' boxes with one script per 500 listeners per interval (`refresh_listening`).
 
 Keys (scores are epoch seconds):
 - `presence:stream:{stream_id}` sorted set, viewer id → last heartbeat;
@@ -29,6 +29,8 @@ from flask import current_app
 from mylivelinks.extensions import get_redis
 
 STREAMERS_KEY = "presence:streamers"
+# Listeners refreshed per script call: about 8 ms of Redis time each.
+LISTENERS_PER_CALL = 500
 NOT_LIVE = "-"
 UNKNOWN = -1  # the streamer outcome when Redis knows nothing of the caller
 
@@ -190,18 +192,19 @@ def refresh(
 
 
 def refresh_listening(listeners: Iterable[tuple[uuid.UUID, str]], now: datetime) -> int:
-    """Mark each (viewer, room slug) present in every box of the room they have open, in
-    one Redis call: an open room event stream stands for their heartbeats. The boxes
-    refreshed."""
-    args: list[str] = []
-    for viewer_id, slug in listeners:
-        args += [str(viewer_id), slug]
-    if not args:
-        return 0
-    refreshed = _script("refresh_listening", _REFRESH_LISTENING)(
-        keys=[], args=[now.timestamp(), _ttl(), *args]
-    )
-    return int(refreshed)
+    """Mark each (viewer, room slug) present in every box of the room they have open: an
+    open room event stream stands for their heartbeats. One Redis call per
+    LISTENERS_PER_CALL listeners, so no call holds Redis for long. The boxes refreshed."""
+    pairs = list(listeners)
+    script = _script("refresh_listening", _REFRESH_LISTENING)
+    ttl = _ttl()
+    refreshed = 0
+    for start in range(0, len(pairs), LISTENERS_PER_CALL):
+        args: list[str] = []
+        for viewer_id, slug in pairs[start : start + LISTENERS_PER_CALL]:
+            args += [str(viewer_id), slug]
+        refreshed += int(script(keys=[], args=[now.timestamp(), ttl, *args]))
+    return refreshed
 
 
 def active_viewers(stream_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, set]:
