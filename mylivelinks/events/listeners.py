@@ -91,6 +91,7 @@ class Listeners:
 
 
 def listeners() -> Listeners:
+    """This app's event streams in this process."""
     return current_app.extensions.setdefault("event_listeners", Listeners())
 
 
