@@ -22,11 +22,13 @@ CLOSE_MEDIA_ROOM = "mylivelinks.jobs.publishing.close_media_room"
 APPLY_MEDIA_EVENT = "mylivelinks.jobs.media.apply_media_event"
 END_STREAM_IF_STILL_GONE = "mylivelinks.jobs.media.end_stream_if_still_gone"
 NOTIFY_FOLLOWERS = "mylivelinks.jobs.notifications.notify_followers"
+APPLY_PAYMENT_EVENT = "mylivelinks.jobs.payments.apply_payment_event"
 
 # A job waiting in the queue makes another one pointless; a retry scheduled for later does
 # not (the sweep may find the vendor back sooner, and running twice is harmless).
 PENDING = ("queued",)
 FOLLOWER_RETRY_SECONDS = [5, 30, 120]
+PAYMENT_EVENT_RETRY_SECONDS = [5, 30, 120, 600, 1800]
 
 
 def _waiting(job_id: str) -> bool:
@@ -91,4 +93,14 @@ def enqueue_follower_notifications(
         str(stream_id),
         cursor,
         retry=Retry(max=len(FOLLOWER_RETRY_SECONDS), interval=FOLLOWER_RETRY_SECONDS),
+    )
+
+
+def enqueue_payment_event(event_id: uuid.UUID) -> None:
+    """Queue the application of a stored payment event (one job id per event)."""
+    get_queue(DEFAULT_QUEUE).enqueue(
+        APPLY_PAYMENT_EVENT,
+        str(event_id),
+        job_id=f"payment-event-{event_id}",
+        retry=Retry(max=len(PAYMENT_EVENT_RETRY_SECONDS), interval=PAYMENT_EVENT_RETRY_SECONDS),
     )

@@ -1,7 +1,8 @@
 """Applying payment webhooks, and the sweeper that re-enqueues the ones left behind.
 
-`payments.events.receive_event` queues `apply_payment_event` by its dotted name once the
-event is committed; this module calls into payments and is never imported by it.
+`payments.events.receive_event` queues `apply_payment_event` by its dotted name
+(`jobs.enqueue`) once the event is committed; this module calls into payments and is never
+imported by it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import logging
 import uuid
 
 from mylivelinks.jobs.context import job
+from mylivelinks.jobs.enqueue import enqueue_payment_event
 from mylivelinks.payments.events import (
-    enqueue_payment_event,
     process_event,
     record_failure,
     stuck_event_ids,

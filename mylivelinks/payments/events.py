@@ -1,7 +1,8 @@
 """Storing provider webhooks and applying them to purchases, exactly once, in any order.
 
-A stored event is applied by the job `jobs.payments.apply_payment_event`, queued here by
-its dotted name: the job module imports this one, and this one never imports jobs.
+A stored event is applied by the job `jobs.payments.apply_payment_event`, queued by its
+dotted name through `jobs.enqueue` (which imports no service): the job module imports this
+one, and this one never imports the job module.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rq import Retry
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from mylivelinks.extensions import db, get_queue
-from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.extensions import db
+from mylivelinks.jobs.enqueue import enqueue_payment_event
 from mylivelinks.ledger.purchases import settle
 from mylivelinks.models.payments import (
     CoinPurchase,
@@ -29,8 +29,6 @@ from mylivelinks.payments.base import VerifiedPaymentEvent
 from mylivelinks.payments.facts import PaymentFacts
 from mylivelinks.transaction import after_commit
 
-APPLY_JOB = "mylivelinks.jobs.payments.apply_payment_event"
-APPLY_RETRY_SECONDS = [5, 30, 120, 600, 1800]
 # Statuses after which an event is never applied again.
 DONE = (PaymentEventStatus.PROCESSED, PaymentEventStatus.IGNORED)
 STUCK_AFTER = timedelta(minutes=2)
@@ -84,16 +82,6 @@ def receive_event(event: VerifiedPaymentEvent, raw_body: bytes) -> uuid.UUID | N
     if stored is not None:
         after_commit(lambda: enqueue_payment_event(stored))
     return stored
-
-
-def enqueue_payment_event(event_id: uuid.UUID) -> None:
-    """Queue the application of a stored event (one job id per event)."""
-    get_queue(DEFAULT_QUEUE).enqueue(
-        APPLY_JOB,
-        str(event_id),
-        job_id=f"payment-event-{event_id}",
-        retry=Retry(max=len(APPLY_RETRY_SECONDS), interval=APPLY_RETRY_SECONDS),
-    )
 
 
 def _purchase_for(provider: str, found: PaymentFacts) -> CoinPurchase | None:
