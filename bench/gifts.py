@@ -73,7 +73,7 @@ def seed(var_dir: Path, senders: int) -> dict:
     from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import GiftType, Profile
-    from mylivelinks.models.ledger import ADJUSTMENTS
+    from mylivelinks.models.ledger import AccountKind
     from mylivelinks.services.accounts.tokens import mint_access_token
     from mylivelinks.services.rooms import live
     from mylivelinks.services.rooms.state import get_room
@@ -102,7 +102,7 @@ def seed(var_dir: Path, senders: int) -> dict:
             credit_coins(
                 person.id,
                 FUNDING_COINS,
-                source_kind=ADJUSTMENTS,
+                source_kind=AccountKind.ADJUSTMENTS,
                 kind=TransferKind.ADJUSTMENT,
                 source_ref=str(person.id),
             )

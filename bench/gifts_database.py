@@ -143,7 +143,7 @@ def fill_history(url: str, target_entries: int) -> tuple[int, float]:
     from sqlalchemy import create_engine, text
 
     from mylivelinks.ledger.accounts import platform_account_id
-    from mylivelinks.models.ledger import PLATFORM_REVENUE
+    from mylivelinks.models.ledger import AccountKind
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     started = time.monotonic()
@@ -161,7 +161,7 @@ def fill_history(url: str, target_entries: int) -> tuple[int, float]:
                     "batch": uuid.uuid4().hex,
                     "count": count,
                     "users": users,
-                    "revenue": platform_account_id(PLATFORM_REVENUE),
+                    "revenue": platform_account_id(AccountKind.PLATFORM_REVENUE),
                 },
             )
             conn.execute(

@@ -81,7 +81,7 @@ def seed(var_dir, args):
     from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import Gift, GiftType
-    from mylivelinks.models.ledger import ADJUSTMENTS
+    from mylivelinks.models.ledger import AccountKind
     from mylivelinks.services.gifts.sending import send_gift
 
     app = seeding_app(var_dir, **LONG_LIVED)
@@ -95,7 +95,11 @@ def seed(var_dir, args):
             )
         ).one()
         credit_coins(
-            sender, 10, source_kind=ADJUSTMENTS, kind=TransferKind.ADJUSTMENT, source_ref="lb"
+            sender,
+            10,
+            source_kind=AccountKind.ADJUSTMENTS,
+            kind=TransferKind.ADJUSTMENT,
+            source_ref="lb",
         )
         rose = db.session.scalar(select(GiftType).where(GiftType.name == "Rose"))
         sent = send_gift(

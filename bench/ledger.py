@@ -60,7 +60,7 @@ def prepare(database_url: str) -> list[str]:
     from mylivelinks.ledger.booking import TransferKind
     from mylivelinks.ledger.wallet import credit_coins
     from mylivelinks.models import Profile
-    from mylivelinks.models.ledger import ADJUSTMENTS
+    from mylivelinks.models.ledger import AccountKind
 
     app = _app(database_url)
     with app.app_context():
@@ -76,7 +76,7 @@ def prepare(database_url: str) -> list[str]:
             credit_coins(
                 profile.id,
                 10_000_000,
-                source_kind=ADJUSTMENTS,
+                source_kind=AccountKind.ADJUSTMENTS,
                 kind=TransferKind.ADJUSTMENT,
                 source_ref=str(profile.id),
             )
@@ -108,7 +108,7 @@ def fill_history(database_url: str, target_entries: int) -> int:
 
     from mylivelinks.extensions import db
     from mylivelinks.ledger.accounts import platform_account_id
-    from mylivelinks.models.ledger import PLATFORM_REVENUE
+    from mylivelinks.models.ledger import AccountKind
 
     app = _app(database_url)
     with app.app_context():
@@ -122,7 +122,7 @@ def fill_history(database_url: str, target_entries: int) -> int:
                     "batch": uuid.uuid4().hex,
                     "count": count,
                     "users": USERS,
-                    "revenue": platform_account_id(PLATFORM_REVENUE),
+                    "revenue": platform_account_id(AccountKind.PLATFORM_REVENUE),
                 },
             )
             # Keep every cached balance equal to its entries (one set-based update).

@@ -16,7 +16,7 @@ from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.reconciliation import reconcile
 from mylivelinks.ledger.wallet import credit_coins
 from mylivelinks.models import Gift, PaymentEvent
-from mylivelinks.models.ledger import ADJUSTMENTS
+from mylivelinks.models.ledger import AccountKind
 from tests.fakes import stripe_events
 
 STRIPE_KEY = "sk_test_mylivelinks_0123456789"
@@ -130,7 +130,7 @@ def grant(app: Flask, session: dict, coins: int) -> None:
         credit_coins(
             uuid.UUID(session["user"]["id"]),
             coins,
-            source_kind=ADJUSTMENTS,
+            source_kind=AccountKind.ADJUSTMENTS,
             kind=TransferKind.ADJUSTMENT,
             source_ref=str(uuid.uuid4()),
         )

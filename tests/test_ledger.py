@@ -28,7 +28,7 @@ from mylivelinks.ledger.errors import (
 )
 from mylivelinks.ledger.wallet import adjust_coins, credit_coins, take_back_coins, wallet
 from mylivelinks.models import GiftType, Profile
-from mylivelinks.models.ledger import ADJUSTMENTS, PLATFORM_REVENUE, PURCHASES_CLEARING
+from mylivelinks.models.ledger import AccountKind
 from mylivelinks.services.gifts.sending import SentGift, send_gift
 from mylivelinks.transaction import commit_each_statement
 from tests.money import assert_ledger_consistent
@@ -47,7 +47,7 @@ def fund(profile: Profile, coins: int) -> None:
     credit_coins(
         profile.id,
         coins,
-        source_kind=ADJUSTMENTS,
+        source_kind=AccountKind.ADJUSTMENTS,
         kind=TransferKind.ADJUSTMENT,
         source_ref=str(uuid.uuid4()),
     )
@@ -83,7 +83,7 @@ def spend(sender_id: uuid.UUID, coins: int, recipient: str, mode: str) -> SentGi
 def revenue_balance() -> int:
     return db.session.scalar(
         text("SELECT sum(balance) FROM ledger_accounts WHERE kind = :kind"),
-        {"kind": PLATFORM_REVENUE},
+        {"kind": AccountKind.PLATFORM_REVENUE},
     )
 
 
@@ -123,7 +123,10 @@ def test_an_adjustment_replayed_is_a_noop_and_with_other_amounts_refused(app):
 )
 def test_unbalanced_or_malformed_transfers_are_refused(app, amounts):
     with app.app_context():
-        accounts = [platform_account_id(ADJUSTMENTS), platform_account_id(PLATFORM_REVENUE)]
+        accounts = [
+            platform_account_id(AccountKind.ADJUSTMENTS),
+            platform_account_id(AccountKind.PLATFORM_REVENUE),
+        ]
         with pytest.raises(UnbalancedTransfer):
             Transfer.of(
                 [Posting(a, amount) for a, amount in zip(accounts, amounts, strict=False)],
@@ -149,7 +152,10 @@ def test_a_balance_past_the_database_range_is_refused_with_nothing_written(app):
         fan = new_profile("ledger_whale")
         open_user_accounts(fan.id)
         coins = user_accounts(fan.id).coins
-        huge = [Posting(platform_account_id(ADJUSTMENTS), -(2**62)), Posting(coins, 2**62)]
+        huge = [
+            Posting(platform_account_id(AccountKind.ADJUSTMENTS), -(2**62)),
+            Posting(coins, 2**62),
+        ]
         book(Transfer.of(huge, kind=TransferKind.ADJUSTMENT, source_ref="whale-1"))
         with pytest.raises(AmountOutOfRange), db.session.begin_nested():
             book(Transfer.of(huge, kind=TransferKind.ADJUSTMENT, source_ref="whale-2"))
@@ -171,9 +177,13 @@ def test_take_back_more_than_remains_books_debt_freezes_and_next_credit_repays(
         with pytest.raises(SpendingFrozen):
             spend(fan.id, 1, "ledger_debtor_star", gift_mode)
         purchase = TransferKind.PURCHASE
-        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind=purchase, source_ref="p-1")
+        credit_coins(
+            fan.id, 5, source_kind=AccountKind.PURCHASES_CLEARING, kind=purchase, source_ref="p-1"
+        )
         assert (wallet(fan.id).coin_balance, wallet(fan.id).debt_coins) == (0, 3)
-        credit_coins(fan.id, 5, source_kind=PURCHASES_CLEARING, kind=purchase, source_ref="p-2")
+        credit_coins(
+            fan.id, 5, source_kind=AccountKind.PURCHASES_CLEARING, kind=purchase, source_ref="p-2"
+        )
         state = wallet(fan.id)
         assert (state.coin_balance, state.debt_coins, state.frozen) == (2, 0, False)
 
@@ -269,7 +279,11 @@ def test_a_user_without_accounts_has_nothing_to_spend(app, main_room):
 def test_a_credit_replayed_with_another_amount_is_refused(app):
     with app.app_context():
         fan = new_profile("ledger_replayed")
-        buy = {"source_kind": PURCHASES_CLEARING, "kind": TransferKind.PURCHASE, "source_ref": "b"}
+        buy = {
+            "source_kind": AccountKind.PURCHASES_CLEARING,
+            "kind": TransferKind.PURCHASE,
+            "source_ref": "b",
+        }
         credit_coins(fan.id, 5, **buy)
         again = credit_coins(fan.id, 5, **buy)
         assert again.replayed

@@ -13,12 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from mylivelinks.extensions import db
 from mylivelinks.models.ledger import (
     PLATFORM_ACCOUNT_KINDS,
-    PLATFORM_REVENUE,
     REVENUE_SHARDS,
     USER_ACCOUNT_KINDS,
-    USER_COINS,
-    USER_DEBT,
-    USER_EARNINGS,
+    AccountKind,
     LedgerAccount,
 )
 
@@ -26,7 +23,7 @@ _NAMESPACE = uuid.UUID("6f1d3c2a-5b7e-4e8f-9a0b-1c2d3e4f5a6b")
 
 
 def _shards(kind: str) -> int:
-    return REVENUE_SHARDS if kind == PLATFORM_REVENUE else 1
+    return REVENUE_SHARDS if kind == AccountKind.PLATFORM_REVENUE else 1
 
 
 @functools.cache  # a few dozen platform accounts
@@ -41,7 +38,9 @@ def platform_account_id(kind: str, shard: int = 0) -> uuid.UUID:
 
 def revenue_account_id(source_ref: str) -> uuid.UUID:
     """The platform revenue shard that a transfer with this source_ref pays into."""
-    return platform_account_id(PLATFORM_REVENUE, zlib.crc32(source_ref.encode()) % REVENUE_SHARDS)
+    return platform_account_id(
+        AccountKind.PLATFORM_REVENUE, zlib.crc32(source_ref.encode()) % REVENUE_SHARDS
+    )
 
 
 def open_platform_accounts() -> int:
@@ -80,9 +79,9 @@ class UserAccounts:
 def user_accounts(profile_id: uuid.UUID) -> UserAccounts:
     """The ids of a user's accounts, without touching the database."""
     return UserAccounts(
-        coins=user_account_id(profile_id, USER_COINS),
-        earnings=user_account_id(profile_id, USER_EARNINGS),
-        debt=user_account_id(profile_id, USER_DEBT),
+        coins=user_account_id(profile_id, AccountKind.USER_COINS),
+        earnings=user_account_id(profile_id, AccountKind.USER_EARNINGS),
+        debt=user_account_id(profile_id, AccountKind.USER_DEBT),
     )
 
 

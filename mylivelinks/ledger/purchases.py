@@ -5,7 +5,7 @@ from __future__ import annotations
 from mylivelinks.extensions import db
 from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.wallet import credit_coins, take_back_coins
-from mylivelinks.models.ledger import PURCHASES_CLEARING
+from mylivelinks.models.ledger import AccountKind
 from mylivelinks.models.payments import CoinPurchase, DisputeState, PurchaseStatus
 
 
@@ -50,7 +50,7 @@ def settle(purchase: CoinPurchase) -> None:
         credit_coins(
             purchase.profile_id,
             target_credit - purchase.coins_credited,
-            source_kind=PURCHASES_CLEARING,
+            source_kind=AccountKind.PURCHASES_CLEARING,
             kind=TransferKind.PURCHASE,
             source_ref=payment_ref,
             details=details,

@@ -18,7 +18,7 @@ from mylivelinks.ledger.accounts import (
     user_accounts,
 )
 from mylivelinks.ledger.booking import Booking, Posting, Transfer, TransferKind, book, booked
-from mylivelinks.models.ledger import ADJUSTMENTS, CENTICOINS_PER_COIN, REVERSALS_CLEARING
+from mylivelinks.models.ledger import CENTICOINS_PER_COIN, AccountKind
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def take_back_coins(
     return book(
         Transfer.of(
             [
-                Posting(platform_account_id(REVERSALS_CLEARING), amount),
+                Posting(platform_account_id(AccountKind.REVERSALS_CLEARING), amount),
                 Posting(accounts.coins, -taken),
                 Posting(accounts.debt, -(amount - taken)),
             ],
@@ -150,7 +150,7 @@ def adjust_coins(
         return credit_coins(
             profile_id,
             coins,
-            source_kind=ADJUSTMENTS,
+            source_kind=AccountKind.ADJUSTMENTS,
             kind=TransferKind.ADJUSTMENT,
             source_ref=source_ref,
             details=details,
@@ -159,7 +159,10 @@ def adjust_coins(
     amount = -coins * CENTICOINS_PER_COIN
     return book(
         Transfer.of(
-            [Posting(accounts.coins, -amount), Posting(platform_account_id(ADJUSTMENTS), amount)],
+            [
+                Posting(accounts.coins, -amount),
+                Posting(platform_account_id(AccountKind.ADJUSTMENTS), amount),
+            ],
             kind=TransferKind.ADJUSTMENT,
             source_ref=source_ref,
             details=details,

@@ -34,7 +34,6 @@ class ReportStatus(StrEnum):
     CLOSED = "closed"
 
 
-MESSAGE_KINDS = tuple(MessageKind)
 MAX_MESSAGE_LENGTH = 500
 
 

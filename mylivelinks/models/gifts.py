@@ -39,10 +39,6 @@ class GiftRarity(StrEnum):
     LEGENDARY = "legendary"
 
 
-GIFT_ANIMATIONS = tuple(GiftAnimation)
-GIFT_RARITIES = tuple(GiftRarity)
-
-
 class GiftType(Base):
     """A kind of gift viewers can send, with its price in coins and its presentation."""
 

@@ -44,16 +44,8 @@ class AccountKind(StrEnum):
     ADJUSTMENTS = "adjustments"  # counterpart of admin adjustments
 
 
-USER_COINS = AccountKind.USER_COINS
-USER_EARNINGS = AccountKind.USER_EARNINGS
-USER_DEBT = AccountKind.USER_DEBT
-PLATFORM_REVENUE = AccountKind.PLATFORM_REVENUE
-PURCHASES_CLEARING = AccountKind.PURCHASES_CLEARING
-REVERSALS_CLEARING = AccountKind.REVERSALS_CLEARING
-ADJUSTMENTS = AccountKind.ADJUSTMENTS
-
-USER_ACCOUNT_KINDS = (USER_COINS, USER_EARNINGS, USER_DEBT)
-PLATFORM_ACCOUNT_KINDS = (PLATFORM_REVENUE, PURCHASES_CLEARING, REVERSALS_CLEARING, ADJUSTMENTS)
+USER_ACCOUNT_KINDS = (AccountKind.USER_COINS, AccountKind.USER_EARNINGS, AccountKind.USER_DEBT)
+PLATFORM_ACCOUNT_KINDS = tuple(kind for kind in AccountKind if kind not in USER_ACCOUNT_KINDS)
 CENTICOINS_PER_COIN = 100
 # Every gift pays the platform: its revenue is spread over this many accounts so that
 # concurrent transfers do not queue on one row lock. The revenue is their sum.

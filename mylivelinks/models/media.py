@@ -32,9 +32,6 @@ class MediaEventStatus(StrEnum):
     FAILED = "failed"
 
 
-MEDIA_EVENT_KINDS = tuple(MediaEventKind)
-
-
 class MediaEventRecord(Base):
     """One vendor event (participant joined/left, track published, room finished)."""
 

@@ -20,10 +20,6 @@ class NotificationKind(StrEnum):
     WENT_LIVE = "went_live"
 
 
-NOTIFICATION_KINDS = tuple(NotificationKind)
-WENT_LIVE = NotificationKind.WENT_LIVE
-
-
 class Notification(Base):
     """One notice to `recipient_id`; `data` depends on `kind`.
 

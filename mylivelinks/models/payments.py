@@ -58,10 +58,6 @@ class PaymentEventStatus(StrEnum):
     FAILED = "failed"
 
 
-PURCHASE_STATUSES = tuple(PurchaseStatus)
-DISPUTE_STATES = tuple(DisputeState)
-
-
 class CoinPurchase(Base):
     """One purchase of a coin pack: the facts the provider reported and what was applied.
 

@@ -36,7 +36,6 @@ class Role(StrEnum):
 
 # The roles an admin may assign.
 ROLES = (Role.USER, Role.MODERATOR, Role.ADMIN)
-GUEST = Role.GUEST
 
 
 class Profile(Base):

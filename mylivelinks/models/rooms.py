@@ -29,7 +29,6 @@ class RoomKind(StrEnum):
     SOLO = "solo"
 
 
-ROOM_KINDS = tuple(RoomKind)
 MAX_BOXES = 12
 
 

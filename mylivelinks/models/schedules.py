@@ -30,9 +30,6 @@ class ScheduleKind(StrEnum):
     WEEKLY = "weekly"
 
 
-SCHEDULE_KINDS = tuple(ScheduleKind)
-
-
 class Schedule(Base):
     """A creator's planned stream: `once` on a date, or `weekly` on days of the week.
 

@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
 from mylivelinks.api.wallet.schemas import WalletSchema
-from mylivelinks.models.gifts import GIFT_ANIMATIONS, GIFT_RARITIES
+from mylivelinks.models.gifts import GiftAnimation, GiftRarity
 from mylivelinks.services.gifts.catalog import MAX_QUANTITY
 
 
@@ -20,8 +20,8 @@ class GiftTypeSchema(ma.Schema):
     coin_cost = ma.fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=10_000_000)
     )
-    animation = ma.fields.String(required=True, validate=validate.OneOf(GIFT_ANIMATIONS))
-    rarity = ma.fields.String(required=True, validate=validate.OneOf(GIFT_RARITIES))
+    animation = ma.fields.String(required=True, validate=validate.OneOf(tuple(GiftAnimation)))
+    rarity = ma.fields.String(required=True, validate=validate.OneOf(tuple(GiftRarity)))
     sort_order = ma.fields.Integer(strict=True, load_default=0)
     active = ma.fields.Boolean(load_default=True, metadata={"description": "false: retired"})
 

@@ -10,7 +10,7 @@ from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
 from mylivelinks.api.schemas import page_schema, validate_time_zone
-from mylivelinks.models.schedules import SCHEDULE_KINDS
+from mylivelinks.models.schedules import ScheduleKind
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 DAYS_DESCRIPTION = "0 (Monday) to 6 (Sunday)"
@@ -34,7 +34,7 @@ class LocalTime(ma.fields.String):
 class NewScheduleSchema(ma.Schema):
     """A schedule to create: `once` on `date`, or `weekly` on `days_of_week`."""
 
-    kind = ma.fields.String(required=True, validate=validate.OneOf(SCHEDULE_KINDS))
+    kind = ma.fields.String(required=True, validate=validate.OneOf(tuple(ScheduleKind)))
     title = ma.fields.String(load_default=None, validate=validate.Length(min=1, max=140))
     duration_minutes = ma.fields.Integer(
         strict=True, load_default=None, validate=validate.Range(min=1, max=1440)

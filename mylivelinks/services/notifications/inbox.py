@@ -21,7 +21,7 @@ from mylivelinks.events.streams import NOTIFICATION, publish_many, user_stream_k
 from mylivelinks.extensions import db
 from mylivelinks.jobs.enqueue import enqueue_follower_notifications
 from mylivelinks.models import Box, Follow, Notification, Profile, Room, Stream
-from mylivelinks.models.notifications import WENT_LIVE
+from mylivelinks.models.notifications import NotificationKind
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import InvalidInput
 from mylivelinks.transaction import after_commit
@@ -98,7 +98,7 @@ def notify_follower_batch(stream: Stream, after: FollowerKey | None, size: int) 
     recipients = select(
         func.gen_random_uuid(),
         Follow.follower_id,
-        literal(WENT_LIVE),
+        literal(NotificationKind.WENT_LIVE),
         literal(stream.id),
         literal(went_live_data(stream), JSONB),
     ).where(*in_range, order <= tuple_(*last))

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
-from mylivelinks.models.profiles import GUEST
+from mylivelinks.models.profiles import Role
 from mylivelinks.models.streams import StreamStatus
 from mylivelinks.services.errors import Conflict, Forbidden
 from mylivelinks.services.moderation.bans import refuse_if_banned
@@ -30,7 +30,7 @@ def live_stream_in(box: Box) -> Stream | None:
 def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple[Stream, Box]:
     """Join the box as a viewer (or refresh); Conflict when nobody is live in it, Forbidden
     when banned or a guest in a room without anonymous viewing."""
-    if viewer.role == GUEST and not room.anonymous_viewing:
+    if viewer.role == Role.GUEST and not room.anonymous_viewing:
         raise Forbidden(f"Watching in {room.slug} needs an account.")
     refuse_if_banned(room, viewer.id)
     box = box_at(room, position)
