@@ -143,7 +143,7 @@ def test_event_types_of_the_spec():
 def test_sse_wire_format():
     event = Event("1700000000000-3", "chat:message", {"body": "two\nlines"})
     assert format_event(event) == (
-        'id: 1700000000000-3\nevent: chat:message\ndata: {"body":"two\\nlines"}\n\n'
+        b'id: 1700000000000-3\nevent: chat:message\ndata: {"body":"two\\nlines"}\n\n'
     )
 
 

@@ -37,7 +37,8 @@ class Listeners:
     SSE_PRESENCE_SECONDS (one Redis call per 500 of them), for as long as the process lives.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
         self.lock = threading.Lock()
         self.count = 0
         self.viewers: dict[tuple[uuid.UUID, str], int] = {}
@@ -62,9 +63,8 @@ class Listeners:
             key = (viewer_id, slug)
             self.viewers[key] = self.viewers.get(key, 0) + 1
             if self.pump is None:
-                app = current_app._get_current_object()  # type: ignore[attr-defined]
                 self.pump = threading.Thread(
-                    target=self._refresh_forever, args=(app,), name="sse-presence", daemon=True
+                    target=self._refresh_forever, name="sse-presence", daemon=True
                 )
                 self.pump.start()
 
@@ -77,9 +77,9 @@ class Listeners:
             else:
                 self.viewers[key] -= 1
 
-    def _refresh_forever(self, app: Flask) -> None:
-        with app.app_context():
-            interval = app.config["SSE_PRESENCE_SECONDS"]
+    def _refresh_forever(self) -> None:
+        with self.app.app_context():
+            interval = self.app.config["SSE_PRESENCE_SECONDS"]
             while True:
                 with self.lock:
                     listening = list(self.viewers)
@@ -92,7 +92,8 @@ class Listeners:
 
 def listeners() -> Listeners:
     """This app's event streams in this process."""
-    return current_app.extensions.setdefault("event_listeners", Listeners())
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app.extensions.setdefault("event_listeners", Listeners(app))
 
 
 def admit() -> Callable[[], None]:

@@ -2,9 +2,10 @@
 
 Each process reads a stream key once, whatever the number of its clients: a hub thread
 waits in XREAD BLOCK on a Redis connection of its own and keeps the recent events in
-wire format; every open SSE stream of that key waits on the hub's condition and writes
-what is new. Idle, that costs no CPU; a room event costs one Redis read and one JSON
-encoding per process, not per client. A stream holds no database connection.
+wire format (bytes); every open SSE stream of that key waits on one of the hub's events and
+writes what is new. Idle, that costs no CPU; a room event costs one Redis read and one JSON
+encoding per process, not per client. A stream holds no database connection, and its body
+runs without an app or request context (what it needs is taken in the request).
 
 A stream starts with a `retry:` hint and the id it starts after (so a client that receives
 nothing still resumes from the right place), sends a keep-alive comment after
@@ -31,9 +32,9 @@ from collections import deque
 from collections.abc import Iterator
 
 from flask import Flask, current_app
-from redis import RedisError
+from redis import Redis, RedisError
 
-from mylivelinks.events.listeners import listeners
+from mylivelinks.events.listeners import Listeners, listeners
 from mylivelinks.events.streams import (
     Event,
     current_last_id,
@@ -41,10 +42,11 @@ from mylivelinks.events.streams import (
     id_order,
     read_events,
 )
+from mylivelinks.extensions import get_redis
 
 log = logging.getLogger(__name__)
 
-KEEP_ALIVE = ": keep-alive\n\n"
+KEEP_ALIVE = b": keep-alive\n\n"
 # How long a hub blocks per read: also how soon it notices its last stream has gone.
 HUB_BLOCK_SECONDS = 2
 HUB_READ_COUNT = 100
@@ -60,10 +62,10 @@ READ_TIMEOUT_MARGIN_SECONDS = 10
 Position = tuple[int, int]
 
 
-def format_event(event: Event) -> str:
+def format_event(event: Event) -> bytes:
     """One event in the SSE wire format."""
     data = json.dumps(event.data, separators=(",", ":"))
-    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 class HubFailed(Exception):
@@ -86,11 +88,11 @@ class _Hub:
         self.hubs = hubs
         self.key = key
         self.lock = threading.Lock()  # the hub's own writes
-        self.recent: deque[tuple[Position, str]] = deque()
+        self.recent: deque[tuple[Position, bytes]] = deque()
         # Every event after `floor` is in `recent`.
         self.floor = id_order(start_id)
         # (floor, recent) as readers see them; replaced whole, never changed.
-        self.snapshot: tuple[Position, tuple[tuple[Position, str], ...]] = (self.floor, ())
+        self.snapshot: tuple[Position, tuple[tuple[Position, bytes], ...]] = (self.floor, ())
         self.lanes = [threading.Event() for _ in range(HUB_LANES)]
         self.next_lane = 0
         self.read_after = start_id
@@ -157,7 +159,7 @@ class _Hub:
 
     def after(
         self, position: Position, timeout: float, lane: int
-    ) -> list[tuple[Position, str]] | None:
+    ) -> list[tuple[Position, bytes]] | None:
         """The events after `position`, waiting up to `timeout` for one in `lane`; None when
         behind."""
         # Taken before the snapshot is read: anything added later sets this event.
@@ -168,7 +170,7 @@ class _Hub:
             newer = self._newer(position)
         return newer
 
-    def _newer(self, position: Position) -> list[tuple[Position, str]] | None:
+    def _newer(self, position: Position) -> list[tuple[Position, bytes]] | None:
         if self.failed:
             raise HubFailed(self.key)
         floor, recent = self.snapshot
@@ -186,18 +188,18 @@ class _Hub:
 class _Hubs:
     """The hubs of one app in this process, one per stream key with open streams."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
         self.lock = threading.Lock()
         self.hubs: dict[str, _Hub] = {}
 
-    def join(self, key: str) -> _Hub:
+    def join(self, key: str, redis: Redis) -> _Hub:
         """The hub of `key` (started if needed), counting one more stream on it."""
         with self.lock:
             hub = self.hubs.get(key)
             if hub is None:
-                # The app behind the proxy: the hub's thread outlives this request.
-                app = current_app._get_current_object()  # type: ignore[attr-defined]
-                hub = self.hubs[key] = _Hub(app, self, key, current_last_id(key))
+                hub = _Hub(self.app, self, key, current_last_id(key, redis))
+                self.hubs[key] = hub
                 hub.thread.start()
             hub.streams += 1
             return hub
@@ -218,60 +220,60 @@ class _Hubs:
 
 
 def _hubs() -> _Hubs:
-    return current_app.extensions.setdefault("event_hubs", _Hubs())
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app.extensions.setdefault("event_hubs", _Hubs(app))
+
+
+class _StreamSettings:
+    """What a stream needs from its app, taken in the request: the body runs without one."""
+
+    def __init__(self, present_in: tuple[uuid.UUID, str] | None) -> None:
+        config = current_app.config
+        self.keepalive: float = config["SSE_KEEPALIVE_SECONDS"]
+        self.max_seconds: float = config["SSE_MAX_SECONDS"]
+        self.retry_ms: int = config["SSE_RETRY_MS"]
+        self.hubs = _hubs()
+        self.redis = get_redis()
+        self.present_in = present_in
+        self.listeners: Listeners | None = listeners() if present_in else None
 
 
 def event_stream(
     stream_key: str, last_event_id: str | None, *, present_in: tuple[uuid.UUID, str] | None
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """The SSE body of a stream: events after `last_event_id`, or from now on when None;
-    `present_in` (viewer, room slug) keeps that viewer's boxes there alive meanwhile."""
+    `present_in` (viewer, room slug) keeps that viewer's boxes there alive meanwhile.
+
+    The body needs no app or request context, so the server iterates it directly."""
+    settings = _StreamSettings(present_in)
     # Fixed here, in the request, so that every event published once the client has its
     # response headers is delivered, even before the generator first runs.
-    start = last_event_id or current_last_id(stream_key)
-    config = current_app.config
-    return _stream(
-        stream_key,
-        start,
-        keepalive=config["SSE_KEEPALIVE_SECONDS"],
-        max_seconds=config["SSE_MAX_SECONDS"],
-        retry_ms=config["SSE_RETRY_MS"],
-        present_in=present_in,
-    )
+    start = last_event_id or current_last_id(stream_key, settings.redis)
+    return _stream(stream_key, start, settings)
 
 
-def _stream(
-    stream_key: str,
-    start: str,
-    *,
-    keepalive: float,
-    max_seconds: float,
-    retry_ms: int,
-    present_in: tuple[uuid.UUID, str] | None,
-) -> Iterator[str]:
-    if present_in is None:
-        yield from _events(stream_key, start, keepalive, max_seconds, retry_ms)
+def _stream(stream_key: str, start: str, settings: _StreamSettings) -> Iterator[bytes]:
+    if settings.listeners is None or settings.present_in is None:
+        yield from _events(stream_key, start, settings)
         return
-    listening = listeners()
-    listening.listen(*present_in)
+    settings.listeners.listen(*settings.present_in)
     try:
-        yield from _events(stream_key, start, keepalive, max_seconds, retry_ms)
+        yield from _events(stream_key, start, settings)
     finally:
-        listening.stop_listening(*present_in)
+        settings.listeners.stop_listening(*settings.present_in)
 
 
-def _events(
-    stream_key: str, start: str, keepalive: float, max_seconds: float, retry_ms: int
-) -> Iterator[str]:
+def _events(stream_key: str, start: str, settings: _StreamSettings) -> Iterator[bytes]:
+    keepalive = settings.keepalive
     started = time.monotonic()
-    deadline = started + max_seconds
+    deadline = started + settings.max_seconds
     position = id_order(start)
     sent = 0
     # The start id makes an EventSource that never gets an event reconnect from here.
-    yield f"retry: {retry_ms}\nid: {start}\n\n"
-    hubs = _hubs()
+    yield f"retry: {settings.retry_ms}\nid: {start}\n\n".encode()
+    hubs = settings.hubs
     try:
-        hub = hubs.join(stream_key)
+        hub = hubs.join(stream_key, settings.redis)
     except RedisError:
         log.warning("event stream %s could not reach Redis", stream_key)
         return
@@ -280,7 +282,7 @@ def _events(
         while (remaining := deadline - time.monotonic()) > 0:
             newer = hub.after(position, min(keepalive, remaining), lane)
             if newer is None:
-                newer = _catch_up(stream_key, position)
+                newer = _catch_up(stream_key, position, settings.redis)
                 if not newer:
                     # The hub read later events that Redis no longer has: the stream was
                     # deleted meanwhile, and what the hub holds is history.
@@ -289,7 +291,7 @@ def _events(
             if newer:
                 sent += len(newer)
                 position = newer[-1][0]
-                yield "".join(text for _, text in newer)
+                yield b"".join(wire for _, wire in newer)
             elif remaining > keepalive:
                 yield KEEP_ALIVE
     except (HubFailed, RedisError):
@@ -306,7 +308,8 @@ def _events(
         )
 
 
-def _catch_up(stream_key: str, position: Position) -> list[tuple[Position, str]]:
+def _catch_up(stream_key: str, position: Position, redis: Redis) -> list[tuple[Position, bytes]]:
     """Events after `position` read from Redis, for a stream behind what its hub holds."""
-    batch = read_events(stream_key, f"{position[0]}-{position[1]}", None, count=CATCH_UP_COUNT)
+    after = f"{position[0]}-{position[1]}"
+    batch = read_events(stream_key, after, None, count=CATCH_UP_COUNT, redis=redis)
     return [(id_order(event.id), format_event(event)) for event in batch]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import marshmallow as ma
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
@@ -97,7 +97,7 @@ def _sse_response(
     try:
         last_event_id = headers.get("last_event_id") or args.get("last_event_id")
         stream = event_stream(stream_key, last_event_id, present_in=present_in)
-        response = Response(stream_with_context(stream), mimetype="text/event-stream")
+        response = Response(stream, mimetype="text/event-stream")
     except BaseException:
         release()
         raise
