@@ -42,8 +42,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import uvloop
 from sse_client import SSEListener, close_all, connect_all
-from system import CpuMeter, log, redis_socket, running_system
+from system import CpuMeter, cpu_seconds_of, log, redis_socket, running_system
 
 EVENT_TYPE = "bench:ping"
 LAG_TICK_SECONDS = 0.05
@@ -158,7 +159,7 @@ class Client(SSEListener):
 
 def client_process(base_url: str, path: str, count: int, concurrency: int, pipe) -> None:
     """A process holding `count` listeners; talks with the parent over `pipe`."""
-    asyncio.run(_client_main(base_url, path, count, concurrency, pipe))
+    uvloop.run(_client_main(base_url, path, count, concurrency, pipe))
 
 
 async def _client_main(base_url: str, path: str, count: int, concurrency: int, pipe) -> None:
@@ -298,6 +299,7 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         )
         prober.start()
         log(f"{args.events} events, one every {args.interval} s")
+        worker_cpu_before = cpu_seconds_of(workers)
         with CpuMeter() as cpu:
             for pipe in pipes:
                 pipe.send("go")
@@ -309,6 +311,7 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
             for pipe in pipes:
                 pipe.send(args.events)
             results = [pipe.recv() for pipe in pipes]
+        worker_cpu = cpu_seconds_of(workers) - worker_cpu_before
         ours.send("stop")
         healthz = ours.recv()
         prober.join(10)
@@ -364,6 +367,10 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         else None,
         # Which side limits: CPU per role over the events, and the clients' own view.
         "cpu_seconds": {role: round(seconds, 1) for role, seconds in cpu.used.items()},
+        # The workers' own CPU per delivery: unlike latency, it holds on a busy machine.
+        "worker_cpu_us_per_delivery": round(worker_cpu / len(latencies) * 1e6, 1)
+        if workers and latencies
+        else None,
         "events_wall_seconds": round(max(r["wall_seconds"] for r in results), 1),
         "client_cpu_share": [round(r["cpu_seconds"] / r["wall_seconds"], 2) for r in results],
         "client_loop_lag_p99_ms": _ms(lags, 0.99),

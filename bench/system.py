@@ -65,6 +65,19 @@ def cpu_seconds_by_process() -> dict[str, tuple[str, float]]:
     return used
 
 
+def cpu_seconds_of(pids: Iterable[int]) -> float:
+    """CPU seconds used so far by `pids` together (a process that has ended counts 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 class CpuMeter:
     """CPU seconds used by each role during a `with` block, counted per process (a process
     that ends inside the block is not counted)."""
