@@ -115,6 +115,27 @@ def test_public_profile_is_case_insensitive_and_hides_private_fields(api):
         assert private not in body
 
 
+def test_public_profile_shows_whether_and_where_the_streamer_is_live(api, main_room):
+    session = api.register()
+    path = f"/api/v1/profiles/{session['user']['username']}"
+    offline = api.get(path).get_json()
+    assert (offline["is_live"], offline["live"]) == (False, None)
+    seated = api.post(
+        "/api/v1/rooms/main/live", json={"title": "hi", "position": 4}, headers=api.auth(session)
+    ).get_json()
+    live = api.get(path).get_json()
+    assert live["is_live"] is True
+    assert live["live"] == {
+        "stream_id": seated["stream"]["id"],
+        "room": "main",
+        "position": 4,
+        "title": "hi",
+        "started_at": seated["stream"]["started_at"],
+    }
+    api.delete("/api/v1/rooms/main/live", headers=api.auth(session))
+    assert api.get(path).get_json()["is_live"] is False
+
+
 def test_unknown_profile_is_404_in_the_envelope(api):
     response = api.get("/api/v1/profiles/nobody_at_all")
     assert response.status_code == 404

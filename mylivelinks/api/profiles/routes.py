@@ -20,6 +20,7 @@ from mylivelinks.models import Profile
 from mylivelinks.services.accounts import follows
 from mylivelinks.services.accounts.users import get_by_username
 from mylivelinks.services.leaderboards import boards
+from mylivelinks.services.rooms.state import live_status
 
 blp = Blueprint(
     "profiles", __name__, url_prefix="/profiles", description="Public profiles and follows"
@@ -34,6 +35,12 @@ class ProfilePage:
 
     profile: Profile
     leaderboard_ranks: dict[str, dict[str, int | None]]
+    live: dict[str, Any] | None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the profile is live in a box now."""
+        return self.live is not None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.profile, name)
@@ -44,9 +51,22 @@ class PublicProfile(MethodView):
     @blp.response(200, ProfilePageSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, username):
-        """A public profile (username compared case-insensitively), with its leaderboard ranks"""
+        """A public profile (username compared case-insensitively), live status and ranks"""
         profile = get_by_username(username)
-        return ProfilePage(profile, boards.profile_ranks(profile.id))
+        return ProfilePage(profile, boards.profile_ranks(profile.id), _live_now(profile))
+
+
+def _live_now(profile: Profile) -> dict[str, Any] | None:
+    status = live_status(profile.id)
+    if status is None:
+        return None
+    return {
+        "stream_id": status.stream.id,
+        "room": status.room_slug,
+        "position": status.position,
+        "title": status.stream.title,
+        "started_at": status.stream.started_at,
+    }
 
 
 @blp.route("/<string:username>/follow")

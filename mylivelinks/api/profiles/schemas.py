@@ -41,8 +41,26 @@ class PublicProfileSchema(ProfileSummarySchema):
     created_at = ma.fields.DateTime(dump_only=True)
 
 
+class LiveNowSchema(ma.Schema):
+    """Where a profile is live right now."""
+
+    stream_id = ma.fields.UUID(dump_only=True)
+    room = ma.fields.String(dump_only=True, metadata={"description": "the room's slug"})
+    position = ma.fields.Integer(dump_only=True, metadata={"description": "the box it occupies"})
+    title = ma.fields.String(dump_only=True, allow_none=True)
+    started_at = ma.fields.DateTime(dump_only=True)
+
+
 class ProfilePageSchema(PublicProfileSchema):
-    """A public profile with its current leaderboard ranks (GET /profiles/{username})."""
+    """A public profile with its live status and leaderboard ranks (GET /profiles/{username})."""
+
+    is_live = ma.fields.Boolean(dump_only=True, metadata={"description": "live in a box now"})
+    live = ma.fields.Nested(
+        LiveNowSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the live stream, its room and box; null when not live"},
+    )
 
     leaderboard_ranks = ma.fields.Nested(
         LeaderboardRanksSchema,

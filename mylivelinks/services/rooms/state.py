@@ -174,3 +174,25 @@ def room_state(room: Room, now: datetime) -> RoomState:
         seconds_published=room.ended_published_seconds
         + sum(published_seconds(s, now) for s in streams),
     )
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Where a streamer is live right now: the stream, its room and box."""
+
+    stream: Stream
+    room_slug: str
+    position: int | None
+
+
+def live_status(streamer_id: uuid.UUID) -> LiveStatus | None:
+    """The streamer's live stream with its room and box, or None when not live."""
+    row = db.session.execute(
+        select(Stream, Room.slug, Box.position)
+        .join(Room, Room.id == Stream.room_id)
+        .outerjoin(Box, Box.id == Stream.box_id)
+        .where(Stream.streamer_id == streamer_id, Stream.status == StreamStatus.LIVE)
+    ).first()
+    if row is None:
+        return None
+    return LiveStatus(row.Stream, row.slug, row.position)
