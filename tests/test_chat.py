@@ -131,6 +131,35 @@ def test_blocked_terms_are_refused_in_any_case_as_whole_words(api, main_room, mo
     )
 
 
+def test_settings_are_read_patched_in_part_and_replaced_whole_by_put(api, main_room, moderator):
+    path, user = "/api/v1/rooms/main/settings", api.register()
+    first = {"blocked_terms": ["spamword"], "anonymous_viewing": True}
+    assert api.put(path, json=first, headers=api.auth(moderator)).status_code == 200
+    patched = api.patch(path, json={"slow_mode_seconds": 1}, headers=api.auth(moderator))
+    assert patched.status_code == 200
+    expected = {"slow_mode_seconds": 1, "blocked_terms": ["spamword"], "anonymous_viewing": True}
+    assert patched.get_json() == expected
+    assert api.get(path, headers=api.auth(moderator)).get_json() == expected
+    assert say(api, user, "spamword here").status_code == 422
+    room = api.get("/api/v1/rooms/main").get_json()
+    assert (room["slow_mode_seconds"], room["anonymous_viewing"]) == (1, True)
+    replaced = api.put(path, json={"slow_mode_seconds": 2}, headers=api.auth(moderator))
+    assert replaced.get_json() == {
+        "slow_mode_seconds": 2,
+        "blocked_terms": [],
+        "anonymous_viewing": False,
+    }
+    assert (
+        api.patch(path, json={}, headers=api.auth(moderator)).get_json()["slow_mode_seconds"] == 2
+    )
+    bad = api.patch(path, json={"slow_mode_seconds": -1}, headers=api.auth(moderator))
+    assert bad.status_code == 422 and "slow_mode_seconds" in bad.get_json()["errors"]
+    assert api.get(path, headers=api.auth(user)).status_code == 403
+    assert api.patch(path, json={}, headers=api.auth(user)).status_code == 403
+    assert api.get(path).status_code == 401
+    assert api.get("/api/v1/rooms/nowhere/settings", headers=api.auth(moderator)).status_code == 404
+
+
 def test_slow_mode_spaces_one_users_messages_but_not_a_moderators(api, main_room, moderator):
     user = api.register()
     api.put(

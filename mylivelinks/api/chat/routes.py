@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from mylivelinks.api.chat.schemas import (
     ChatMessageSchema,
     ChatPageSchema,
+    ChatSettingsPatchSchema,
     ChatSettingsSchema,
     PostMessageSchema,
     ReportRequestSchema,
@@ -19,7 +20,7 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, rate_limited
-from mylivelinks.services.chat import messages
+from mylivelinks.services.chat import messages, settings
 from mylivelinks.services.moderation.actions import STAFF
 from mylivelinks.services.rooms.state import get_room
 
@@ -80,17 +81,29 @@ class ChatMessageView(MethodView):
 @blp.route("/rooms/<string:slug>/settings")
 class ChatSettings(MethodView):
     @auth_required(blp, *STAFF)
+    @blp.response(200, ChatSettingsSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def get(self, slug):
+        """The room's slow mode, blocked terms and anonymous viewing (moderators)"""
+        return settings.settings_of(get_room(slug))
+
+    @auth_required(blp, *STAFF)
     @blp.arguments(ChatSettingsSchema())
     @blp.response(200, ChatSettingsSchema)
     @blp.alt_response(404, **NO_ROOM)
     def put(self, data, slug):
-        """Set the room's slow mode, blocked terms and anonymous viewing"""
-        room = messages.update_settings(get_room(slug, lock=True), current_user(), **data)
-        return {
-            "slow_mode_seconds": room.slow_mode_seconds,
-            "blocked_terms": room.blocked_terms,
-            "anonymous_viewing": room.anonymous_viewing,
-        }
+        """Replace the room's settings whole: an omitted setting goes back to its default"""
+        room = settings.replace_settings(get_room(slug, lock=True), current_user(), data)
+        return settings.settings_of(room)
+
+    @auth_required(blp, *STAFF)
+    @blp.arguments(ChatSettingsPatchSchema())
+    @blp.response(200, ChatSettingsSchema)
+    @blp.alt_response(404, **NO_ROOM)
+    def patch(self, data, slug):
+        """Change the settings given and leave the others as they are"""
+        room = settings.update_settings(get_room(slug, lock=True), current_user(), data)
+        return settings.settings_of(room)
 
 
 @blp.route("/reports")

@@ -30,24 +30,41 @@ ChatPageSchema = page_schema(ChatMessageSchema, "ChatPage")
 
 
 class ChatSettingsSchema(ma.Schema):
-    """A room's settings: chat (slow mode, blocked terms) and anonymous viewing."""
+    """A room's settings: chat (slow mode, blocked terms) and anonymous viewing.
+
+    As a PUT body it is the whole document: an omitted field goes back to its default.
+    """
 
     slow_mode_seconds = ma.fields.Integer(
         strict=True,
         load_default=0,
         validate=validate.Range(min=0, max=3600),
-        metadata={"description": "seconds between one user's messages; 0 is off"},
+        metadata={"description": "seconds between one user's messages; 0 (the default) is off"},
     )
     blocked_terms = ma.fields.List(
         ma.fields.String(validate=validate.Length(min=1, max=50)),
         load_default=list,
         validate=validate.Length(max=500),
-        metadata={"description": "refused as whole words, in any case"},
+        metadata={"description": "refused as whole words, in any case; none by default"},
     )
     anonymous_viewing = ma.fields.Boolean(
         load_default=False,
-        metadata={"description": "guests (`POST /auth/guest`) may open boxes in this room"},
+        metadata={
+            "description": "guests (`POST /auth/guest`) may open boxes in this room and "
+            "listen to its events; off by default"
+        },
     )
+
+
+class ChatSettingsPatchSchema(ChatSettingsSchema):
+    """Some of a room's settings: those given change, the others stay as they are."""
+
+    class Meta:
+        partial = True
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        """No defaults: an omitted setting is left alone."""
+        field_obj.load_default = ma.missing
 
 
 class ReportRequestSchema(ma.Schema):

@@ -83,6 +83,8 @@ class RoomView(MethodView):
             "kind": state.room.kind,
             "boxes": [_box(box, now) for box in state.boxes],
             "queue_length": state.queue_length,
+            "slow_mode_seconds": state.room.slow_mode_seconds,
+            "anonymous_viewing": state.room.anonymous_viewing,
             "seconds_live_available": live_total,
             "seconds_published": state.seconds_published,
             "publishing_saving": (

@@ -51,6 +51,12 @@ class RoomSchema(ma.Schema):
     kind = ma.fields.String(dump_only=True, metadata={"description": "group or solo"})
     boxes = ma.fields.List(ma.fields.Nested(BoxSchema), dump_only=True)
     queue_length = ma.fields.Integer(dump_only=True)
+    slow_mode_seconds = ma.fields.Integer(
+        dump_only=True, metadata={"description": "seconds between one user's messages; 0 is off"}
+    )
+    anonymous_viewing = ma.fields.Boolean(
+        dump_only=True, metadata={"description": "guests may watch and listen to its events"}
+    )
     seconds_live_available = ma.fields.Integer(dump_only=True)
     seconds_published = ma.fields.Integer(dump_only=True)
     publishing_saving = ma.fields.Float(

@@ -103,31 +103,6 @@ def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datet
     after_commit(lambda: chat_events.message_deleted(slug, deleted_id))
 
 
-def update_settings(
-    room: Room,
-    moderator: Profile,
-    *,
-    slow_mode_seconds: int,
-    blocked_terms: list[str],
-    anonymous_viewing: bool,
-) -> Room:
-    """Set the room's slow mode, blocked terms (stored lower-case, without duplicates) and
-    whether guests may watch."""
-    terms = sorted({term.strip().lower() for term in blocked_terms if term.strip()})
-    room.slow_mode_seconds, room.blocked_terms = slow_mode_seconds, terms
-    room.anonymous_viewing = anonymous_viewing
-    record_action(
-        moderator,
-        "room_settings",
-        room=room,
-        slow_mode_seconds=slow_mode_seconds,
-        terms=len(terms),
-        anonymous_viewing=anonymous_viewing,
-    )
-    db.session.flush()
-    return room
-
-
 def report(reporter: Profile, target_type: str, target_id: uuid.UUID, reason: str) -> Report:
     """File a report of a message or a user; NotFound when the target does not exist."""
     model = ChatMessage if target_type == "message" else Profile
