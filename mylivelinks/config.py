@@ -248,6 +248,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "about how many events each Redis event stream keeps (what a reconnecting client can "
         "catch up on)",
     ),
+    Setting(
+        "EVENT_TICKET_TTL_SECONDS",
+        parse_positive_int,
+        30,
+        "lifetime of an event ticket (`POST /events/tickets`): the single-use URL a browser "
+        "opens one event stream with",
+    ),
 )
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS
 
@@ -297,6 +304,7 @@ class Config:
     SSE_SEND_TIMEOUT_SECONDS: float
     SSE_PRESENCE_SECONDS: float
     EVENT_STREAM_MAXLEN: int
+    EVENT_TICKET_TTL_SECONDS: int
     MEDIA_PROVIDER: str
     LOCAL_MEDIA_URL: str
     VIEWER_TIMEOUT_SECONDS: int

@@ -201,14 +201,20 @@ def test_access_token_query_parameter_authenticates(app, api, connect, room):
 
 
 @pytest.mark.real_session
-@pytest.mark.parametrize("room_path", [True, False], ids=["room", "me"])
 @pytest.mark.parametrize(
-    ("headers", "query"),
+    ("room_path", "headers", "query"),
     [
-        ({}, {}),
-        ({}, {"access_token": "not-a-token"}),
-        ({"Authorization": "Bearer not-a-token"}, {}),
-        ({"Authorization": "Basic dXNlcjpwYXNz"}, {}),
+        (False, {}, {}),
+        *(
+            (room_path, headers, query)
+            for room_path in (True, False)
+            for headers, query in (
+                ({}, {"access_token": "not-a-token"}),
+                ({}, {"ticket": "not-a-ticket"}),
+                ({"Authorization": "Bearer not-a-token"}, {}),
+                ({"Authorization": "Basic dXNlcjpwYXNz"}, {}),
+            )
+        ),
     ],
 )
 def test_missing_or_invalid_token_is_401(connect, room, room_path, headers, query):

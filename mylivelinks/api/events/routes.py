@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
-import marshmallow as ma
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.api.security import CHALLENGE, profile_from_token
+from mylivelinks.api.events.schemas import (
+    StreamArgsSchema,
+    StreamHeadersSchema,
+    TicketRequestSchema,
+    TicketSchema,
+)
+from mylivelinks.api.security import CHALLENGE, auth_required, current_user, profile_from_token
+from mylivelinks.events import tickets
 from mylivelinks.events.listeners import admit, drop_when_stuck
 from mylivelinks.events.sse import event_stream
-from mylivelinks.events.streams import is_stream_id, room_stream_key, user_stream_key
+from mylivelinks.events.streams import room_stream_key, user_stream_key
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile, Room
+from mylivelinks.models.profiles import Role
 from mylivelinks.services.errors import Unauthorized
+from mylivelinks.services.rooms.state import get_room
 
 blp = Blueprint("events", __name__, url_prefix="", description="Real-time events (SSE)")
 
@@ -43,48 +52,59 @@ LISTENER_LIMIT = {
     "schema": ErrorSchema,
     "description": "This process holds SSE_MAX_LISTENERS streams: retry after Retry-After",
 }
-# The bearer header, or no header at all (then `access_token` in the query).
+# The bearer header, or no header (then `ticket` or `access_token` in the query, or nothing
+# at all for a logged-out visitor of a room).
 BEARER_OR_QUERY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 
 
-def _validate_stream_id(value: str) -> None:
-    if not is_stream_id(value):
-        raise ma.ValidationError("Not an event id.")
-
-
-class StreamArgsSchema(ma.Schema):
-    """Query parameters of an event stream."""
-
-    access_token = ma.fields.String(
-        metadata={"description": "Access token, for clients that cannot set headers (EventSource)"}
-    )
-    last_event_id = ma.fields.String(
-        validate=_validate_stream_id,
-        metadata={"description": "Resume after this event id (the header wins when both are set)"},
-    )
-
-
-class StreamHeadersSchema(ma.Schema):
-    """Headers of an event stream."""
-
-    last_event_id = ma.fields.String(
-        data_key="Last-Event-ID",
-        validate=_validate_stream_id,
-        metadata={"description": "Resume after this event id (sent by EventSource on reconnect)"},
-    )
-
-
-def _caller(args: dict) -> Profile:
-    """The profile of the bearer header or the `access_token` parameter, else 401."""
+def _bearer_or_query_token(args: dict) -> str | None:
     auth = request.authorization
-    token = auth.token if auth is not None and auth.type == "bearer" else None
-    token = token or args.get("access_token")
-    if not token:
-        abort(401, message="An access token is required.", headers=CHALLENGE)
+    if auth is not None and auth.type != "bearer":
+        abort(401, message="Only bearer tokens are accepted.", headers=CHALLENGE)
+    token = auth.token if auth is not None else None
+    return token or args.get("access_token")
+
+
+def _profile_or_401(token: str) -> Profile:
     try:
         return profile_from_token(token)
     except Unauthorized as exc:
         abort(401, message=exc.message, headers=CHALLENGE)
+
+
+def _redeemed_or_401(ticket: str, scope: str) -> tickets.Ticket:
+    try:
+        return tickets.redeem(ticket, scope)
+    except Unauthorized as exc:
+        abort(401, message=exc.message, headers=CHALLENGE)
+
+
+def _room_listener(args: dict, room: Room) -> tuple[uuid.UUID, str] | None:
+    """Who listens to the room's events (their open boxes stay present), or None for a
+    logged-out visitor; 401 for a bad token or ticket, 403 for a guest where guests may not
+    watch."""
+    if args.get("ticket"):
+        spent = _redeemed_or_401(args["ticket"], tickets.room_scope(room.slug))
+        caller_id, role = spent.profile_id, spent.role
+    else:
+        token = _bearer_or_query_token(args)
+        if token is None:
+            return None
+        profile = _profile_or_401(token)
+        caller_id, role = profile.id, profile.role
+    if role == Role.GUEST and not room.anonymous_viewing:
+        abort(403, message="Guests may not watch in this room.")
+    return caller_id, room.slug
+
+
+def _private_listener(args: dict) -> uuid.UUID:
+    """The caller of the private stream, by ticket, bearer header or `access_token`; 401."""
+    if args.get("ticket"):
+        return _redeemed_or_401(args["ticket"], tickets.PRIVATE_STREAM).profile_id
+    token = _bearer_or_query_token(args)
+    if token is None:
+        abort(401, message="An access token or an event ticket is required.", headers=CHALLENGE)
+    return _profile_or_401(token).id
 
 
 def _sse_response(
@@ -114,22 +134,26 @@ class RoomEvents(MethodView):
     @blp.arguments(StreamHeadersSchema(), location="headers")
     @blp.response(200, **STREAM_BODY)
     @blp.alt_response(401, **NOT_AUTHENTICATED)
+    @blp.alt_response(403, schema=ErrorSchema, description="A guest where guests may not watch")
     @blp.alt_response(404, schema=ErrorSchema, description="No such room")
     @blp.alt_response(503, **LISTENER_LIMIT)
     @blp.doc(security=BEARER_OR_QUERY)
     def get(self, args, headers, slug):
         """The public event stream of a room (Server-Sent Events)
 
-        Viewers, boxes, chat, gifts, streams and the leaderboard of the room (SPEC §7).
-        While it is open, the boxes of this room the caller has open stay alive without
-        `POST /heartbeat` calls; when it closes, the viewer timeout runs as usual.
+        Viewers, boxes, chat, gifts, streams and the leaderboard of the room (SPEC §7), as
+        public as the room and its chat history: a logged-out visitor listens without any
+        token. A caller identified by an event ticket, the bearer header or `access_token`
+        keeps the boxes of this room they have open alive while it is open, without
+        `POST /heartbeat` calls; when it closes, the viewer timeout runs as usual. A guest
+        token is refused (403) in a room without `anonymous_viewing`, like every guest call
+        there.
         """
-        caller = _caller(args)
-        room_slug = db.session.scalar(select(Room.slug).where(Room.slug == slug))
-        if room_slug is None:
+        room = db.session.scalar(select(Room).where(Room.slug == slug.lower()))
+        if room is None:
             abort(404, message="No such room.")
-        present_in = (caller.id, room_slug)
-        return _sse_response(room_stream_key(slug), args, headers, present_in=present_in)
+        present_in = _room_listener(args, room)
+        return _sse_response(room_stream_key(room.slug), args, headers, present_in=present_in)
 
 
 @blp.route("/me/events")
@@ -145,5 +169,38 @@ class MyEvents(MethodView):
 
         `publish:start` / `publish:stop`, `gift:received`, `coins:credited`, `notification`.
         """
-        caller = _caller(args)
-        return _sse_response(user_stream_key(caller.id), args, headers, present_in=None)
+        caller_id = _private_listener(args)
+        return _sse_response(user_stream_key(caller_id), args, headers, present_in=None)
+
+
+@blp.route("/events/tickets")
+class EventTickets(MethodView):
+    @auth_required(blp, allow_guests=True)
+    @blp.arguments(TicketRequestSchema())
+    @blp.response(201, TicketSchema)
+    @blp.alt_response(403, schema=ErrorSchema, description="A guest where guests may not watch")
+    @blp.alt_response(404, schema=ErrorSchema, description="No such room")
+    def post(self, data):
+        """A single-use URL that opens one event stream, for browsers (EventSource)
+
+        EventSource cannot send the bearer header: open `url` instead, within
+        EVENT_TICKET_TTL_SECONDS, and keep the access token out of URLs and logs. The
+        ticket opens one connection: when the stream ends or breaks, EventSource's own
+        reconnect gets 401 and closes; get a new ticket (refreshing the access token
+        first if it expired) and open its `url` with `&last_event_id=` the last id
+        received, which delivers exactly the events missed.
+        """
+        caller = current_user()
+        if data["room"] is None:
+            scope, url = tickets.PRIVATE_STREAM, url_for("events.MyEvents")
+        else:
+            room = get_room(data["room"])
+            if caller.role == Role.GUEST and not room.anonymous_viewing:
+                abort(403, message="Guests may not watch in this room.")
+            scope, url = tickets.room_scope(room.slug), url_for("events.RoomEvents", slug=room.slug)
+        issued = tickets.issue(caller.id, caller.role, scope)
+        return {
+            "ticket": issued.ticket,
+            "url": f"{url}?{urlencode({'ticket': issued.ticket})}",
+            "expires_at": issued.expires_at,
+        }
