@@ -33,12 +33,12 @@ def update_settings(room: Room, moderator: Profile, changes: dict[str, Any]) -> 
         room.blocked_terms = sorted(term for term in terms if term)
     if "anonymous_viewing" in changes:
         room.anonymous_viewing = changes["anonymous_viewing"]
-    audited = {
+    audited: dict[str, Any] = {
         name: len(room.blocked_terms) if name == "blocked_terms" else value
         for name, value in settings_of(room).items()
         if name in changes
     }
-    record_action(moderator, "room_settings", room=room, changed=sorted(changes), **audited)
+    record_action(moderator, "room_settings", room=room, changed=sorted(changes), values=audited)
     db.session.flush()
     return room
 
