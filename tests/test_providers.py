@@ -12,7 +12,7 @@ from mylivelinks.config import ConfigError
 from mylivelinks.providers import REGISTRY, create_provider, media_provider
 from mylivelinks.providers.base import MediaProvider
 from tests.conftest import make_config
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, staff
 
 
 def test_local_credentials_carry_room_identity_role_and_expiry(app):
@@ -58,14 +58,26 @@ def test_every_call_is_recorded_newest_first(app):
     ]
 
 
-def test_the_debug_endpoint_exists_only_in_development(server_urls, app):
+def test_the_debug_endpoint_exists_only_in_development_for_staff_only(server_urls, app):
     development = ApiClient(create_app(make_config(server_urls, APP_ENV="development")))
     with development.app.app_context():
         media_provider().set_publishing("main", "carol", True)
-    calls = development.get("/api/v1/debug/media-calls").get_json()
+    path = "/api/v1/debug/media-calls"
+    assert development.get(path).status_code == 401
+    user = development.register()
+    assert development.get(path, headers=development.auth(user)).status_code == 403
+    moderator = staff(development, development.app, "moderator")
+    calls = development.get(path, headers=development.auth(moderator)).get_json()
     assert calls["provider"] == "local"
     assert calls["items"][0]["action"] == "allow_publishing"
-    assert ApiClient(app).get("/api/v1/debug/media-calls").status_code == 404
+    assert ApiClient(app).get(path, headers=development.auth(moderator)).status_code == 404
+
+
+def test_the_served_document_does_not_depend_on_app_env(server_urls, app):
+    development = ApiClient(create_app(make_config(server_urls, APP_ENV="development")))
+    served = development.get("/openapi.json").get_json()
+    assert served == ApiClient(app).get("/openapi.json").get_json()
+    assert not [path for path in served["paths"] if "/debug/" in path]
 
 
 def test_the_registry_refuses_unknown_providers(server_urls, app):

@@ -5,8 +5,8 @@ from __future__ import annotations
 API_PREFIX = "/api/v1"
 
 
-def register_blueprints(api, *, debug: bool = False) -> None:
-    """Register every resource blueprint on the smorest Api (debug tools only when `debug`)."""
+def register_blueprints(api) -> None:
+    """Register every resource blueprint on the smorest Api."""
     from mylivelinks.api.admin.routes import blp as admin_blp
     from mylivelinks.api.auth.routes import blp as auth_blp
     from mylivelinks.api.chat.routes import blp as chat_blp
@@ -48,7 +48,11 @@ def register_blueprints(api, *, debug: bool = False) -> None:
     )
     for blueprint in resources:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))
-    if debug:
-        from mylivelinks.api.debug.routes import blp as debug_blp
 
-        api.register_blueprint(debug_blp, url_prefix=API_PREFIX + (debug_blp.url_prefix or ""))
+
+def register_debug_tools(app) -> None:
+    """Register the development tools on the app itself, not on the Api: they stay out of
+    the OpenAPI document, which is the same in every APP_ENV."""
+    from mylivelinks.api.debug.routes import blp as debug_blp
+
+    app.register_blueprint(debug_blp, url_prefix=API_PREFIX + (debug_blp.url_prefix or ""))

@@ -1,4 +1,5 @@
-"""Development-only tools; registered only when the app runs with DEBUG."""
+"""Development-only tools for staff; registered only when the app runs with DEBUG, and left
+out of the OpenAPI document, which must not depend on APP_ENV."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from mylivelinks.api.security import auth_required
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.local import LocalProvider
+from mylivelinks.services.moderation.actions import STAFF
 
 blp = Blueprint("debug", __name__, url_prefix="/debug", description="Development tools")
 
@@ -21,9 +24,10 @@ class MediaCallsSchema(ma.Schema):
 
 @blp.route("/media-calls")
 class MediaCalls(MethodView):
+    @auth_required(blp, *STAFF)
     @blp.response(200, MediaCallsSchema)
     def get(self):
-        """The last 100 calls made to the local media provider"""
+        """The last 100 calls made to the local media provider (moderators and admins)"""
         provider = media_provider()
         if isinstance(provider, LocalProvider):
             return {"provider": provider.name, "items": provider.ex_recorded_calls()}
