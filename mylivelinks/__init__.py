@@ -14,6 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app from `config` (read from the environment when omitted)."""
     from mylivelinks import models  # noqa: F401  (registers every model on the metadata)
     from mylivelinks.api import register_blueprints, register_debug_tools
+    from mylivelinks.api.docs_assets import register_docs_assets
     from mylivelinks.cli import register_cli
     from mylivelinks.connection_checks import init_connection_checks
     from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
@@ -58,6 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_transaction_boundary(app)
     app.teardown_request(release_idempotency_lock)
     register_blueprints(init_api(app))
+    register_docs_assets(app)
     if app.debug:
         register_debug_tools(app)
     register_cli(app)

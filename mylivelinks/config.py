@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from mylivelinks.api.docs_assets import DOCS_ASSETS_PATH
 from mylivelinks.media_settings import MEDIA_SETTINGS, media_problems
 from mylivelinks.payments.packs import CoinPack, load_packs
 from mylivelinks.settings_types import (
@@ -397,7 +398,7 @@ class Config:
             "OPENAPI_URL_PREFIX": "/",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "/docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+            "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS_PATH,
             "API_SPEC_OPTIONS": {
                 "info": {
                     "description": "Group live streaming: twelve boxes in one room, chat, "

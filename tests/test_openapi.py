@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -23,6 +24,22 @@ def test_document_and_docs_are_served(api):
     assert served["openapi"].startswith("3.1")
     docs = api.get("/docs")
     assert docs.status_code == 200 and b"swagger" in docs.data.lower()
+
+
+def test_the_docs_page_loads_swagger_ui_from_this_server(api):
+    page = api.get("/docs").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(assets) == [
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui-standalone-preset.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    for asset in assets:
+        served = api.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.data) > 1000, asset
+    bundle = api.get("/docs/assets/swagger-ui-bundle.js").get_data(as_text=True)
+    assert "SwaggerUIBundle" in bundle
 
 
 def test_every_operation_documents_its_responses_and_private_ones_their_auth():
