@@ -50,9 +50,15 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 REQUEST_CONNECTIONS = 1000
 
 
-def gunicorn_arguments(host: str, port: int, workers: int, listeners: int) -> list[str]:
+def gunicorn_arguments(
+    host: str, port: int, workers: int, listeners: int, control_socket: Path | None = None
+) -> list[str]:
     """The command that serves the API (`wsgi:app`): gevent workers, each holding up to
-    `listeners` event streams and REQUEST_CONNECTIONS more connections, as greenlets."""
+    `listeners` event streams and REQUEST_CONNECTIONS more connections, as greenlets;
+    gunicorn's control socket at `control_socket`, or none."""
+    # gunicorn's default control socket is one path in the home directory, shared by every
+    # instance on the machine.
+    control = ["--control-socket", str(control_socket)] if control_socket else []
     return [
         str(Path(sys.executable).parent / "gunicorn"),
         "wsgi:app",
@@ -66,6 +72,7 @@ def gunicorn_arguments(host: str, port: int, workers: int, listeners: int) -> li
         str(listeners + REQUEST_CONNECTIONS),
         "--graceful-timeout",
         "5",
+        *(control or ["--no-control-socket"]),
     ]
 
 
@@ -280,7 +287,11 @@ class Supervisor:
         self._spawn(
             "web",
             gunicorn_arguments(
-                config.HOST, config.PORT, config.WEB_WORKERS, config.SSE_MAX_LISTENERS
+                config.HOST,
+                config.PORT,
+                config.WEB_WORKERS,
+                config.SSE_MAX_LISTENERS,
+                control_socket=self.var / "gunicorn.ctl",
             ),
         )
 

@@ -69,6 +69,8 @@ def _run_once(var_dir: Path, port: int, check) -> None:
         names = " ".join(" ".join(p.cmdline()) for p in processes)
         for expected in ("gunicorn", "rq worker", "rq cron", "redis-server", "postgres"):
             assert expected in names, f"{expected} is not running"
+        # gunicorn's control socket is this run's own, not the one shared under $HOME.
+        assert (var_dir / "gunicorn.ctl").is_socket()
         check(f"http://127.0.0.1:{port}")
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(60) == 0
