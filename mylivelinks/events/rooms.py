@@ -61,21 +61,21 @@ def streamer_seated(slug: str, position: int, stream_id: str, streamer: dict[str
 
 
 def viewers_changed(
-    slug: str, position: int, viewer_id: str, *, joined: bool, viewer_count: int
+    slug: str,
+    position: int,
+    stream_id: str,
+    viewer_ids: list[str],
+    *,
+    joined: bool,
+    viewer_count: int,
 ) -> None:
-    """A viewer opened or closed a box."""
+    """Viewers opened or closed a box (or left it by going silent): one `viewer:joined` or
+    `viewer:left` each, then the box's new `viewer:count`."""
     kind = VIEWER_JOINED if joined else VIEWER_LEFT
-    publish_room_event(slug, kind, {"position": position, "viewer_id": viewer_id})
-    publish_room_event(slug, VIEWER_COUNT, {"position": position, "viewer_count": viewer_count})
-
-
-def viewers_counted(slug: str, position: int, stream_id: str, viewer_count: int) -> None:
-    """Silent viewers were removed from a box."""
-    publish_room_event(
-        slug,
-        VIEWER_COUNT,
-        {"position": position, "stream_id": stream_id, "viewer_count": viewer_count},
-    )
+    box = {"position": position, "stream_id": stream_id}
+    for viewer_id in viewer_ids:
+        publish_room_event(slug, kind, {**box, "viewer_id": viewer_id})
+    publish_room_event(slug, VIEWER_COUNT, {**box, "viewer_count": viewer_count})
 
 
 def publishing_changed(

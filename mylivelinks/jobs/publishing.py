@@ -97,7 +97,7 @@ def sweep_rooms(now: datetime | None = None) -> dict[str, Any]:
     commit()
     ended = sweep.end_silent_streamers(now)
     commit()
-    out_of_sync = sweep.resync(set(thinned), now)
+    out_of_sync = sweep.resync(now)
     commit()
     return {
         "stale_viewers": len(thinned),

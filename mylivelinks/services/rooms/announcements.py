@@ -64,19 +64,26 @@ def viewers_changed(
 ) -> None:
     """A viewer opened or closed a box: its stream's publishing is synced, the room told."""
     count = active_viewer_counts([stream_id], now)[stream_id]
-    viewer = str(viewer_id)
+    stream, viewers = str(stream_id), [str(viewer_id)]
     after_commit(lambda: request_sync(stream_id))
     after_commit(
         lambda: room_events.viewers_changed(
-            slug, position, viewer, joined=joined, viewer_count=count
+            slug, position, stream, viewers, joined=joined, viewer_count=count
         )
     )
 
 
-def viewers_counted(slug: str, position: int, stream_id: uuid.UUID, count: int) -> None:
-    """Silent viewers left a box: the room hears its new count."""
-    stream = str(stream_id)
-    after_commit(lambda: room_events.viewers_counted(slug, position, stream, count))
+def viewers_timed_out(
+    slug: str, position: int, stream_id: uuid.UUID, viewer_ids: list[uuid.UUID], count: int
+) -> None:
+    """Silent viewers were removed from a box: the room hears them leave, as if they had
+    closed it, and the box's new count (the sweep resyncs publishing itself)."""
+    stream, viewers = str(stream_id), [str(viewer_id) for viewer_id in viewer_ids]
+    after_commit(
+        lambda: room_events.viewers_changed(
+            slug, position, stream, viewers, joined=False, viewer_count=count
+        )
+    )
 
 
 def out_of_sync(stream_id: uuid.UUID) -> None:

@@ -23,14 +23,15 @@ from mylivelinks.services.streams import stats
 
 
 def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
-    """Delete viewers silent past the timeout; returns the streams that lost one (per row).
+    """Delete viewers silent past the timeout, each announced as leaving its box once
+    committed; returns the streams that lost one (per row).
 
     A row younger than the timeout is kept even without a heartbeat in Redis yet.
     """
     since = active_since(now)
     stream_ids = db.session.scalars(select(BoxViewer.stream_id).distinct()).all()
     heartbeating = presence.active_viewers(list(stream_ids), since)
-    removed: list[uuid.UUID] = []
+    removed: dict[uuid.UUID, list[uuid.UUID]] = {}
     for stream_id in stream_ids:
         silent = db.session.scalars(
             delete(BoxViewer)
@@ -44,9 +45,11 @@ def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
         if silent:
             # They were last seen before `since`: their sessions end there at the latest.
             stats.close_sessions(stream_id, list(silent), since)
-        removed += [stream_id] * len(silent)
+            removed[stream_id] = list(silent)
     presence.drop_silent_viewers(list(stream_ids), since)
-    return removed
+    for stream_id, slug, position, count in viewer_counts(set(removed), now):
+        announcements.viewers_timed_out(slug, position, stream_id, removed[stream_id], count)
+    return [stream_id for stream_id, viewers in removed.items() for _ in viewers]
 
 
 def end_silent_streamers(now: datetime) -> list[SeatChange]:
@@ -67,14 +70,11 @@ def end_silent_streamers(now: datetime) -> list[SeatChange]:
     return ended
 
 
-def resync(thinned: set[uuid.UUID], now: datetime) -> list[uuid.UUID]:
-    """Queue a sync of every stream out of sync and tell the rooms the new viewer counts of
-    the live streams in `thinned` (once committed); returns the streams out of sync."""
+def resync(now: datetime) -> list[uuid.UUID]:
+    """Queue a sync of every stream out of sync (once committed); returns them."""
     streams = out_of_sync_streams(now)
     for stream_id in streams:
         announcements.out_of_sync(stream_id)
-    for stream_id, slug, position, count in viewer_counts(thinned, now):
-        announcements.viewers_counted(slug, position, stream_id, count)
     return streams
 
 
