@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
-from mylivelinks.events.streams import read_events, room_stream_key
+from mylivelinks.events.streams import read_events, room_stream_key, user_stream_key
 from mylivelinks.jobs.publishing import sweep_rooms
+from tests.money import run_jobs
 
 ROOM = "/api/v1/rooms/main"
 
@@ -37,3 +39,18 @@ def test_a_viewer_who_times_out_leaves_like_one_who_closes_the_box(api, app, mai
     ]
     joined = _room_events(app, "viewer:joined")
     assert set(joined[0].data) == {"position", "stream_id", "viewer_id"}
+
+
+RFC_3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def test_credentials_in_events_carry_rfc_3339_timestamps_like_rest(api, app, main_room):
+    streamer, viewer = api.register(), api.register()
+    went_live = api.post(f"{ROOM}/live", json={}, headers=api.auth(streamer)).get_json()
+    assert RFC_3339.match(went_live["credentials"]["expires_at"])
+    api.post(f"{ROOM}/boxes/1/viewers", headers=api.auth(viewer))
+    run_jobs(app)
+    with app.app_context():
+        private = read_events(user_stream_key(streamer["user"]["id"]), "0-0", None)
+    (start,) = [e for e in private if e.type == "publish:start"]
+    assert RFC_3339.match(start.data["credentials"]["expires_at"]), start.data

@@ -156,5 +156,22 @@ def test_stored_events_read_as_the_standard_librarys_json():
     }
     standard = json.dumps(sample, separators=(",", ":"), default=str)
 
-    assert json.loads(encode_data(sample)) == json.loads(standard)
+    assert json.loads(encode_data(sample)) == {
+        **json.loads(standard),
+        "at": "2026-11-22T06:30:05.123456+00:00",
+    }
     assert json.loads(encode_data({"balance": 2**70})) == {"balance": 2**70}  # past orjson
+
+
+def test_timestamps_in_events_are_rfc_3339_like_rest_and_credentials_are_plain_data():
+    from mylivelinks.providers.base import Credentials
+
+    at = datetime(2026, 12, 2, 10, 41, 23, tzinfo=UTC)
+    credentials = Credentials("local", "ws://x", "t", "main", "alice", "publisher", at)
+    for data in ({"at": at, "credentials": credentials}, {"at": at, "big": 2**70}):
+        decoded = json.loads(encode_data(data))
+        assert decoded["at"] == "2026-12-02T10:41:23+00:00"
+        assert datetime.fromisoformat(decoded["at"]) == at
+    decoded = json.loads(encode_data({"credentials": credentials}))
+    assert decoded["credentials"]["expires_at"] == "2026-12-02T10:41:23+00:00"
+    assert decoded["credentials"]["identity"] == "alice"

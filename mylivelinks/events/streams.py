@@ -12,7 +12,8 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 import orjson
@@ -109,19 +110,29 @@ def id_order(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-# Dates and dataclasses go through `default=str`, as `json.dumps` sends them.
-_AS_THE_STANDARD_LIBRARY = (
+# Everything orjson leaves to `_plain` (dates, dataclasses) is encoded the same way by
+# the standard library's fallback.
+_PASSTHROUGH = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
 )
+
+
+def _plain(value: Any) -> Any:
+    """A value JSON cannot hold as text: timestamps in RFC 3339 (`T`, as REST sends them)."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
 
 
 def encode_data(data: dict[str, Any]) -> str:
     """An event's data as stored in its stream entry (compact JSON; orjson, or the standard
     library for what orjson refuses, such as an integer past 64 bits)."""
     try:
-        return orjson.dumps(data, default=str, option=_AS_THE_STANDARD_LIBRARY).decode()
+        return orjson.dumps(data, default=_plain, option=_PASSTHROUGH).decode()
     except TypeError:
-        return json.dumps(data, separators=(",", ":"), default=str)
+        return json.dumps(data, separators=(",", ":"), default=_plain)
 
 
 def stream_maxlen() -> int:
