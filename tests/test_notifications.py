@@ -251,3 +251,38 @@ def test_going_live_notifies_followers_and_starts_the_scheduled_occurrence(api, 
     upcoming = api.get("/api/v1/schedules/upcoming", query_string={"limit": 100}).get_json()
     (mine,) = [o for o in upcoming["items"] if o["schedule_id"] == schedule.get_json()["id"]]
     assert mine["started"] is True and mine["live"] is True and mine["stream_id"] == stream_id
+
+
+def test_a_streamer_seated_from_the_queue_gets_a_stored_notification_of_the_same_shape(
+    api, app, main_room
+):
+    seated_ones = [api.register() for _ in range(12)]
+    for streamer in seated_ones:
+        go_live(api, streamer)
+    waiting, star, fan = api.register(), api.register(), api.register()
+    queued = api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(waiting))
+    assert queued.get_json()["queued"] is True
+    api.delete("/api/v1/rooms/main/live", headers=api.auth(seated_ones[4]))
+    (seated,) = [e for e in private_events(app, waiting["user"]["id"]) if e.type == NOTIFICATION]
+
+    listed = api.get("/api/v1/me/notifications", headers=api.auth(waiting)).get_json()
+    (stored,) = listed["items"]
+    assert stored["kind"] == "seated" and stored["read_at"] is None
+    assert stored["data"] == {
+        "room": "main",
+        "position": 5,
+        "stream_id": stored["data"]["stream_id"],
+    }
+    credentials = seated.data["data"].pop("credentials")
+    assert seated.data == stored
+    assert (credentials["role"], credentials["room"]) == ("publisher", "main")
+
+    # A went_live notification reads the same: {id, kind, data, created_at, read_at}.
+    api.delete("/api/v1/rooms/main/live", headers=api.auth(seated_ones[0]))
+    follow(api, fan, star)
+    go_live(api, star)
+    run_jobs(app)
+    (went_live,) = [e for e in private_events(app, fan["user"]["id"]) if e.type == NOTIFICATION]
+    assert (
+        set(went_live.data) == set(seated.data) == {"id", "kind", "data", "created_at", "read_at"}
+    )

@@ -227,7 +227,7 @@ def _told(app, since: dict[str, str], waiting_id: str) -> tuple[list, list]:
         private = read_events(user_stream_key(waiting_id), since["user"], None)
     return (
         [(e.type, {k: v for k, v in e.data.items() if k in kept}) for e in room],
-        [(e.type, e.data["kind"], e.data["position"]) for e in private],
+        [(e.type, e.data["kind"], e.data["data"]["position"]) for e in private],
     )
 
 

@@ -44,20 +44,26 @@ def stream_ended(slug: str, position: int | None, stream_id: str, reason: str) -
         publish_room_event(slug, BOX_RELEASED, {"position": position, "stream_id": stream_id})
 
 
-def seated_from_queue(streamer_id: str, slug: str, position: int, credentials: Credentials) -> None:
-    """Tell a waiting streamer they have a box now, with publisher credentials."""
-    publish_user_event(
-        streamer_id,
-        NOTIFICATION,
-        {"kind": "seated", "room": slug, "position": position, "credentials": asdict(credentials)},
-    )
+def seated_from_queue(
+    streamer_id: str, notification: dict[str, Any], credentials: Credentials
+) -> None:
+    """Tell a waiting streamer they have a box now: their stored `seated` notification,
+    whose data carries publisher credentials here (they are not stored)."""
+    data = {**notification["data"], "credentials": asdict(credentials)}
+    publish_user_event(streamer_id, NOTIFICATION, {**notification, "data": data})
 
 
-def streamer_seated(slug: str, position: int, stream_id: str, streamer: dict[str, Any]) -> None:
+def streamer_seated(
+    slug: str,
+    position: int,
+    stream_id: str,
+    streamer: dict[str, Any],
+    notification: dict[str, Any],
+) -> None:
     """A queued streamer got a freed box: the room sees it, they get publisher credentials."""
     stream_started(slug, position, stream_id, streamer)
     credentials = media_credentials(slug, streamer["id"], "publisher")
-    seated_from_queue(streamer["id"], slug, position, credentials)
+    seated_from_queue(streamer["id"], notification, credentials)
 
 
 def viewers_changed(

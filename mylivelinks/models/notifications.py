@@ -18,6 +18,7 @@ class NotificationKind(StrEnum):
     """What a notification tells its recipient."""
 
     WENT_LIVE = "went_live"
+    SEATED = "seated"
 
 
 class Notification(Base):
@@ -29,7 +30,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("kind IN ('went_live')", name="kind"),
+        CheckConstraint("kind IN ('went_live', 'seated')", name="kind"),
         UniqueConstraint(
             "recipient_id", "kind", "stream_id", name="uq_notifications_recipient_kind_stream"
         ),

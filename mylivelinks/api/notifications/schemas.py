@@ -11,13 +11,19 @@ class NotificationSchema(ma.Schema):
 
     id = ma.fields.UUID(dump_only=True)
     kind = ma.fields.String(
-        dump_only=True, metadata={"description": "`went_live`: a followed streamer went live"}
+        dump_only=True,
+        metadata={
+            "description": "`went_live`: a followed streamer went live; `seated`: the queue "
+            "gave you a box"
+        },
     )
     data = ma.fields.Dict(
         dump_only=True,
         metadata={
-            "description": "went_live: {streamer: {id, username, display_name, avatar_url},"
-            " stream_id, title, room, box}"
+            "description": "went_live: {streamer: {id, username, display_name, avatar_url}, "
+            "stream_id, title, room, box}; seated: {room, position, stream_id}, and in the "
+            "private `notification` event also `credentials` (publisher credentials, never "
+            "stored). The `notification` event is this object, whatever the kind."
         },
     )
     created_at = ma.fields.DateTime(dump_only=True)

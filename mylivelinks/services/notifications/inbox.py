@@ -69,6 +69,22 @@ def went_live_data(stream: Stream) -> dict[str, Any]:
     }
 
 
+def notify_seated(
+    streamer_id: uuid.UUID, stream_id: uuid.UUID, slug: str, position: int
+) -> dict[str, Any]:
+    """Store the `seated` notification of a streamer the queue gave a box (flushes); its
+    view, which the caller pushes with publisher credentials once committed."""
+    notification = Notification(
+        recipient_id=streamer_id,
+        kind=NotificationKind.SEATED,
+        stream_id=stream_id,
+        data={"room": slug, "position": position, "stream_id": str(stream_id)},
+    )
+    db.session.add(notification)
+    db.session.flush()
+    return notification_view(notification)
+
+
 def notification_view(row: Any) -> dict[str, Any]:
     """A notification as the API and the private `notification` event show it."""
     return {

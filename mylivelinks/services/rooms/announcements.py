@@ -16,6 +16,7 @@ from mylivelinks.extensions import db
 from mylivelinks.jobs.enqueue import close_room_when_empty, enforce_revoke_later, request_sync
 from mylivelinks.models import Profile
 from mylivelinks.models.streams import EndedReason
+from mylivelinks.services.notifications import inbox
 from mylivelinks.services.rooms.state import active_viewer_counts
 from mylivelinks.transaction import after_commit
 
@@ -34,9 +35,11 @@ def stream_started(slug: str, position: int, stream_id: uuid.UUID, streamer_id: 
 
 
 def streamer_seated(slug: str, position: int, stream_id: uuid.UUID, streamer_id: uuid.UUID) -> None:
-    """The queue seated a streamer in a freed box: the room is told, they get credentials."""
+    """The queue seated a streamer in a freed box: the room is told, they get a stored
+    `seated` notification and, with it, publisher credentials."""
     summary, stream = _streamer_summary(streamer_id), str(stream_id)
-    after_commit(lambda: room_events.streamer_seated(slug, position, stream, summary))
+    notification = inbox.notify_seated(streamer_id, stream_id, slug, position)
+    after_commit(lambda: room_events.streamer_seated(slug, position, stream, summary, notification))
 
 
 def stream_ended(
