@@ -87,6 +87,19 @@ def test_the_stats_of_an_ended_stream_match_what_happened(api, app, main_room):
         assert [(s.messages_sent, s.gifts_sent) for s in sessions[1:]] == [(0, 0), (0, 0)]
 
 
+def test_chat_messages_read_the_same_while_live_and_once_ended(api, app, main_room):
+    streamer, viewer = api.register(), api.register()
+    api.post(LIVE, json={"position": 3}, headers=api.auth(streamer))
+    stream_id = _stream_id(app, streamer)
+    api.post(_box(3), headers=api.auth(viewer))
+    _say(api, viewer, "hi")  # said in a session still open
+    _say(api, streamer, "welcome")
+    during = api.get(f"/api/v1/streams/{stream_id}").get_json()["stats"]["chat_messages"]
+    api.delete(LIVE, headers=api.auth(streamer))
+    after = api.get(f"/api/v1/streams/{stream_id}").get_json()["stats"]["chat_messages"]
+    assert (during, after) == (2, 2)
+
+
 def test_watch_seconds_follow_each_way_of_leaving(api, app, main_room):
     streamer, closer, silent, stayer = (api.register() for _ in range(4))
     with app.app_context():

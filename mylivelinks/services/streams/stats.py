@@ -106,12 +106,25 @@ def _from_sessions(stream: Stream, now: datetime) -> tuple[int, int, int, int]:
     watched = func.coalesce(
         session.watch_seconds, cast(func.extract("epoch", now - session.joined_at), Integer)
     )
+    # An open session has no messages_sent yet: count what its viewer said so far, as
+    # closing it will, so the figure does not change when the stream ends.
+    said_so_far = (
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(
+            ChatMessage.author_id == session.viewer_id,
+            ChatMessage.room_id == stream.room_id,
+            ChatMessage.created_at >= session.joined_at,
+            ChatMessage.created_at <= now,
+        )
+        .scalar_subquery()
+    )
     views, unique, average, viewer_messages = db.session.execute(
         select(
             func.count(),
             func.count(session.viewer_id.distinct()),
             func.coalesce(func.avg(watched), 0),
-            func.coalesce(func.sum(session.messages_sent), 0),
+            func.coalesce(func.sum(func.coalesce(session.messages_sent, said_so_far)), 0),
         ).where(session.stream_id == stream.id)
     ).one()
     own_messages = db.session.scalar(
