@@ -31,7 +31,14 @@ class ReportStatus(StrEnum):
     """Whether a report still waits for a moderator."""
 
     OPEN = "open"
-    CLOSED = "closed"
+    RESOLVED = "resolved"
+
+
+class ReportOutcome(StrEnum):
+    """What the moderator who resolved a report decided."""
+
+    DISMISSED = "dismissed"  # nothing against the rules
+    ACTIONED = "actioned"  # the moderator acted (deleted, timed out, banned)
 
 
 MAX_MESSAGE_LENGTH = 500
@@ -73,13 +80,27 @@ class ChatMessage(Base):
 
 
 class Report(Base):
-    """A user's report of a message or another user, for moderators to review."""
+    """A user's report of a message or another user, for moderators to review.
+
+    One reporter has at most one open report per target: reporting it again is the same
+    report (the partial unique index).
+    """
 
     __tablename__ = "reports"
     __table_args__ = (
         CheckConstraint("target_type IN ('message', 'user')", name="target_type"),
-        CheckConstraint("status IN ('open', 'closed')", name="status"),
-        Index("ix_reports_open", "created_at", postgresql_where=text("status = 'open'")),
+        CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        CheckConstraint("outcome IN ('dismissed', 'actioned')", name="outcome"),
+        CheckConstraint("(status = 'open') = (outcome IS NULL)", name="outcome_when_resolved"),
+        Index("ix_reports_queue", "status", "created_at", "id"),
+        Index(
+            "uq_reports_open_reporter_target",
+            "reporter_id",
+            "target_type",
+            "target_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -93,3 +114,9 @@ class Report(Base):
         StrEnumText(ReportStatus, 16), default=ReportStatus.OPEN, server_default=ReportStatus.OPEN
     )
     created_at: Mapped[datetime] = created_at_column()
+    outcome: Mapped[ReportOutcome | None] = mapped_column(StrEnumText(ReportOutcome, 16))
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

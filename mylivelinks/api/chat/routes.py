@@ -13,14 +13,18 @@ from mylivelinks.api.chat.schemas import (
     ChatSettingsPatchSchema,
     ChatSettingsSchema,
     PostMessageSchema,
+    ReportEntrySchema,
+    ReportPageSchema,
+    ReportQueueArgsSchema,
     ReportRequestSchema,
     ReportSchema,
+    ResolveReportSchema,
 )
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.rate_limits import caller_is_staff, caller_key, chat_limit, rate_limited
-from mylivelinks.services.chat import messages, settings
+from mylivelinks.services.chat import messages, reports, settings
 from mylivelinks.services.moderation.actions import STAFF
 from mylivelinks.services.rooms.state import get_room
 
@@ -106,14 +110,69 @@ class ChatSettings(MethodView):
         return settings.settings_of(room)
 
 
+def _report_entry(entry: reports.ReportEntry) -> dict:
+    report, message = entry.report, entry.message
+    return {
+        "id": report.id,
+        "target_type": report.target_type,
+        "target_id": report.target_id,
+        "reason": report.reason,
+        "status": report.status,
+        "outcome": report.outcome,
+        "created_at": report.created_at,
+        "resolved_at": report.resolved_at,
+        "resolution_note": report.resolution_note,
+        "resolved_by": report.resolved_by,
+        "reporter": entry.reporter,
+        "message": None
+        if message is None
+        else {
+            "id": message.id,
+            "room": entry.room_slug,
+            "body": message.body,
+            "author": entry.message_author,
+            "created_at": message.created_at,
+            "deleted": message.deleted_at is not None,
+        },
+        "user": entry.user,
+    }
+
+
 @blp.route("/reports")
 class Reports(MethodView):
     @auth_required(blp)
     @blp.arguments(ReportRequestSchema())
     @blp.response(201, ReportSchema)
+    @blp.alt_response(
+        200, schema=ReportSchema, description="You already reported this; that report stands"
+    )
     @blp.alt_response(404, schema=ErrorSchema, description="No such message or user")
     def post(self, data):
-        """Report a message or a user to the moderators"""
-        return messages.report(
+        """Report a message or a user to the moderators (again while open: the same report)"""
+        filed = reports.file_report(
             current_user(), data["target_type"], data["target_id"], data["reason"]
         )
+        return filed.report, 201 if filed.created else 200
+
+    @auth_required(blp, *STAFF)
+    @blp.arguments(ReportQueueArgsSchema(), location="query")
+    @blp.response(200, ReportPageSchema)
+    def get(self, args):
+        """The reports queue (moderators): open reports oldest first, or resolved ones"""
+        page = reports.report_queue(args["status"], limit=args["limit"], cursor=args["cursor"])
+        return {"items": [_report_entry(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+@blp.route("/reports/<uuid:report_id>/resolve")
+class ResolveReport(MethodView):
+    @auth_required(blp, *STAFF)
+    @blp.arguments(ResolveReportSchema())
+    @blp.response(200, ReportEntrySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such report")
+    @blp.alt_response(409, schema=ErrorSchema, description="Already resolved")
+    def post(self, data, report_id):
+        """Resolve a report with an outcome (moderators); recorded in the audit trail"""
+        entry = reports.resolve(
+            report_id, current_user(), data["outcome"], data["note"], datetime.now(UTC)
+        )
+        return _report_entry(entry)

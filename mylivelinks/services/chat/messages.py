@@ -1,4 +1,4 @@
-"""Room chat: posting (bans, timeouts, blocked terms, slow mode), history, deletion, reports.
+"""Room chat: posting (bans, timeouts, blocked terms, slow mode), history, deletion.
 
 Posting and deleting tell the room once committed.
 """
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mylivelinks.events import chat as chat_events
 from mylivelinks.extensions import db, get_redis
-from mylivelinks.models import ChatMessage, Profile, Report, Room
+from mylivelinks.models import ChatMessage, Profile, Room
 from mylivelinks.models.chat import MessageKind
 from mylivelinks.pagination import Page, keyset_page
 from mylivelinks.services.errors import Forbidden, InvalidInput, NotFound, RateLimited
@@ -101,18 +101,3 @@ def delete_message(room: Room, message_id: uuid.UUID, actor: Profile, now: datet
     db.session.flush()
     slug, deleted_id = room.slug, str(message.id)
     after_commit(lambda: chat_events.message_deleted(slug, deleted_id))
-
-
-def report(reporter: Profile, target_type: str, target_id: uuid.UUID, reason: str) -> Report:
-    """File a report of a message or a user; NotFound when the target does not exist."""
-    model = ChatMessage if target_type == "message" else Profile
-    if db.session.get(model, target_id) is None:
-        raise NotFound(f"No such {target_type}.")
-    if target_type == "user" and target_id == reporter.id:
-        raise InvalidInput("You cannot report yourself.", field="target_id")
-    filed = Report(
-        reporter_id=reporter.id, target_type=target_type, target_id=target_id, reason=reason
-    )
-    db.session.add(filed)
-    db.session.flush()
-    return filed
