@@ -72,6 +72,47 @@ def reconcile_command() -> None:
         raise SystemExit(1)
 
 
+@ledger_cli.command("adjust")
+@click.argument("username")
+@click.option(
+    "--coins",
+    required=True,
+    type=click.IntRange(-(10**9), 10**9),
+    help="Coins to grant; negative removes.",
+)
+@click.option("--reason", required=True, help="Why (kept with the ledger transaction).")
+@click.option("--by", "admin_name", required=True, help="The admin making the adjustment.")
+def adjust_command(username: str, coins: int, reason: str, admin_name: str) -> None:
+    """Grant (positive) or remove (negative) coins: an admin adjustment in the ledger."""
+    import uuid
+
+    from mylivelinks.ledger.errors import InsufficientFunds
+    from mylivelinks.ledger.wallet import adjust_coins, wallet
+    from mylivelinks.models.profiles import Role
+
+    if coins == 0:
+        raise click.BadParameter("must not be zero", param_hint="--coins")
+    if len(reason.strip()) < 3:
+        raise click.BadParameter("at least 3 characters", param_hint="--reason")
+    try:
+        target, admin = users.get_by_username(username), users.get_by_username(admin_name)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    if admin.role != Role.ADMIN:
+        raise click.ClickException(f"{admin.username} is not an admin.")
+    try:
+        booked = adjust_coins(
+            target.id, coins, source_ref=str(uuid.uuid4()), reason=reason.strip(), admin_id=admin.id
+        )
+    except InsufficientFunds:
+        raise click.ClickException(f"{target.username} has fewer than {-coins} coins.") from None
+    db.session.commit()
+    click.echo(
+        f"{coins:+d} coins for {target.username} (transaction {booked.transaction_id}); "
+        f"balance {wallet(target.id).coin_balance}"
+    )
+
+
 leaderboards_cli = AppGroup("leaderboards", help="Leaderboards.")
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import GiftType, Profile
+from tests.helpers import staff
 
 
 def test_create_admin_then_log_in_as_admin(app, api):
@@ -94,3 +95,50 @@ def test_seed_command_is_idempotent(app):
     assert "(0 added)" in second.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(GiftType)) == 7
+
+
+def test_ledger_adjust_grants_coins_through_the_ledger_with_a_reason(app, api):
+    fan, boss = api.register(), staff(api, app, "admin")
+    runner = app.test_cli_runner()
+    name, by = fan["user"]["username"], boss["user"]["username"]
+    granted = runner.invoke(
+        args=["ledger", "adjust", name, "--coins", "500", "--reason", "x", "--by", by]
+    )
+    assert granted.exit_code != 0 and "3 characters" in granted.output
+    granted = runner.invoke(
+        args=[
+            "ledger",
+            "adjust",
+            name,
+            "--coins",
+            "500",
+            "--reason",
+            "development coins",
+            "--by",
+            by,
+        ]
+    )
+    assert granted.exit_code == 0, granted.output
+    assert "balance 500" in granted.output
+    wallet = api.get("/api/v1/me/wallet", headers=api.auth(fan)).get_json()
+    assert wallet["coin_balance"] == 500
+    (entry,) = api.get("/api/v1/me/ledger", headers=api.auth(fan)).get_json()["items"]
+    assert entry["kind"] == "adjustment" and entry["details"]["reason"] == "development coins"
+    assert entry["details"]["admin_id"] == boss["user"]["id"]
+
+    too_much = runner.invoke(
+        args=["ledger", "adjust", name, "--coins", "-501", "--reason", "oops", "--by", by]
+    )
+    assert too_much.exit_code != 0 and "fewer than 501" in too_much.output
+    not_admin = runner.invoke(
+        args=["ledger", "adjust", name, "--coins", "5", "--reason", "why not", "--by", name]
+    )
+    assert not_admin.exit_code != 0 and "not an admin" in not_admin.output
+    zero = runner.invoke(
+        args=["ledger", "adjust", name, "--coins", "0", "--reason", "nothing", "--by", by]
+    )
+    assert zero.exit_code != 0
+    removed = runner.invoke(
+        args=["ledger", "adjust", name, "--coins", "-200", "--reason", "took back", "--by", by]
+    )
+    assert removed.exit_code == 0 and "balance 300" in removed.output, removed.output

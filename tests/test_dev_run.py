@@ -110,7 +110,11 @@ def _readme_cli_block() -> list[str]:
 def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
     var_dir, port = tmp_path / "var", _free_port()
     commands = _readme_cli_block()
-    assert any("create-admin" in c for c in commands) and any("set-role" in c for c in commands)
+    assert [c.split()[1:3] for c in commands] == [
+        ["users", "create-admin"],
+        ["users", "set-role"],
+        ["ledger", "adjust"],
+    ]
     account = {"username": "someone", "email": "someone@example.com", "password": "password1"}
 
     def check(base):
@@ -142,5 +146,10 @@ def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
             f"{base}/api/v1/auth/login", {"login": "someone", "password": "password1"}
         )
         assert body["user"]["role"] == "moderator", body
+        wallet = urllib.request.Request(
+            f"{base}/api/v1/me/wallet", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        with urllib.request.urlopen(wallet, timeout=5) as response:
+            assert json.loads(response.read())["coin_balance"] == 1000
 
     _run_once(var_dir, port, check)
