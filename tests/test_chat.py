@@ -234,7 +234,7 @@ def test_going_live_and_gifts_write_system_lines(api, app, main_room):
     name = streamer["user"]["username"]
     assert lines[2]["body"] == f"{name} went live in box 3"
     assert lines[1]["body"] == f"{fan['user']['username']} sent {name} 2 x 🌹 Rose"
-    assert lines[0]["body"] == "A stream in box 3 ended"
+    assert lines[0]["body"] == f"{name}'s stream in box 3 ended"
 
 
 def test_streams_ended_by_jobs_write_and_announce_their_lines(api, app, main_room):
@@ -243,11 +243,14 @@ def test_streams_ended_by_jobs_write_and_announce_their_lines(api, app, main_roo
     from mylivelinks.models import Stream
 
     silent, gone, waiting = api.register(), api.register(), api.register()
+    in_box = {}
     for session, position in ((silent, 4), (gone, 5)):
         api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(session))
+        in_box[position] = session["user"]["username"]
     for position in set(range(1, 13)) - {4, 5}:
-        others = api.auth(api.register())
-        api.post("/api/v1/rooms/main/live", json={"position": position}, headers=others)
+        other = api.register()
+        api.post("/api/v1/rooms/main/live", json={"position": position}, headers=api.auth(other))
+        in_box[position] = other["user"]["username"]
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(waiting))  # queued
     with app.app_context():
         gone_stream = db.session.scalar(
@@ -260,7 +263,8 @@ def test_streams_ended_by_jobs_write_and_announce_their_lines(api, app, main_roo
         announced = read_events(room_stream_key("main"), start, None)
     waiting_name = waiting["user"]["username"]
     lines = [e.data["body"] for e in announced if e.type == "chat:message"]
-    assert lines == ["A stream in box 5 ended", f"{waiting_name} went live in box 5"]
+    assert lines == [f"{in_box[5]}'s stream in box 5 ended", f"{waiting_name} went live in box 5"]
+    in_box[5] = waiting_name
     assert bodies(api)[:2] == lines[::-1]
 
     with app.app_context():
@@ -270,7 +274,7 @@ def test_streams_ended_by_jobs_write_and_announce_their_lines(api, app, main_roo
         announced = read_events(room_stream_key("main"), start, None)
     lines = [e.data["body"] for e in announced if e.type == "chat:message"]
     assert ended == 12 and len(lines) == 12
-    assert set(lines) == {f"A stream in box {n} ended" for n in range(1, 13)}
+    assert set(lines) == {f"{name}'s stream in box {n} ended" for n, name in in_box.items()}
 
 
 def test_login_attempts_are_rate_limited(api, main_room):

@@ -28,7 +28,8 @@ def stream_started(room: Room, streamer_id, position: int) -> ChatMessage:
     return system_line(room, f"{username} went live in box {position}")
 
 
-def stream_ended(room: Room, position: int | None) -> ChatMessage:
-    """`A stream in box <position> ended` (`A stream ended` when it had no box)."""
+def stream_ended(room: Room, streamer_id, position: int | None) -> ChatMessage:
+    """`<username>'s stream in box <position> ended` (without the box when it had none)."""
+    username = db.session.get_one(Profile, streamer_id).username
     where = f" in box {position}" if position is not None else ""
-    return system_line(room, f"A stream{where} ended")
+    return system_line(room, f"{username}'s stream{where} ended")

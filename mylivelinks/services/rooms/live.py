@@ -131,7 +131,7 @@ def end_stream(
     stats.save_stats(stream, now)
     db.session.execute(delete(BoxViewer).where(BoxViewer.stream_id == stream.id))
     position = freed.position if freed else None
-    system_lines.stream_ended(room, position)
+    system_lines.stream_ended(room, stream.streamer_id, position)
     presence.stream_gone(room.slug, stream.id, stream.streamer_id)
     announcements.stream_ended(room.slug, position, stream.id, reason)
     successor = seat_next(room, freed, now) if freed else None
