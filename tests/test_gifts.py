@@ -261,6 +261,33 @@ def test_the_stream_leaderboard_ranks_gifters_by_coins(api, app, main_room):
     assert profile["gifts_received_coins"] == 55
 
 
+def test_the_stream_leaderboard_pages_like_every_list(api, app, main_room):
+    live_streamer(api)
+    gifters = [api.register() for _ in range(5)]
+    for coins, gifter in zip((3, 7, 7, 1, 9), gifters, strict=True):
+        grant(app, gifter, coins)
+        assert send_gift(api, gifter, quantity=coins, room="main", position=1).status_code == 201
+    with app.app_context():
+        stream_id = db.session.scalar(select(Gift.stream_id).limit(1))
+    path = f"/api/v1/streams/{stream_id}/leaderboard"
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get(path, query_string=query).get_json()
+        assert len(page["items"]) <= 2
+        seen += [(b["rank"], b["coins"], b["profile"]["id"]) for b in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    ids = [g["user"]["id"] for g in gifters]
+    # Ties (7 and 7) go to who gave first.
+    assert seen == [(1, 9, ids[4]), (2, 7, ids[1]), (3, 7, ids[2]), (4, 3, ids[0]), (5, 1, ids[3])]
+    whole = api.get(path).get_json()
+    assert whole["next_cursor"] is None and len(whole["items"]) == 5
+    assert api.get(path, query_string={"cursor": "nonsense"}).status_code == 422
+    assert api.get(path, query_string={"limit": 101}).status_code == 422
+
+
 @pytest.mark.real_session
 @pytest.mark.parametrize("mode", ["autocommit", "one_transaction"])
 def test_50_concurrent_gifts_from_a_sender_who_can_afford_10(app, main_room, mode):

@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.streams.schemas import (
-    LeaderboardArgsSchema,
     StreamDetailSchema,
     StreamLeaderboardSchema,
     StreamPageSchema,
@@ -114,17 +113,18 @@ class StreamById(MethodView):
 
 @blp.route("/<uuid:stream_id>/leaderboard")
 class StreamLeaderboard(MethodView):
-    @blp.arguments(LeaderboardArgsSchema(), location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, StreamLeaderboardSchema)
     @blp.alt_response(404, **NOT_FOUND)
     def get(self, args, stream_id):
-        """The top gifters of a stream"""
-        rows = stream_leaderboard(stream_id, limit=args["limit"])
+        """The top gifters of a stream, most coins first, paginated"""
+        page = stream_leaderboard(stream_id, limit=args["limit"], cursor=args["cursor"])
         return {
             "items": [
-                {"rank": rank, "coins": coins, "profile": profile}
-                for rank, (profile, coins, _) in enumerate(rows, start=1)
-            ]
+                {"rank": place.rank, "coins": place.coins, "profile": place.profile}
+                for place in page.items
+            ],
+            "next_cursor": page.next_cursor,
         }
 
 

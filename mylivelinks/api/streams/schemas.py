@@ -98,12 +98,6 @@ class StreamSearchArgsSchema(PageArgsSchema):
             raise ma.ValidationError("Send lat, lng and radius_km together.", "radius_km")
 
 
-class LeaderboardArgsSchema(ma.Schema):
-    """`?limit=` of a stream leaderboard."""
-
-    limit = ma.fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-
-
 class GifterSchema(ma.Schema):
     """One gifter's place."""
 
@@ -112,7 +106,4 @@ class GifterSchema(ma.Schema):
     profile = ma.fields.Nested(ProfileSummarySchema, dump_only=True)
 
 
-class StreamLeaderboardSchema(ma.Schema):
-    """Top gifters of a stream, most coins first (ties: who gave first)."""
-
-    items = ma.fields.List(ma.fields.Nested(GifterSchema), dump_only=True)
+StreamLeaderboardSchema = page_schema(GifterSchema, "StreamLeaderboard")

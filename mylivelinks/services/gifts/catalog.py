@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Gift, GiftType, Profile, Stream
 from mylivelinks.models.ledger import CENTICOINS_PER_COIN
+from mylivelinks.pagination import Page, decode_cursor, encode_cursor
 from mylivelinks.services.errors import InvalidInput, NotFound
 
 MAX_QUANTITY = 9999
@@ -30,8 +32,22 @@ def catalog(*, include_retired: bool = False) -> list[GiftType]:
     return list(db.session.scalars(stmt))
 
 
-def stream_leaderboard(stream_id: uuid.UUID, *, limit: int) -> list[tuple[Profile, int, datetime]]:
-    """Top gifters of a stream: (profile, coins, first gift), most coins first, ties by time."""
+@dataclass(frozen=True)
+class GifterRank:
+    """One gifter's place on a stream's leaderboard."""
+
+    rank: int
+    profile: Profile
+    coins: int
+
+
+# Where a page of a stream leaderboard resumes: after this (rank, coins, first gift, id).
+_GIFTER_CURSOR = (int, int, datetime, uuid.UUID)
+
+
+def stream_leaderboard(stream_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page:
+    """Top gifters of a stream, most coins first, ties to who gave first (then by id); a
+    page of GifterRank, resuming after `cursor`."""
     if db.session.get(Stream, stream_id) is None:
         raise NotFound("No such stream.")
     totals = (
@@ -44,13 +60,30 @@ def stream_leaderboard(stream_id: uuid.UUID, *, limit: int) -> list[tuple[Profil
         .group_by(Gift.sender_id)
         .subquery()
     )
+    stmt = select(Profile, totals.c.coins, totals.c.since).join(
+        totals, totals.c.sender_id == Profile.id
+    )
+    rank = 0
+    if cursor:
+        rank, coins, since, profile_id = decode_cursor(cursor, _GIFTER_CURSOR)
+        stmt = stmt.where(
+            or_(
+                totals.c.coins < coins,
+                and_(totals.c.coins == coins, totals.c.since > since),
+                and_(totals.c.coins == coins, totals.c.since == since, Profile.id > profile_id),
+            )
+        )
     rows = db.session.execute(
-        select(Profile, totals.c.coins, totals.c.since)
-        .join(totals, totals.c.sender_id == Profile.id)
-        .order_by(totals.c.coins.desc(), totals.c.since, Profile.id)
-        .limit(limit)
+        stmt.order_by(totals.c.coins.desc(), totals.c.since, Profile.id).limit(limit + 1)
     ).all()
-    return [(row.Profile, int(row.coins), row.since) for row in rows]
+    places = [
+        GifterRank(rank + n, row.Profile, int(row.coins)) for n, row in enumerate(rows[:limit], 1)
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([rank + limit, int(last.coins), last.since, last.Profile.id])
+    return Page(places, next_cursor)
 
 
 def replace_catalog(items: list[dict]) -> list[GiftType]:
