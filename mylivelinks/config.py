@@ -9,6 +9,7 @@ from typing import Any
 from mylivelinks.api.docs_assets import DOCS_ASSETS_PATH
 from mylivelinks.media_settings import MEDIA_SETTINGS, media_problems
 from mylivelinks.payments.packs import CoinPack, load_packs
+from mylivelinks.payments.settings import STORE_SETTINGS, store_problems
 from mylivelinks.settings_types import (
     Setting,
     parse_choice,
@@ -257,7 +258,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "opens one event stream with",
     ),
 )
-SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + MEDIA_SETTINGS
+SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + STORE_SETTINGS + MEDIA_SETTINGS
 
 
 class Config:
@@ -290,6 +291,22 @@ class Config:
     STRIPE_API_BASE: str
     CHECKOUT_SUCCESS_URL: str
     CHECKOUT_CANCEL_URL: str
+    APPLE_BUNDLE_ID: str | None
+    APPLE_APP_APPLE_ID: int | None
+    APPLE_ENVIRONMENT: str
+    APPLE_ROOT_CERTIFICATES_DIR: str | None
+    APPLE_ONLINE_CHECKS: bool
+    APPLE_API_KEY_ID: str | None
+    APPLE_API_ISSUER_ID: str | None
+    APPLE_API_PRIVATE_KEY_FILE: str | None
+    APPLE_API_URL: str | None
+    APPLE_CONSUMPTION_CONSENT: bool
+    GOOGLE_PLAY_PACKAGE_NAME: str | None
+    GOOGLE_SERVICE_ACCOUNT_FILE: str | None
+    GOOGLE_PLAY_API_URL: str | None
+    GOOGLE_PUBSUB_AUDIENCE: str | None
+    GOOGLE_PUBSUB_SERVICE_ACCOUNT: str | None
+    GOOGLE_OIDC_CERTS_URL: str
     CHAT_RATE_LIMIT: str
     GIFT_RATE_LIMIT: str
     LOGIN_RATE_LIMIT: str
@@ -368,7 +385,7 @@ class Config:
         external = self.AUTH_EXTERNAL_JWT_SECRET or self.AUTH_EXTERNAL_JWKS_URL
         if external and not self.AUTH_EXTERNAL_ISSUER:
             problems.append("AUTH_EXTERNAL_ISSUER: is required when external tokens are accepted")
-        return problems + media_problems(self)
+        return problems + store_problems(self) + media_problems(self)
 
     @property
     def coin_packs(self) -> tuple[CoinPack, ...]:

@@ -23,6 +23,7 @@ APPLY_MEDIA_EVENT = "mylivelinks.jobs.media.apply_media_event"
 END_STREAM_IF_STILL_GONE = "mylivelinks.jobs.media.end_stream_if_still_gone"
 NOTIFY_FOLLOWERS = "mylivelinks.jobs.notifications.notify_followers"
 APPLY_PAYMENT_EVENT = "mylivelinks.jobs.payments.apply_payment_event"
+FINISH_STORE_PURCHASE = "mylivelinks.jobs.payments.finish_store_purchase"
 
 # A job waiting in the queue makes another one pointless; a retry scheduled for later does
 # not (the sweep may find the vendor back sooner, and running twice is harmless).
@@ -103,4 +104,14 @@ def enqueue_payment_event(event_id: uuid.UUID) -> None:
         str(event_id),
         job_id=f"payment-event-{event_id}",
         retry=Retry(max=len(PAYMENT_EVENT_RETRY_SECONDS), interval=PAYMENT_EVENT_RETRY_SECONDS),
+    )
+
+
+def enqueue_finish_purchase(purchase_id: uuid.UUID) -> None:
+    """Queue the confirmation of a credited in-app purchase to its store."""
+    get_queue(DEFAULT_QUEUE).enqueue(
+        FINISH_STORE_PURCHASE,
+        str(purchase_id),
+        job_id=f"finish-purchase-{purchase_id}",
+        retry=vendor_retry(),
     )

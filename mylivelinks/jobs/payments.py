@@ -10,13 +10,19 @@ from __future__ import annotations
 import logging
 import uuid
 
+from mylivelinks.extensions import db
 from mylivelinks.jobs.context import job
 from mylivelinks.jobs.enqueue import enqueue_payment_event
+from mylivelinks.models import CoinPurchase
+from mylivelinks.payments import payment_provider
 from mylivelinks.payments.events import (
+    answer_event,
+    look_up_event,
     process_event,
     record_failure,
     stuck_event_ids,
 )
+from mylivelinks.transaction import end_read_only_transaction
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +34,39 @@ def apply_payment_event(event_id: str) -> str | None:
     after MAX_ATTEMPTS the event is marked failed and the sweeper leaves it alone.
     """
     try:
-        return _apply(event_id)
+        _look_up(event_id)
+        status = _apply(event_id)
+        _answer(event_id)
+        return status
     except Exception as exc:
         _record_failure(event_id, f"{type(exc).__name__}: {exc}")
         raise
 
 
 @job
+def _look_up(event_id: str) -> None:
+    look_up_event(uuid.UUID(event_id))
+
+
+@job
 def _apply(event_id: str) -> str | None:
     return process_event(uuid.UUID(event_id))
+
+
+@job
+def _answer(event_id: str) -> None:
+    answer_event(uuid.UUID(event_id))
+
+
+@job
+def finish_store_purchase(purchase_id: str) -> None:
+    """Confirm a credited in-app purchase to its store (Google: consume it); idempotent."""
+    purchase = db.session.get(CoinPurchase, uuid.UUID(purchase_id))
+    if purchase is None:
+        return
+    db.session.expunge(purchase)
+    end_read_only_transaction()
+    payment_provider(purchase.provider).finish_purchase(purchase)
 
 
 @job

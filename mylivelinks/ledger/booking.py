@@ -49,6 +49,7 @@ class TransferKind(StrEnum):
     GIFT = "gift"
     PURCHASE = "purchase"
     PURCHASE_REVERSAL = "purchase_reversal"
+    PURCHASE_RESTORE = "purchase_restore"  # a reversal undone (the store reversed its refund)
     ADJUSTMENT = "adjustment"
 
 

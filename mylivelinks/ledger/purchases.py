@@ -62,14 +62,29 @@ def settle(purchase: CoinPurchase) -> None:
         refunded = min(purchase.refunded_cents, purchase.price_cents)
         target_reversal = target_credit * refunded // purchase.price_cents
     if target_reversal > purchase.coins_reversed:
-        # One booking per reversal level: redelivered events find it and do nothing.
+        # One booking per level of coins ever taken back (restores never lower it), so a
+        # redelivered event finds its booking and a refund after a restore books anew.
+        taken_ever = purchase.coins_reversed + purchase.coins_restored
         take_back_coins(
             purchase.profile_id,
             target_reversal - purchase.coins_reversed,
             kind=TransferKind.PURCHASE_REVERSAL,
-            source_ref=f"{payment_ref}:{target_reversal}",
+            source_ref=f"{payment_ref}:{taken_ever + target_reversal - purchase.coins_reversed}",
             details=details,
         )
         purchase.coins_reversed = target_reversal
+    elif target_reversal < purchase.coins_reversed:
+        # The store undid a refund: give the coins back (paying off the debt it caused first).
+        restored = purchase.coins_restored + purchase.coins_reversed - target_reversal
+        credit_coins(
+            purchase.profile_id,
+            purchase.coins_reversed - target_reversal,
+            source_kind=AccountKind.REVERSALS_CLEARING,
+            kind=TransferKind.PURCHASE_RESTORE,
+            source_ref=f"{payment_ref}:restored:{restored}",
+            details=details,
+        )
+        purchase.coins_reversed = target_reversal
+        purchase.coins_restored = restored
     purchase.status = derived_status(purchase)
     db.session.flush()

@@ -78,6 +78,7 @@ class CoinPurchase(Base):
         CheckConstraint(
             "coins_reversed >= 0 AND coins_reversed <= coins_credited", name="reversal_bounds"
         ),
+        CheckConstraint("coins_restored >= 0", name="restored_nonnegative"),
         UniqueConstraint(
             "provider", "provider_payment_id", name="uq_coin_purchases_provider_payment"
         ),
@@ -100,7 +101,9 @@ class CoinPurchase(Base):
         default=PurchaseStatus.PENDING,
         server_default=PurchaseStatus.PENDING,
     )
-    provider_session_id: Mapped[str | None] = mapped_column(String(255))
+    # The store's id of what was bought: Stripe's checkout session, Google's purchase token.
+    provider_session_id: Mapped[str | None] = mapped_column(Text)
+    # The store's payment id: Stripe's PaymentIntent, Apple's transactionId, Google's orderId.
     provider_payment_id: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(Text)
     # Facts reported by the provider.
@@ -114,6 +117,10 @@ class CoinPurchase(Base):
     # What the ledger already reflects, in whole coins.
     coins_credited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     coins_reversed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Coins given back when a store reversed its refund (App Store REFUND_REVERSED).
+    coins_restored: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The store's time of the refund state applied last (stores whose refunds can be undone).
+    refund_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -142,7 +149,10 @@ class PaymentEvent(Base):
     event_id: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(100))
     # The provider's payment id the event is about, when the payload names it.
-    payment_ref: Mapped[str | None] = mapped_column(String(255))
+    payment_ref: Mapped[str | None] = mapped_column(Text)
+    # What the store answered when asked about the event's purchase before applying it
+    # (Google's notifications name a purchase token only).
+    store_record: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # The body exactly as received (the signature covers these bytes) and its parsed form.
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)

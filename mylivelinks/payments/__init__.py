@@ -2,8 +2,8 @@
 
 The registry maps a provider name, as stored on purchases and payment events, to
 "module:Class"; adapters are imported when first used. Stripe sells the web packs through
-its checkout; Apple (iOS) and Google (Android) in-app purchases will each be one more
-adapter registered here. Business code asks `payment_provider(name)` or
+its checkout; the App Store (iOS) and Google Play (Android) sell the mobile packs as in-app
+purchases. Business code asks `payment_provider(name)` or
 `provider_for_platform(platform)` and never names a vendor.
 """
 
@@ -16,10 +16,14 @@ from mylivelinks.registry import adapter_class
 
 REGISTRY: dict[str, str] = {
     "stripe": "mylivelinks.payments.stripe:StripeProvider",
+    "apple": "mylivelinks.payments.apple:AppleProvider",
+    "google": "mylivelinks.payments.google:GoogleProvider",
 }
 # The store that sells each platform's coin packs.
 PROVIDER_FOR_PLATFORM: dict[str, str] = {
     "web": "stripe",
+    "ios": "apple",
+    "android": "google",
 }
 
 
@@ -46,3 +50,8 @@ def provider_for_platform(platform: str) -> PaymentProvider:
     if name is None:
         raise PaymentNotSupported(f"no payment provider sells {platform} packs yet")
     return payment_provider(name)
+
+
+def platform_of(provider: str) -> str | None:
+    """The platform whose packs the provider `provider` sells, if any."""
+    return next((p for p, name in PROVIDER_FOR_PLATFORM.items() if name == provider), None)

@@ -1,6 +1,6 @@
 """The PaymentProvider interface: the one way business code talks to a payment store.
 
-Adapters (Stripe now; Apple and Google each one more adapter) implement it; callers never
+Adapters (Stripe on the web, Apple and Google in the apps) implement it; callers never
 branch on the vendor. A vendor's failure comes out as a PaymentProviderError subclass,
 never the vendor's own exception. A verified webhook is stored as it came, and its
 vendor-neutral PaymentFacts are what the ledger's one purchase state machine applies.
@@ -11,12 +11,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from flask import Flask
 
 from mylivelinks.payments.facts import PaymentFacts
 from mylivelinks.payments.packs import CoinPack
+
+if TYPE_CHECKING:
+    from mylivelinks.models.payments import CoinPurchase
 
 
 class PaymentProviderError(Exception):
@@ -33,6 +36,10 @@ class PaymentUnavailable(PaymentProviderError):
 
 class PaymentRejected(PaymentProviderError):
     """The store refused the call (bad key, invalid request, 4xx): retrying will not help."""
+
+
+class PurchaseInvalid(PaymentRejected):
+    """The proof of an in-app purchase did not verify, or names no purchase of this app."""
 
 
 class PaymentNotSupported(PaymentProviderError):
@@ -57,6 +64,18 @@ class Checkout:
 
     session_id: str
     url: str
+
+
+@dataclass(frozen=True)
+class StorePurchase:
+    """An in-app purchase the store vouches for, as the app reported it.
+
+    `payment_ref` is the id the store's notifications about it carry (Apple's transactionId,
+    Google's purchase token); `facts` say what the store says about it now.
+    """
+
+    payment_ref: str
+    facts: PaymentFacts
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,8 @@ class PaymentProvider(ABC):
     name: ClassVar[str]
     # The store hosts a payment page the server opens (web); in-app stores do not.
     has_checkout: ClassVar[bool]
+    # The store expects the seller to confirm each purchase once delivered (Google's consume).
+    finishes_purchases: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -102,6 +123,40 @@ class PaymentProvider(ABC):
         """
         raise PaymentNotSupported(f"{self.name} has no checkout")
 
+    def verify_purchase(self, proof: Mapping[str, str]) -> StorePurchase:
+        """Verify what an app sends after an in-app purchase (a signed transaction, a token).
+
+        Raises PurchaseInvalid when the store does not vouch for it, PaymentNotConfigured,
+        PaymentUnavailable; PaymentNotSupported where the store has no in-app purchases.
+        """
+        raise PaymentNotSupported(f"{self.name} has no in-app purchases")
+
+    def finish_purchase(self, purchase: CoinPurchase) -> None:
+        """Confirm a credited purchase to the store where `finishes_purchases` (idempotent).
+
+        Raises PaymentUnavailable or PaymentRejected; called by a job, outside transactions.
+        """
+        return None
+
+    def look_up(self, event_type: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """What the store says now about the purchase a stored event names, when the event
+        itself does not say enough (Google); None where the payload says it all.
+
+        Called by the job before the event is applied, outside any transaction; the answer
+        is stored with the event and handed to `read_facts`. Raises PaymentUnavailable or
+        PaymentRejected.
+        """
+        return None
+
+    def answer_event(
+        self, event_type: str, payload: dict[str, Any], purchase: CoinPurchase | None
+    ) -> None:
+        """Answer the store where an applied event asks for it (Apple's consumption requests).
+
+        Called by the job after the event was applied and committed; idempotent.
+        """
+        return None
+
     @abstractmethod
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedPaymentEvent:
         """Verify a webhook on its raw `body` with the store's own scheme, then parse it.
@@ -111,8 +166,14 @@ class PaymentProvider(ABC):
         """
 
     @abstractmethod
-    def read_facts(self, event_type: str, payload: dict[str, Any]) -> PaymentFacts | None:
+    def read_facts(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        store_record: dict[str, Any] | None = None,
+    ) -> PaymentFacts | None:
         """The vendor-neutral facts of a stored event, or None for events about no purchase.
 
-        Pure (no vendor call, no settings): it runs in the job that applies the event.
+        Pure (no vendor call, no settings): it runs in the job that applies the event, with
+        what `look_up` stored for it (`store_record`).
         """

@@ -12,22 +12,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.jobs.enqueue import enqueue_payment_event
-from mylivelinks.ledger.purchases import settle
 from mylivelinks.models.payments import (
     CoinPurchase,
-    DisputeState,
     PaymentEvent,
     PaymentEventStatus,
 )
 from mylivelinks.payments import payment_provider
 from mylivelinks.payments.base import VerifiedPaymentEvent
 from mylivelinks.payments.facts import PaymentFacts
-from mylivelinks.transaction import after_commit
+from mylivelinks.payments.merge import merge_facts
+from mylivelinks.payments.store_purchases import purchase_from_store_facts, settle_and_finish
+from mylivelinks.transaction import after_commit, end_read_only_transaction
 
 # Statuses after which an event is never applied again.
 DONE = (PaymentEventStatus.PROCESSED, PaymentEventStatus.IGNORED)
@@ -84,50 +84,38 @@ def receive_event(event: VerifiedPaymentEvent, raw_body: bytes) -> uuid.UUID | N
     return stored
 
 
-def _purchase_for(provider: str, found: PaymentFacts) -> CoinPurchase | None:
+def _purchase_for(provider: str, found: PaymentFacts, *, lock: bool = True) -> CoinPurchase | None:
     conditions = []
     if found.purchase_id:
         with contextlib.suppress(ValueError):  # a malformed id simply links nothing
             conditions.append(CoinPurchase.id == uuid.UUID(found.purchase_id))
     if found.payment_id:
         conditions.append(CoinPurchase.provider_payment_id == found.payment_id)
+    if found.session_id:
+        conditions.append(CoinPurchase.provider_session_id == found.session_id)
     if not conditions:
         return None
-    return db.session.scalar(
-        select(CoinPurchase)
-        .where(CoinPurchase.provider == provider, or_(*conditions))
-        .with_for_update()
-    )
-
-
-def _merge_facts(purchase: CoinPurchase, found: PaymentFacts) -> None:
-    if found.payment_id and purchase.provider_payment_id is None:
-        purchase.provider_payment_id = found.payment_id
-    if found.paid_cents is not None and purchase.paid_cents is None:
-        purchase.paid_cents = found.paid_cents
-        purchase.paid_currency = found.paid_currency
-    if found.refunded_cents is not None:
-        # Providers report the cumulative refund: keep the largest, apply only the difference.
-        purchase.refunded_cents = max(purchase.refunded_cents, found.refunded_cents)
-    if found.dispute == DisputeState.OPEN:
-        if purchase.dispute == DisputeState.NONE:
-            purchase.dispute = DisputeState.OPEN
-    elif found.dispute is not None and purchase.dispute != DisputeState.LOST:
-        purchase.dispute = found.dispute  # closed (won or lost); a lost one stays lost
+    query = select(CoinPurchase).where(CoinPurchase.provider == provider, or_(*conditions))
+    return db.session.scalar(query.with_for_update() if lock else query)
 
 
 def apply_event(event: PaymentEvent) -> PaymentEventStatus:
     """Apply one stored event (its row locked); returns its new status."""
-    found = payment_provider(event.provider).read_facts(event.event_type, event.payload)
+    found = payment_provider(event.provider).read_facts(
+        event.event_type, event.payload, event.store_record
+    )
     if found is None:
         return PaymentEventStatus.IGNORED
-    purchase = _purchase_for(event.provider, found)
+    purchase = _purchase_for(event.provider, found) or purchase_from_store_facts(
+        event.provider, found
+    )
     if purchase is None:
-        # Nothing links it to a purchase yet (a dispute before the payment was seen):
-        # it is applied when an event naming the same payment arrives.
+        # Nothing links it to a purchase yet (a dispute before the payment was seen, a store
+        # notification naming no buyer before the app reported the purchase): it is applied
+        # when an event naming the same payment arrives, or the app's report.
         return PaymentEventStatus.DEFERRED
-    _merge_facts(purchase, found)
-    settle(purchase)
+    merge_facts(purchase, found)
+    settle_and_finish(purchase)
     return PaymentEventStatus.PROCESSED
 
 
@@ -181,6 +169,10 @@ def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
         CoinPurchase.provider == PaymentEvent.provider,
         CoinPurchase.provider_payment_id.is_not(None),
     )
+    linkable_by_session = select(CoinPurchase.provider_session_id).where(
+        CoinPurchase.provider == PaymentEvent.provider,
+        CoinPurchase.provider_session_id.is_not(None),
+    )
     return list(
         db.session.scalars(
             select(PaymentEvent.id)
@@ -189,7 +181,10 @@ def stuck_event_ids(now: datetime | None = None) -> list[uuid.UUID]:
                     (PaymentEvent.status == PaymentEventStatus.RECEIVED)
                     & (PaymentEvent.received_at < cutoff),
                     (PaymentEvent.status == PaymentEventStatus.DEFERRED)
-                    & PaymentEvent.payment_ref.in_(linkable),
+                    & (
+                        PaymentEvent.payment_ref.in_(linkable)
+                        | PaymentEvent.payment_ref.in_(linkable_by_session)
+                    ),
                 )
             )
             .order_by(PaymentEvent.received_at)
@@ -201,3 +196,39 @@ def failed_event_count() -> int:
     """How many events are parked as failed."""
     failed = PaymentEvent.status == PaymentEventStatus.FAILED
     return db.session.scalar(select(func.count()).select_from(PaymentEvent).where(failed)) or 0
+
+
+def look_up_event(event_id: uuid.UUID) -> None:
+    """Ask the store about the purchase an event names, where its adapter needs to, and keep
+    the answer with the event. The store is called with no transaction open."""
+    event = db.session.get(PaymentEvent, event_id)
+    if event is None or event.status in DONE or event.store_record is not None:
+        return
+    provider, event_type, payload = event.provider, event.event_type, event.payload
+    end_read_only_transaction()
+    record = payment_provider(provider).look_up(event_type, payload)
+    if record is not None:
+        db.session.execute(
+            update(PaymentEvent)
+            .where(PaymentEvent.id == event_id, PaymentEvent.store_record.is_(None))
+            .values(store_record=_without_nul(record))
+        )
+        db.session.flush()
+
+
+def answer_event(event_id: uuid.UUID) -> None:
+    """Give the store the answer an applied event asks for (Apple's consumption requests),
+    from the committed state, with no transaction open during the call."""
+    event = db.session.get(PaymentEvent, event_id)
+    if event is None or event.status not in DONE:
+        return
+    provider = payment_provider(event.provider)
+    found = provider.read_facts(event.event_type, event.payload, event.store_record)
+    purchase = None
+    if found is not None:
+        purchase = _purchase_for(event.provider, found, lock=False)
+        if purchase is not None:
+            db.session.expunge(purchase)  # read after the transaction ends
+    event_type, payload = event.event_type, event.payload
+    end_read_only_transaction()
+    provider.answer_event(event_type, payload, purchase)

@@ -148,7 +148,12 @@ class StripeProvider(PaymentProvider):
             payload=event,
         )
 
-    def read_facts(self, event_type: str, payload: dict[str, Any]) -> PaymentFacts | None:
+    def read_facts(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        store_record: dict[str, Any] | None = None,
+    ) -> PaymentFacts | None:
         """The facts of a Stripe event, or None for event types that do not concern purchases."""
         obj = payload["data"]["object"]
         metadata = obj.get("metadata") or {}

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mylivelinks.api.schemas import page_schema
+from mylivelinks.api.wallet.schemas import WalletSchema
 from mylivelinks.payments.packs import PLATFORMS
 
 
@@ -71,3 +72,41 @@ class CheckoutResultSchema(ma.Schema):
 
 
 PurchasePageSchema = page_schema(PurchaseSchema, "PurchasePage")
+
+
+class AppleTransactionSchema(ma.Schema):
+    """What StoreKit 2 handed the app after a purchase."""
+
+    signed_transaction = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=20_000),
+        metadata={
+            "description": "the transaction's `jwsRepresentation` (JWS signed by the App "
+            "Store); buy with `appAccountToken` set to the caller's user id"
+        },
+    )
+
+
+class GooglePurchaseSchema(ma.Schema):
+    """What Play Billing handed the app after a purchase."""
+
+    product_id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the Play product id: an android pack id (`android_5`, ...)"},
+    )
+    purchase_token = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=4096),
+        metadata={
+            "description": "the purchase's token; buy with `setObfuscatedAccountId` set to "
+            "the caller's user id"
+        },
+    )
+
+
+class RedeemedPurchaseSchema(ma.Schema):
+    """The purchase the store vouched for, and the caller's wallet with its coins."""
+
+    purchase = ma.fields.Nested(PurchaseSchema, dump_only=True)
+    wallet = ma.fields.Nested(WalletSchema, dump_only=True)

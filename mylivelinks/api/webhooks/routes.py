@@ -11,6 +11,7 @@ from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.payments import payment_provider
 from mylivelinks.payments.base import (
     PaymentNotConfigured,
+    PaymentUnavailable,
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
@@ -67,6 +68,76 @@ class StripeWebhook(MethodView):
             abort(503, message="Stripe webhooks are not configured on this server.")
         stored = receive_event(event, body)
         return {"received": True, "duplicate": stored is None}
+
+
+def _receive_store_notification(provider: str, store: str) -> dict:
+    body = request.get_data()
+    try:
+        event = payment_provider(provider).verify_webhook(body, dict(request.headers.items()))
+    except WebhookSignatureInvalid as exc:
+        abort(400, message=f"The {store} notification did not verify: {exc}")
+    except WebhookPayloadInvalid as exc:
+        abort(400, message=f"The payload is not a {store} notification: {exc}")
+    except PaymentNotConfigured:
+        abort(503, message=f"{store} notifications are not configured on this server.")
+    except PaymentUnavailable:
+        abort(503, message=f"{store} notifications cannot be verified right now.")
+    stored = receive_event(event, body)
+    return {"received": True, "duplicate": stored is None}
+
+
+@blp.route("/apple")
+class AppleWebhook(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"signedPayload": {"type": "string"}},
+                        "required": ["signedPayload"],
+                    }
+                }
+            },
+            "description": "An App Store Server Notification V2 as Apple sends it.",
+        }
+    )
+    @blp.response(200, WebhookAckSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="Did not verify, or not for this app")
+    @blp.alt_response(503, schema=ErrorSchema, description="Not configured, or cannot verify now")
+    def post(self):
+        """Receive an App Store Server Notification V2 (verified against Apple's root certificates)
+
+        Stored once per `notificationUUID` and applied by a job: ONE_TIME_CHARGE credits
+        (when the app did not report the purchase first), REFUND and REVOKE take the coins
+        back (debt and frozen spending when they were spent), REFUND_REVERSED gives them back,
+        CONSUMPTION_REQUEST is answered where configured.
+        """
+        return _receive_store_notification("apple", "App Store")
+
+
+@blp.route("/google")
+class GoogleWebhook(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "A Pub/Sub push message carrying a Real-time developer "
+            "notification, with the subscription's OIDC token as `Authorization: Bearer`.",
+        }
+    )
+    @blp.response(200, WebhookAckSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="Token or payload refused")
+    @blp.alt_response(503, schema=ErrorSchema, description="Not configured, or cannot verify now")
+    def post(self):
+        """Receive a Google Play Real-time developer notification (Pub/Sub push, OIDC-signed)
+
+        Stored once per Pub/Sub `messageId` and applied by a job that asks the Play Developer
+        API: a purchased one-time product credits (when the app did not report it first), a
+        voided purchase (refund or chargeback) takes the coins back.
+        """
+        return _receive_store_notification("google", "Google Play")
 
 
 @blp.route("/media/<string:provider>")

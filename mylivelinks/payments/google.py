@@ -1,0 +1,361 @@
+"""Google Play: one-time products verified with the Android Publisher API, and Real-time
+developer notifications pushed by Pub/Sub.
+
+The API is called through Google's `google-api-python-client` with a service account
+(`google-auth`); a push is accepted only with the OIDC token Pub/Sub signs for the
+subscription, verified with `google-auth` (signature, expiry, audience, then the
+subscription's service account and its verified e-mail).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from flask import Flask
+from google.auth.transport import requests as google_requests
+from google.oauth2 import id_token, service_account
+from googleapiclient import discovery
+from googleapiclient.errors import HttpError
+
+from mylivelinks.models.payments import CoinPurchase, DisputeState
+from mylivelinks.payments.base import (
+    PaymentNotConfigured,
+    PaymentProvider,
+    PaymentRejected,
+    PaymentUnavailable,
+    PurchaseInvalid,
+    StorePurchase,
+    VerifiedPaymentEvent,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+    header,
+)
+from mylivelinks.payments.facts import WHOLE_SHARE, PaymentFacts
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://www.googleapis.com/auth/androidpublisher"
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+HTTP_TIMEOUT_SECONDS = 20
+TOKEN_CLOCK_SKEW_SECONDS = 10
+
+# Event types this adapter stores, from the notification's kind (and type).
+PURCHASED = "ONE_TIME_PRODUCT_PURCHASED"  # oneTimeProductNotification.notificationType 1
+CANCELED = "ONE_TIME_PRODUCT_CANCELED"  # 2: a pending purchase cancelled before payment
+VOIDED = "VOIDED_PURCHASE"  # voidedPurchaseNotification: refunds and chargebacks
+SUBSCRIPTION = "SUBSCRIPTION"
+TEST = "TEST"
+# ProductPurchase.purchaseState and consumptionState; VoidedPurchase.voidedReason.
+PURCHASE_STATE_PURCHASED = 0
+CONSUMED = 1
+VOIDED_REASON_CHARGEBACK = 7
+# How far before the notification the Voided Purchases API is searched.
+VOIDED_SEARCH_WINDOW = timedelta(days=3)
+
+
+def payment_id_of(record: Mapping[str, Any], purchase_token: str) -> str:
+    """The order id; license testers' purchases have none, so their token's digest."""
+    order_id = record.get("orderId")
+    if order_id:
+        return str(order_id)
+    return "test:" + hashlib.sha256(purchase_token.encode()).hexdigest()
+
+
+def purchase_facts(record: Mapping[str, Any], purchase_token: str, product_id: str) -> PaymentFacts:
+    """What a ProductPurchase says: paid while purchased, refunded once nothing is left."""
+    paid = record.get("purchaseState") == PURCHASE_STATE_PURCHASED
+    refundable = record.get("refundableQuantity")
+    refunded = paid and refundable is not None and int(refundable) == 0
+    return PaymentFacts(
+        payment_id=payment_id_of(record, purchase_token),
+        session_id=purchase_token,
+        product_id=record.get("productId") or product_id,
+        buyer_id=record.get("obfuscatedExternalAccountId") or None,
+        store_paid=paid,
+        refunded_share=WHOLE_SHARE if refunded else None,
+    )
+
+
+def _status(exc: HttpError) -> int:
+    return int(exc.resp.status)
+
+
+def _unavailable(exc: Exception) -> bool:
+    if isinstance(exc, HttpError):
+        return _status(exc) >= 500 or _status(exc) == 429
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return bool(getattr(exc, "retryable", False))
+    return True  # transport failures: connection refused, timeouts
+
+
+_CALL_ERRORS = (
+    HttpError,
+    google.auth.exceptions.GoogleAuthError,
+    httplib2.HttpLib2Error,
+    OSError,
+)
+
+
+class GoogleProvider(PaymentProvider):
+    """Android packs sold as consumable one-time products through Google Play."""
+
+    name = "google"
+    has_checkout = False
+    finishes_purchases = True  # consumed once credited, so the buyer can buy it again
+
+    def __init__(
+        self,
+        *,
+        package_name: str | None,
+        service_account_file: str | None,
+        api_url: str | None,
+        push_audience: str | None,
+        push_service_account: str | None,
+        certs_url: str,
+    ) -> None:
+        self._package = package_name
+        self._service_account_file = service_account_file
+        self._api_url = api_url
+        self._audience = push_audience
+        self._push_account = push_service_account
+        self._certs_url = certs_url
+        self._credentials: service_account.Credentials | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_app(cls, app: Flask) -> GoogleProvider:
+        """Configure from the app's GOOGLE_* settings."""
+        return cls(
+            package_name=app.config.get("GOOGLE_PLAY_PACKAGE_NAME"),
+            service_account_file=app.config.get("GOOGLE_SERVICE_ACCOUNT_FILE"),
+            api_url=app.config.get("GOOGLE_PLAY_API_URL"),
+            push_audience=app.config.get("GOOGLE_PUBSUB_AUDIENCE"),
+            push_service_account=app.config.get("GOOGLE_PUBSUB_SERVICE_ACCOUNT"),
+            certs_url=app.config["GOOGLE_OIDC_CERTS_URL"],
+        )
+
+    # --- the Android Publisher API ----------------------------------------------------------
+
+    def _publisher(self) -> Any:
+        """A client of the Android Publisher API (one per call: httplib2 is not thread-safe)."""
+        if not (self._package and self._service_account_file):
+            raise PaymentNotConfigured(
+                "GOOGLE_PLAY_PACKAGE_NAME or GOOGLE_SERVICE_ACCOUNT_FILE is not set"
+            )
+        with self._lock:
+            if self._credentials is None:
+                self._credentials = service_account.Credentials.from_service_account_file(
+                    self._service_account_file, scopes=[SCOPE]
+                )
+            credentials = self._credentials
+        http = google_auth_httplib2.AuthorizedHttp(
+            credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
+        )
+        options = {"api_endpoint": self._api_url} if self._api_url else None
+        return discovery.build(
+            "androidpublisher",
+            "v3",
+            http=http,
+            cache_discovery=False,
+            static_discovery=True,
+            client_options=options,
+        )
+
+    def _product(self, product_id: str, purchase_token: str) -> dict[str, Any]:
+        return (
+            self._publisher()
+            .purchases()
+            .products()
+            .get(packageName=self._package, productId=product_id, token=purchase_token)
+            .execute()
+        )
+
+    def verify_purchase(self, proof: Mapping[str, str]) -> StorePurchase:
+        """Ask Google about a Play Billing purchase token; it must be purchased."""
+        product_id, token = proof.get("product_id") or "", proof.get("purchase_token") or ""
+        try:
+            record = self._product(product_id, token)
+        except _CALL_ERRORS as exc:
+            if _unavailable(exc):
+                raise PaymentUnavailable(f"Google Play is unavailable: {exc}") from exc
+            if isinstance(exc, HttpError) and _status(exc) in (400, 404, 410):
+                raise PurchaseInvalid("Google Play does not know this purchase") from exc
+            raise PaymentRejected(f"Google Play refused the call: {exc}") from exc
+        if record.get("purchaseState") != PURCHASE_STATE_PURCHASED:
+            raise PurchaseInvalid("the purchase is pending or cancelled, not purchased")
+        return StorePurchase(payment_ref=token, facts=purchase_facts(record, token, product_id))
+
+    def finish_purchase(self, purchase: CoinPurchase) -> None:
+        """Consume the purchase (which also acknowledges it) unless it already is."""
+        token = purchase.provider_session_id
+        if not token:
+            return
+        try:
+            record = self._product(purchase.pack_id, token)
+            if (
+                record.get("consumptionState") == CONSUMED
+                or record.get("purchaseState") != PURCHASE_STATE_PURCHASED
+            ):
+                return
+            self._publisher().purchases().products().consume(
+                packageName=self._package, productId=purchase.pack_id, token=token
+            ).execute()
+        except _CALL_ERRORS as exc:
+            if _unavailable(exc):
+                raise PaymentUnavailable(f"Google Play is unavailable: {exc}") from exc
+            raise PaymentRejected(f"Google Play refused to consume: {exc}") from exc
+
+    def _voided(self, notification: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The Voided Purchases API's entry for the notification's order, if listed."""
+        voided = notification["voidedPurchaseNotification"]
+        since = int(notification.get("eventTimeMillis") or 0) - int(
+            VOIDED_SEARCH_WINDOW.total_seconds() * 1000
+        )
+        request = (
+            self._publisher()
+            .purchases()
+            .voidedpurchases()
+            .list(packageName=self._package, startTime=str(max(since, 0)), maxResults=1000)
+        )
+        while True:
+            page = request.execute()
+            for entry in page.get("voidedPurchases", []):
+                if entry.get("purchaseToken") == voided.get("purchaseToken") or (
+                    voided.get("orderId") and entry.get("orderId") == voided.get("orderId")
+                ):
+                    return entry
+            next_token = (page.get("tokenPagination") or {}).get("nextPageToken")
+            if not next_token:
+                return None
+            request = (
+                self._publisher()
+                .purchases()
+                .voidedpurchases()
+                .list(packageName=self._package, token=next_token, maxResults=1000)
+            )
+
+    def look_up(self, event_type: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The purchase (products.get) a purchase notification names, or the voided purchase
+        (Voided Purchases API) a void notification names."""
+        try:
+            if event_type == PURCHASED:
+                one_time = payload["oneTimeProductNotification"]
+                return {"purchase": self._product(one_time["sku"], one_time["purchaseToken"])}
+            if event_type == VOIDED:
+                return {"voided": self._voided(payload)}
+        except _CALL_ERRORS as exc:
+            if _unavailable(exc):
+                raise PaymentUnavailable(f"Google Play is unavailable: {exc}") from exc
+            raise PaymentRejected(f"Google Play refused the call: {exc}") from exc
+        return None
+
+    # --- Real-time developer notifications ----------------------------------------------------
+
+    def _verify_push_token(self, headers: Mapping[str, str]) -> None:
+        if not (self._audience and self._push_account and self._package):
+            raise PaymentNotConfigured(
+                "GOOGLE_PUBSUB_AUDIENCE, GOOGLE_PUBSUB_SERVICE_ACCOUNT or "
+                "GOOGLE_PLAY_PACKAGE_NAME is not set"
+            )
+        scheme, _, token = (header(headers, "Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise WebhookSignatureInvalid("no Bearer token")
+        try:
+            claims = id_token.verify_token(
+                token.strip(),
+                google_requests.Request(),
+                audience=self._audience,
+                certs_url=self._certs_url,
+                clock_skew_in_seconds=TOKEN_CLOCK_SKEW_SECONDS,
+            )
+        except google.auth.exceptions.TransportError as exc:
+            raise PaymentUnavailable(f"Google's certificates are unreachable: {exc}") from exc
+        except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+            raise WebhookSignatureInvalid(f"the push token did not verify: {exc}") from exc
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise WebhookSignatureInvalid("the push token was not issued by Google")
+        if claims.get("email") != self._push_account or claims.get("email_verified") is not True:
+            raise WebhookSignatureInvalid("the push token is not the subscription's account")
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedPaymentEvent:
+        """Verify a Pub/Sub push (its OIDC token), then decode the developer notification."""
+        self._verify_push_token(headers)
+        try:
+            push = json.loads(body)
+            message = push["message"]
+            message_id = message.get("messageId") or message["message_id"]
+            notification = json.loads(base64.b64decode(message["data"], validate=True))
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise WebhookPayloadInvalid("the body is not a Pub/Sub push message") from None
+        if not isinstance(notification, dict) or not isinstance(message_id, str):
+            raise WebhookPayloadInvalid("the message is not a developer notification")
+        if notification.get("packageName") != self._package:
+            raise WebhookPayloadInvalid("the notification is about another app")
+        event_type, token = _kind(notification)
+        return VerifiedPaymentEvent(
+            provider=self.name,
+            event_id=message_id,
+            event_type=event_type,
+            payment_ref=token,
+            payload=notification,
+        )
+
+    def read_facts(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        store_record: dict[str, Any] | None = None,
+    ) -> PaymentFacts | None:
+        """A purchase's facts as products.get answered; a void refunds it (a chargeback is
+        also a lost dispute); cancellations of pending purchases change nothing."""
+        if event_type == PURCHASED:
+            one_time = payload["oneTimeProductNotification"]
+            record = (store_record or {}).get("purchase")
+            if not record:
+                return PaymentFacts(session_id=one_time["purchaseToken"])
+            return purchase_facts(record, one_time["purchaseToken"], one_time["sku"])
+        if event_type == VOIDED:
+            voided = payload["voidedPurchaseNotification"]
+            entry = (store_record or {}).get("voided") or {}
+            chargeback = entry.get("voidedReason") == VOIDED_REASON_CHARGEBACK
+            return PaymentFacts(
+                payment_id=voided.get("orderId") or None,
+                session_id=voided["purchaseToken"],
+                refunded_share=WHOLE_SHARE,
+                dispute=DisputeState.LOST if chargeback else None,
+            )
+        return None
+
+
+def _kind(notification: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The event type and purchase token of a developer notification."""
+    one_time = notification.get("oneTimeProductNotification")
+    if isinstance(one_time, dict):
+        if not isinstance(one_time.get("purchaseToken"), str) or not one_time.get("sku"):
+            raise WebhookPayloadInvalid("the one-time product notification has no token")
+        kinds = {1: PURCHASED, 2: CANCELED}
+        kind = kinds.get(one_time["notificationType"]) if "notificationType" in one_time else None
+        if kind is None:
+            raise WebhookPayloadInvalid("unknown one-time product notification type")
+        return kind, one_time["purchaseToken"]
+    voided = notification.get("voidedPurchaseNotification")
+    if isinstance(voided, dict):
+        if not isinstance(voided.get("purchaseToken"), str):
+            raise WebhookPayloadInvalid("the voided purchase notification has no token")
+        return VOIDED, voided["purchaseToken"]
+    if isinstance(notification.get("subscriptionNotification"), dict):
+        return SUBSCRIPTION, None
+    if isinstance(notification.get("testNotification"), dict):
+        return TEST, None
+    raise WebhookPayloadInvalid("the notification is of no known kind")
