@@ -197,3 +197,42 @@ def pay_app(server_urls, fake_stripe) -> Flask:
 def pay_api(pay_app, app) -> ApiClient:
     """An HTTP client of `pay_app` (the `app` fixture made sure the schema exists)."""
     return ApiClient(pay_app)
+
+
+@pytest.fixture(scope="session")
+def fake_app_store():
+    """Apple's OCSP responder and App Store Server API on 127.0.0.1, with a test PKI."""
+    from tests.fakes.apple_store import ApplePki, FakeAppStore
+    from tests.store_money import APPLE_API_KEY
+
+    with FakeAppStore(APPLE_API_KEY.public_key()) as server:
+        server.pki = ApplePki.create(server.ocsp_url)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fake_google_play():
+    """Google's token endpoint, Android Publisher API and OIDC certificates on 127.0.0.1."""
+    from tests.fakes.google_play import FakeGooglePlay
+
+    with FakeGooglePlay() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def store_app(server_urls, migrated, fake_app_store, fake_google_play, tmp_path_factory) -> Flask:
+    """The app selling the mobile packs through the fake App Store and Google Play."""
+    from tests.store_money import store_settings
+
+    folder = tmp_path_factory.mktemp("stores")
+    settings = store_settings(folder, fake_app_store, fake_google_play)
+    return create_app(make_config(server_urls, **settings))
+
+
+@pytest.fixture
+def store_api(store_app, app, fake_app_store, fake_google_play) -> ApiClient:
+    """An HTTP client of `store_app`; the fakes forget faults and recorded calls."""
+    with fake_google_play._lock:
+        fake_google_play._forget_faults()
+    fake_app_store.consumption.clear()
+    return ApiClient(store_app)
