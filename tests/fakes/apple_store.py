@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from tests.fakes.http_fake import FakeHandler, FakeHttpServer
+from tests.fakes.http_fake import FakeHandler, FakeHttpServer, FakeServer
 
 WWDR_EXTENSION = "1.2.840.113635.100.6.2.1"
 RECEIPT_SIGNING_EXTENSION = "1.2.840.113635.100.6.11.1"
@@ -251,12 +251,19 @@ class _Handler(FakeHandler):
     do_PUT = FakeHandler.do_GET
 
 
+class _Server(FakeServer):
+    # Every verification checks two certificates at once: a burst of notifications
+    # opens many connections together, which Apple's responders accept.
+    request_queue_size = 128
+
+
 class FakeAppStore(FakeHttpServer):
     """Apple's OCSP responder for the test chain and the App Store Server API's consumption
     endpoint, which checks the API's bearer token (ES256, key id, issuer, audience, bundle)."""
 
     thread_name = "fake-app-store"
     handler_class = _Handler
+    server_class = _Server
 
     def __init__(self, api_public_key: ec.EllipticCurvePublicKey) -> None:
         super().__init__()
