@@ -96,9 +96,19 @@ def test_an_unknown_provider_fails_clearly(pay_app):
 
 def test_a_platform_without_a_store_and_a_store_without_checkout_are_not_supported(pay_app):
     with pay_app.app_context(), pytest.raises(PaymentNotSupported):
-        provider_for_platform("ios")
+        provider_for_platform("windows")
     with pytest.raises(PaymentNotSupported):
         InAppStore().create_checkout(str(uuid.uuid4()), str(uuid.uuid4()), PACK)
+    with pay_app.app_context(), pytest.raises(PaymentNotSupported):
+        payment_provider("stripe").verify_purchase({"purchase_token": "x"})
+
+
+def test_the_mobile_platforms_are_sold_by_the_app_store_and_google_play(pay_app):
+    with pay_app.app_context():
+        assert provider_for_platform("ios").name == "apple"
+        assert provider_for_platform("android").name == "google"
+        assert not provider_for_platform("ios").has_checkout
+        assert provider_for_platform("android").finishes_purchases
 
 
 def test_stripe_verifies_a_webhook_signed_like_stripe_and_reads_its_facts(fake_stripe):

@@ -22,10 +22,12 @@ PAYMENTS = "payments"
 PROVIDERS = "providers"
 VENDOR_HOMES = {
     "stripe": PAYMENTS,
-    # The official App Store Server and Google Play Developer API clients, for the adapters
-    # that mobile purchases will add.
+    # The official App Store Server library and Google's API client, token and OIDC
+    # libraries, for the App Store and Google Play adapters.
     "appstoreserverlibrary": PAYMENTS,
     "googleapiclient": PAYMENTS,
+    "google_auth_httplib2": PAYMENTS,
+    "httplib2": PAYMENTS,
     "livekit": PROVIDERS,
     "agora_token_builder": PROVIDERS,
     "twilio": PROVIDERS,
