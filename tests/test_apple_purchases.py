@@ -212,6 +212,22 @@ def test_a_consumption_request_is_answered_through_the_app_store_server_api(
     ]
 
 
+def test_without_consent_a_consumption_request_is_only_logged(
+    store_app, server_urls, fake_app_store, caplog
+):
+    fake_app_store.consumption.clear()
+    settings = {**_settings_of(store_app), "APPLE_CONSUMPTION_CONSENT": "false"}
+    api = ApiClient(create_app(make_config(server_urls, **settings)))
+    buyer = AppleBuyer(api, fake_app_store)
+    claims = buyer.buy("ios_5")
+    buyer.redeem(buyer.pki.sign(claims))
+    buyer.notify("CONSUMPTION_REQUEST", claims)
+    run_jobs(api.app)
+    assert fake_app_store.consumption == []
+    assert "consumption request not answered" in caplog.text
+    assert event_statuses(api.app) == ["processed"]
+
+
 def _other_key_signature(pki: ApplePki, claims: dict) -> str:
     return pki.sign(claims, key=ec.generate_private_key(ec.SECP256R1()))
 
