@@ -8,9 +8,9 @@ import itertools
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from mylivelinks.extensions import db
+from mylivelinks.extensions import db, get_redis
 from mylivelinks.models import PaymentEvent
 from mylivelinks.payments.base import PaymentUnavailable
 from tests.fakes import google_play
@@ -278,3 +278,39 @@ def test_without_configuration_google_play_answers_503(api, fake_google_play):
     assert buyer.redeem(record).status_code == 503
     assert buyer.notify("purchased", record).status_code == 503
     assert google_play.PACKAGE  # the fake knows the package: only the app lacks it
+
+
+def test_a_purchase_whose_consume_job_was_lost_is_swept_and_consumed_once(
+    buyer, store_app, fake_google_play
+):
+    from mylivelinks.jobs.payments import finish_unfinished_store_purchases
+    from mylivelinks.models import CoinPurchase
+
+    record = buyer.buy("android_5")
+    buyer.redeem(record)
+    with store_app.app_context():
+        get_redis().flushdb()  # the queued consume is lost
+        assert finish_unfinished_store_purchases() == 0  # credited moments ago: in flight
+        db.session.execute(
+            text("UPDATE coin_purchases SET updated_at = updated_at - interval '6 minutes'")
+        )
+        assert finish_unfinished_store_purchases() == 1
+    run_jobs(store_app)
+    token = record["purchaseToken"]
+    assert fake_google_play.purchases[token]["consumptionState"] == 1
+    with store_app.app_context():
+        assert finish_unfinished_store_purchases() == 0
+        finished = db.session.scalar(select(CoinPurchase.store_finished_at))
+        assert finished is not None
+    consumes = [c for c in fake_google_play.calls if c[1].endswith(f"{token}:consume")]
+    assert len(consumes) == 1
+
+
+def test_the_sweep_is_on_the_cron_schedule(store_app):
+    from rq.cron import CronScheduler
+
+    with store_app.app_context():
+        scheduler = CronScheduler(connection=get_redis())
+        scheduler.load_config_from_file("mylivelinks.jobs.cron")
+        jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert jobs["finish_unfinished_store_purchases"].cron == "*/15 * * * *"

@@ -1,7 +1,8 @@
 """App Store and Google Play purchases: restored coins, store records, longer references
 
 Apple can reverse a refund (coins given back: `coins_restored`, ordered by the store's time
-in `refund_reported_at`); Google's notifications name only a purchase token, so the job
+in `refund_reported_at`); Google expects each purchase consumed (`store_finished_at`,
+swept until set); Google's notifications name only a purchase token, so the job
 stores what the Play Developer API answered about it (`store_record`), and purchase tokens
 (kept as the purchase's `provider_session_id` and the events' `payment_ref`) have no
 documented length limit.
@@ -30,6 +31,9 @@ def upgrade():
         batch_op.add_column(
             sa.Column('refund_reported_at', sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column('store_finished_at', sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.alter_column(
             'provider_session_id', type_=sa.Text(), existing_type=sa.String(length=255)
         )
@@ -52,5 +56,6 @@ def downgrade():
         batch_op.alter_column(
             'provider_session_id', type_=sa.String(length=255), existing_type=sa.Text()
         )
+        batch_op.drop_column('store_finished_at')
         batch_op.drop_column('refund_reported_at')
         batch_op.drop_column('coins_restored')

@@ -6,13 +6,17 @@ from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.leaderboards import rebuild_interval, rebuild_leaderboards
 from mylivelinks.jobs.ledger import purge_idempotency_records, reconcile_ledger
 from mylivelinks.jobs.maintenance import purge_old_guests, purge_refresh_tokens
-from mylivelinks.jobs.payments import requeue_stuck_payment_events
+from mylivelinks.jobs.payments import (
+    finish_unfinished_store_purchases,
+    requeue_stuck_payment_events,
+)
 from mylivelinks.jobs.publishing import sweep_rooms
 
 cron.register(purge_refresh_tokens, DEFAULT_QUEUE, cron="17 3 * * *")
 cron.register(purge_old_guests, DEFAULT_QUEUE, cron="23 * * * *")
 cron.register(reconcile_ledger, DEFAULT_QUEUE, cron="40 2 * * *")
 cron.register(requeue_stuck_payment_events, DEFAULT_QUEUE, interval=60)
+cron.register(finish_unfinished_store_purchases, DEFAULT_QUEUE, cron="*/15 * * * *")
 cron.register(purge_idempotency_records, DEFAULT_QUEUE, cron="5 * * * *")
 cron.register(sweep_rooms, DEFAULT_QUEUE, interval=5)
 cron.register(rebuild_leaderboards, DEFAULT_QUEUE, interval=rebuild_interval())

@@ -12,7 +12,7 @@ import uuid
 
 from mylivelinks.extensions import db
 from mylivelinks.jobs.context import job
-from mylivelinks.jobs.enqueue import enqueue_payment_event
+from mylivelinks.jobs.enqueue import enqueue_finish_purchase, enqueue_payment_event
 from mylivelinks.models import CoinPurchase
 from mylivelinks.payments import payment_provider
 from mylivelinks.payments.events import (
@@ -22,6 +22,7 @@ from mylivelinks.payments.events import (
     record_failure,
     stuck_event_ids,
 )
+from mylivelinks.payments.store_purchases import mark_finished, unfinished_purchase_ids
 from mylivelinks.transaction import end_read_only_transaction
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,23 @@ def _answer(event_id: str) -> None:
 def finish_store_purchase(purchase_id: str) -> None:
     """Confirm a credited in-app purchase to its store (Google: consume it); idempotent."""
     purchase = db.session.get(CoinPurchase, uuid.UUID(purchase_id))
-    if purchase is None:
+    if purchase is None or purchase.store_finished_at is not None:
         return
     db.session.expunge(purchase)
     end_read_only_transaction()
     payment_provider(purchase.provider).finish_purchase(purchase)
+    mark_finished(purchase.id)
+
+
+@job
+def finish_unfinished_store_purchases() -> int:
+    """Queue the store confirmation of credited purchases whose job was lost."""
+    ids = unfinished_purchase_ids()
+    for purchase_id in ids:
+        enqueue_finish_purchase(purchase_id)
+    if ids:
+        log.warning("re-enqueued unfinished store purchases", extra={"count": len(ids)})
+    return len(ids)
 
 
 @job

@@ -121,6 +121,8 @@ class CoinPurchase(Base):
     coins_restored: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The store's time of the refund state applied last (stores whose refunds can be undone).
     refund_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the store confirmed we delivered it (Google's consume), where it expects that.
+    store_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -12,9 +12,10 @@ import functools
 import logging
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
@@ -22,7 +23,12 @@ from mylivelinks.jobs.enqueue import enqueue_finish_purchase, enqueue_payment_ev
 from mylivelinks.ledger.purchases import settle
 from mylivelinks.models import CoinPurchase, PaymentEvent, Profile
 from mylivelinks.models.payments import PaymentEventStatus
-from mylivelinks.payments import payment_provider, platform_of, provider_for_platform
+from mylivelinks.payments import (
+    REGISTRY,
+    payment_provider,
+    platform_of,
+    provider_for_platform,
+)
 from mylivelinks.payments.base import PurchaseInvalid
 from mylivelinks.payments.facts import PaymentFacts
 from mylivelinks.payments.merge import merge_facts
@@ -150,3 +156,36 @@ def redeem_in_app_purchase(
         extra={"provider": provider.name, "purchase_id": str(purchase.id)},
     )
     return purchase
+
+
+# Google refunds a purchase not acknowledged within three days: sweep well inside that.
+FINISH_WITHIN = timedelta(days=3)
+FINISH_GRACE = timedelta(minutes=5)
+
+
+def mark_finished(purchase_id: uuid.UUID) -> None:
+    """Record that the store confirmed the purchase was delivered."""
+    db.session.execute(
+        update(CoinPurchase)
+        .where(CoinPurchase.id == purchase_id, CoinPurchase.store_finished_at.is_(None))
+        .values(store_finished_at=datetime.now(UTC))
+    )
+
+
+def unfinished_purchase_ids(now: datetime | None = None) -> list[uuid.UUID]:
+    """Credited purchases whose store still waits for our confirmation (a lost job)."""
+    now = now or datetime.now(UTC)
+    providers = [name for name in REGISTRY if payment_provider(name).finishes_purchases]
+    return list(
+        db.session.scalars(
+            select(CoinPurchase.id)
+            .where(
+                CoinPurchase.provider.in_(providers),
+                CoinPurchase.coins_credited > 0,
+                CoinPurchase.store_finished_at.is_(None),
+                CoinPurchase.created_at > now - FINISH_WITHIN,
+                CoinPurchase.updated_at < now - FINISH_GRACE,
+            )
+            .order_by(CoinPurchase.created_at)
+        )
+    )
