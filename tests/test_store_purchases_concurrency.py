@@ -197,3 +197,26 @@ def test_a_waiting_apple_notification_is_swept_once_the_purchase_is_known(
         250,
         250,
     )
+
+
+def test_a_new_users_first_purchases_from_both_stores_at_once_all_credit(
+    store_app, fake_app_store, fake_google_play
+):
+    apple = AppleBuyer(ApiClient(store_app), fake_app_store)
+    google = GoogleBuyer(ApiClient(store_app), fake_google_play)
+    google.session, google.headers = apple.session, apple.headers  # one user, both phones
+    signed = [apple.pki.sign(apple.buy("ios_1")) for _ in range(10)]
+    tokens = [google.buy("android_1")["purchaseToken"] for _ in range(10)]
+
+    def redeem(client, index: int):
+        if index % 2:
+            proof = {"product_id": "android_1", "purchase_token": tokens[index // 2]}
+            return client.post("/api/v1/coins/google/purchases", json=proof, headers=apple.headers)
+        return client.post(
+            "/api/v1/coins/apple/transactions",
+            json={"signed_transaction": signed[index // 2]},
+            headers=apple.headers,
+        )
+
+    assert run_concurrently(store_app, 20, redeem) == [200] * 20
+    assert apple.wallet()["coin_balance"] == 20 * 50
