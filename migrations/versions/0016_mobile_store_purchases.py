@@ -7,8 +7,8 @@ stores what the Play Developer API answered about it (`store_record`), and purch
 (kept as the purchase's `provider_session_id` and the events' `payment_ref`) have no
 documented length limit.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 02:30:00.000000
 
 """
@@ -17,8 +17,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
