@@ -241,6 +241,15 @@ def test_a_product_that_is_not_an_android_pack_is_refused(buyer):
     assert buyer.purchases() == []
 
 
+def test_an_account_id_spelled_in_capitals_is_the_same_user(buyer, fake_google_play, store_app):
+    record = fake_google_play.buy("android_5", account=buyer.user_id.upper())
+    assert buyer.redeem(record).get_json()["wallet"]["coin_balance"] == 250
+    other = fake_google_play.buy("android_5", account=buyer.user_id.replace("-", "").upper())
+    buyer.notify("purchased", other)
+    run_jobs(store_app)
+    assert buyer.wallet()["coin_balance"] == 500
+
+
 def test_a_purchase_of_another_account_is_409(buyer, store_api, fake_google_play):
     record = buyer.buy("android_5")
     thief = GoogleBuyer(store_api, fake_google_play)

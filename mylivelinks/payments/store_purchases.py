@@ -49,13 +49,17 @@ def pack_for_product(provider: str, product_id: str | None) -> CoinPack | None:
     return next((p for p in packs if p.platform == platform and p.id == product_id), None)
 
 
+def _as_uuid(buyer_id: str | None) -> uuid.UUID | None:
+    # Apps may spell the id in capitals or without hyphens; the stores keep what they got.
+    with contextlib.suppress(ValueError, TypeError):
+        return uuid.UUID(buyer_id or "")
+    return None
+
+
 def _profile_id(buyer_id: str | None) -> uuid.UUID | None:
-    if not buyer_id:
-        return None
-    with contextlib.suppress(ValueError):
-        profile_id = uuid.UUID(buyer_id)
-        if db.session.get(Profile, profile_id) is not None:
-            return profile_id
+    profile_id = _as_uuid(buyer_id)
+    if profile_id is not None and db.session.get(Profile, profile_id) is not None:
+        return profile_id
     return None
 
 
@@ -143,7 +147,7 @@ def redeem_in_app_purchase(
     pack = pack_for_product(provider.name, found.product_id)
     if pack is None or not found.payment_id:
         raise PurchaseInvalid(f"{found.product_id!r} is not a coin pack sold on {platform}")
-    if found.buyer_id and found.buyer_id != str(profile_id):
+    if found.buyer_id and _as_uuid(found.buyer_id) != profile_id:
         raise PurchaseOfAnotherBuyer("This purchase was made by another account.")
     purchase = store_purchase(provider.name, found, profile_id, pack)
     if purchase.profile_id != profile_id:
