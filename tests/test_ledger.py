@@ -17,7 +17,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from mylivelinks.extensions import db
-from mylivelinks.ledger.accounts import open_user_accounts, platform_account_id, user_accounts
+from mylivelinks.ledger.accounts import (
+    USER_ACCOUNT_KINDS,
+    open_user_accounts,
+    platform_account_id,
+    user_accounts,
+)
 from mylivelinks.ledger.booking import Posting, Transfer, TransferKind, book
 from mylivelinks.ledger.errors import (
     AmountOutOfRange,
@@ -316,3 +321,38 @@ def test_concurrent_duplicates_of_one_adjustment_book_once_and_replay(app):
     assert replays == {False: 1, True: 7}
     with app.app_context():
         assert wallet(fan_id).coin_balance == 0
+
+
+@pytest.mark.real_session
+def test_a_users_accounts_opened_by_many_transactions_at_once_never_fail(app):
+    # Two inserts that both pass ON CONFLICT's check before either commits collide on
+    # whichever unique index they reach first; only conflicts on the arbiter are ignored.
+    rounds, openers = 30, 8
+    failures: list[str] = []
+    for round_number in range(rounds):
+        with app.app_context():
+            profile_id = new_profile(f"ledger_open_{round_number}").id
+            db.session.commit()
+        barrier = Barrier(openers)
+
+        def open_accounts(
+            _: int, profile_id: uuid.UUID = profile_id, barrier: Barrier = barrier
+        ) -> None:
+            with app.app_context():
+                try:
+                    barrier.wait()
+                    open_user_accounts(profile_id)
+                    db.session.commit()
+                except DBAPIError as exc:
+                    failures.append(str(exc.orig))
+                finally:
+                    db.session.remove()
+
+        with ThreadPoolExecutor(max_workers=openers) as pool:
+            list(pool.map(open_accounts, range(openers)))
+    assert failures == []
+    with app.app_context():
+        opened = db.session.scalar(
+            text("SELECT count(*) FROM ledger_accounts WHERE owner_id IS NOT NULL")
+        )
+        assert opened == rounds * len(USER_ACCOUNT_KINDS)

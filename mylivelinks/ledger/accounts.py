@@ -96,7 +96,9 @@ def open_user_accounts(profile_id: uuid.UUID) -> UserAccounts:
                 for kind in USER_ACCOUNT_KINDS
             ]
         )
-        .on_conflict_do_nothing(index_elements=["id"])
+        # No conflict target: two transactions inserting the same accounts at once may meet
+        # on (owner_id, kind) before the id, and a named target ignores only its own index.
+        .on_conflict_do_nothing()
     )
     return accounts
 
