@@ -14,6 +14,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
+
+from mylivelinks.dev import EmbeddedRedis
 
 ROOT = Path(__file__).parent.parent
 
@@ -153,3 +156,21 @@ def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
             assert json.loads(response.read())["coin_balance"] == 1000
 
     _run_once(var_dir, port, check)
+
+
+def test_embedded_redis_saves_and_keeps_its_data_across_a_restart(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    client = redis.Redis.from_url(server.start())
+    try:
+        assert client.config_get("save") == {"save": "60 1"}
+        client.set("survivor", "still here")
+    finally:
+        client.close()
+        server.stop()
+    assert (tmp_path / "redis" / "dump.rdb").exists()
+    client = redis.Redis.from_url(server.start())
+    try:
+        assert client.get("survivor") == b"still here"
+    finally:
+        client.close()
+        server.stop()
