@@ -42,7 +42,7 @@ log = logging.getLogger("mylivelinks.dev")
 
 # Jobs run in the worker process itself, which builds the app once: a forked work horse
 # per job would build it again each time (about a second), too slow for publish control.
-WORKER_CLASS = "rq.worker.SimpleWorker"
+WORKER_CLASS = "mylivelinks.jobs.worker.Worker"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
