@@ -6,12 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Profile
 from mylivelinks.services.rooms import live, presence, watching
 from mylivelinks.services.rooms.state import active_viewer_counts, get_room
+from tests.money import run_jobs
 
 pytestmark = pytest.mark.all_media_providers
 
@@ -34,7 +36,8 @@ def test_heartbeats_heal_presence_that_redis_lost(api, app, main_room):
     assert _viewer_counts(api) == {3: 1}
     with app.app_context():
         get_redis().flushdb()
-    assert _viewer_counts(api) == {3: 0}  # a row alone is not an active viewer
+    # Redis lost its data: the open box still counts until a timeout has passed since.
+    assert _viewer_counts(api) == {3: 1}
 
     assert _beat(api, viewer, [3]).get_json()["boxes"] == [{"position": 3, "refreshed": True}]
     assert _beat(api, streamer, []).get_json()["streamer"] is True
@@ -51,14 +54,73 @@ def test_a_streamer_whose_presence_was_lost_and_who_stays_silent_is_ended(api, a
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
     with app.app_context():
         get_redis().flushdb()
+        lost = datetime.now(UTC)
         timeout = app.config["STREAMER_TIMEOUT_SECONDS"]
-        assert sweep_rooms(now=datetime.now(UTC) + timedelta(seconds=timeout - 5)) == {
-            "stale_viewers": 0,
-            "ended_streams": 0,
-            "out_of_sync": 0,
-        }
-        later = datetime.now(UTC) + timedelta(seconds=timeout + 1)
+        assert sweep_rooms(now=lost) == {"stale_viewers": 0, "ended_streams": 0, "out_of_sync": 0}
+        assert sweep_rooms(now=lost + timedelta(seconds=timeout - 5))["ended_streams"] == 0
+        later = lost + timedelta(seconds=timeout + 1)
         assert sweep_rooms(now=later)["ended_streams"] == 1
+
+
+def _age_everything(app, seconds: int) -> None:
+    """Streams started and boxes opened `seconds` ago, as on a service running for a while."""
+    with app.app_context():
+        shift = {"age": timedelta(seconds=seconds)}
+        db.session.execute(text("UPDATE streams SET started_at = started_at - :age"), shift)
+        db.session.execute(text("UPDATE box_viewers SET joined_at = joined_at - :age"), shift)
+        db.session.commit()
+
+
+def _watched_stream(api, app):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    api.post("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+    _age_everything(app, 3600)
+    assert _beat(api, streamer, []).get_json()["streamer"] is True
+    assert _beat(api, viewer, [1]).get_json()["boxes"] == [{"position": 1, "refreshed": True}]
+    run_jobs(app)  # published: out of sync later means a revoke
+    return streamer, viewer
+
+
+def test_a_redis_flush_ends_no_stream_and_removes_no_viewer_before_a_timeout(api, app, main_room):
+    streamer, viewer = _watched_stream(api, app)
+    with app.app_context():
+        get_redis().flushall()
+        lost = datetime.now(UTC)
+        viewer_timeout = app.config["VIEWER_TIMEOUT_SECONDS"]
+        streamer_timeout = app.config["STREAMER_TIMEOUT_SECONDS"]
+        for seconds in (0, 1, viewer_timeout - 1):
+            swept = sweep_rooms(now=lost + timedelta(seconds=seconds))
+            assert swept == {"stale_viewers": 0, "ended_streams": 0, "out_of_sync": 0}
+    room = api.get("/api/v1/rooms/main").get_json()
+    assert room["boxes"][0]["stream"]["streamer"]["id"] == streamer["user"]["id"]
+    assert room["boxes"][0]["viewer_count"] == 1
+    assert _beat(api, streamer, []).get_json()["streamer"] is True
+    # Silent from the loss on: removed once a full timeout has passed since the loss.
+    with app.app_context():
+        later = lost + timedelta(seconds=viewer_timeout + 1)
+        assert sweep_rooms(now=later)["stale_viewers"] == 1
+        last = lost + timedelta(seconds=streamer_timeout + 30)
+        assert sweep_rooms(now=last)["ended_streams"] == 1
+
+
+def test_a_redis_restart_from_an_older_dump_times_nobody_out_at_once(api, app, main_room):
+    streamer, viewer = _watched_stream(api, app)
+    with app.app_context():
+        redis = get_redis()
+        sweep_rooms()  # the epoch is this server's
+        # As a dump saved by the server before the restart: older heartbeats, its run id.
+        hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
+        redis.hset(presence.EPOCH_KEY, mapping={"since": hour_ago, "run": "0" * 40})
+        redis.zadd(presence.STREAMERS_KEY, {member: hour_ago for member in _members(redis)})
+        for key in redis.scan_iter("presence:stream:*"):
+            redis.zadd(key, {m: hour_ago for m in redis.zrange(key, 0, -1)})
+        assert sweep_rooms() == {"stale_viewers": 0, "ended_streams": 0, "out_of_sync": 0}
+    assert api.get("/api/v1/rooms/main").get_json()["boxes"][0]["viewer_count"] == 1
+
+
+def _members(redis) -> list[bytes]:
+    return redis.zrange(presence.STREAMERS_KEY, 0, -1)
 
 
 def test_known_not_live_then_going_live_counts_the_streamers_heartbeats(api, main_room):

@@ -19,7 +19,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs.context import commit, job
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import ProviderRejected
-from mylivelinks.services.rooms import sweep
+from mylivelinks.services.rooms import presence, sweep
 from mylivelinks.services.rooms.publishing import fail_stream, plan_sync, record_publishing
 from mylivelinks.services.rooms.state import someone_live_in
 
@@ -92,6 +92,7 @@ def enforce_revoke(stream_id: str) -> str:
 def sweep_rooms(now: datetime | None = None) -> dict[str, Any]:
     """Remove silent viewers and streamers, then queue a sync for every stream out of sync."""
     now = now or datetime.now(UTC)
+    presence.check_continuity(now)  # Redis restarted from an older dump: a new epoch
     # Three short transactions: viewer rows are never locked while a room lock is awaited.
     thinned = sweep.remove_silent_viewers(now)
     commit()

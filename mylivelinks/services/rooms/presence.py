@@ -10,12 +10,21 @@ Keys (scores are epoch seconds):
 - `presence:stream:{stream_id}` sorted set, viewer id → last heartbeat;
 - `presence:streamers` sorted set, live stream id → the streamer's last heartbeat;
 - `presence:viewing:{viewer_id}` hash, `{room slug}:{position}` → stream id of an open box;
-- `presence:streaming:{profile_id}` `{room slug} {stream id}`, or `-` when known not live.
+- `presence:streaming:{profile_id}` `{room slug} {stream id}`, or `-` when known not live;
+- `presence:epoch` hash: `since`, when Redis started recording presence (epoch seconds),
+  and `run`, the run id of the Redis server that recorded it.
 
 Writes happen with the database change they mirror; if that change is rolled back or Redis
 loses its data, the mismatch heals itself: a viewer counts only with both a row and a recent
 heartbeat, a heartbeat that misses in Redis is checked against the database and recorded
 again, and the sweep removes rows without a recent heartbeat.
+
+Losing Redis data (a flush, or a restart from an older dump) must not read as everyone
+falling silent: the epoch says since when Redis has been recording. Until a timeout has
+passed since then, nobody can be told silent for that long: every open box counts and
+no one is timed out (`active_viewers` answers None, `recorded_since` says so). A flush
+removes the epoch (the first write or sweep after it starts a new one); a restart changes
+the server's run id, which the sweep notices (`check_continuity`).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from flask import current_app
 from mylivelinks.extensions import get_redis
 
 STREAMERS_KEY = "presence:streamers"
+EPOCH_KEY = "presence:epoch"
 # Listeners refreshed per script call: about 8 ms of Redis time each.
 LISTENERS_PER_CALL = 500
 NOT_LIVE = "-"
@@ -95,6 +105,21 @@ end
 return refreshed
 """
 
+# KEYS[1]: the epoch. ARGV: now, the server's run id. A new server (restarted from a dump)
+# starts a new epoch; a missing one starts now. Returns `since`.
+_CONTINUITY = """
+local run = redis.call('HGET', KEYS[1], 'run')
+if run ~= ARGV[2] then
+  if run then
+    redis.call('HSET', KEYS[1], 'since', ARGV[1])
+  else
+    redis.call('HSETNX', KEYS[1], 'since', ARGV[1])
+  end
+  redis.call('HSET', KEYS[1], 'run', ARGV[2])
+end
+return redis.call('HGET', KEYS[1], 'since')
+"""
+
 # Delete KEYS[1] only while it still holds ARGV[1] (a newer stream keeps its own record).
 _FORGET_IF = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -127,6 +152,26 @@ def _script(name: str, source: str):
     return scripts[name]
 
 
+def _start_epoch(pipe, now: datetime) -> None:
+    # The first record after a loss starts the epoch: nothing older is known.
+    pipe.hsetnx(EPOCH_KEY, "since", now.timestamp())
+
+
+def check_continuity(now: datetime) -> float:
+    """Start a new epoch if Redis lost its data (no epoch) or restarted from an older dump
+    (another run id); returns since when presence has been recorded (epoch seconds)."""
+    redis = get_redis()
+    run_id = redis.info("server")["run_id"]
+    since = _script("continuity", _CONTINUITY)(keys=[EPOCH_KEY], args=[now.timestamp(), run_id])
+    return float(since)
+
+
+def recorded_since(instant: datetime) -> bool:
+    """Whether Redis has recorded presence since `instant` or earlier (False after a loss)."""
+    since = get_redis().hget(EPOCH_KEY, "since")
+    return since is not None and float(since) <= instant.timestamp()
+
+
 def viewer_seen(slug: str, position: int, stream_id, viewer_id, now: datetime) -> None:
     """Record that the viewer has the box open and is there now."""
     ttl = _ttl()
@@ -135,6 +180,7 @@ def viewer_seen(slug: str, position: int, stream_id, viewer_id, now: datetime) -
     pipe.expire(_stream_key(stream_id), ttl)
     pipe.hset(_viewing_key(viewer_id), f"{slug}:{position}", str(stream_id))
     pipe.expire(_viewing_key(viewer_id), ttl)
+    _start_epoch(pipe, now)
     pipe.execute()
 
 
@@ -151,6 +197,7 @@ def streamer_seen(slug: str, stream_id, streamer_id, now: datetime) -> None:
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(_streaming_key(streamer_id), f"{slug} {stream_id}", ex=_ttl())
     pipe.zadd(STREAMERS_KEY, {str(stream_id): now.timestamp()})
+    _start_epoch(pipe, now)
     pipe.execute()
 
 
@@ -207,15 +254,22 @@ def refresh_listening(listeners: Iterable[tuple[uuid.UUID, str]], now: datetime)
     return refreshed
 
 
-def active_viewers(stream_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, set]:
-    """Viewer ids heartbeating since `since`, per stream."""
+def active_viewers(
+    stream_ids: Iterable[uuid.UUID], since: datetime
+) -> dict[uuid.UUID, set] | None:
+    """Viewer ids heartbeating since `since`, per stream; None when Redis has not been
+    recording presence that long (it lost its data since), so nobody can be told silent."""
     stream_ids = list(stream_ids)
     pipe = get_redis().pipeline(transaction=False)
+    pipe.hget(EPOCH_KEY, "since")
     for stream_id in stream_ids:
         pipe.zrangebyscore(_stream_key(stream_id), since.timestamp(), "+inf")
+    epoch, *heartbeats = pipe.execute()
+    if epoch is None or float(epoch) > since.timestamp():
+        return None
     return {
         stream_id: {uuid.UUID(member.decode()) for member in members}
-        for stream_id, members in zip(stream_ids, pipe.execute(), strict=True)
+        for stream_id, members in zip(stream_ids, heartbeats, strict=True)
     }
 
 

@@ -82,19 +82,22 @@ def active_since(now: datetime) -> datetime:
 
 
 def active_viewers(stream_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, set]:
-    """Viewer ids per stream with the box open (a row) and a recent heartbeat (presence)."""
+    """Viewer ids per stream with the box open (a row) and a recent heartbeat (presence).
+
+    Every row counts while Redis has recorded presence for less than the viewer timeout
+    (it lost its data): none of them can be told silent yet.
+    """
     if not stream_ids:
         return {}
     heartbeating = presence.active_viewers(stream_ids, active_since(now))
-    rows = db.session.execute(
-        select(BoxViewer.stream_id, BoxViewer.viewer_id).where(
-            BoxViewer.stream_id.in_(stream_ids),
-            BoxViewer.viewer_id.in_(set().union(*heartbeating.values())),
-        )
-    ).all()
+    query = select(BoxViewer.stream_id, BoxViewer.viewer_id).where(
+        BoxViewer.stream_id.in_(stream_ids)
+    )
+    if heartbeating is not None:
+        query = query.where(BoxViewer.viewer_id.in_(set().union(*heartbeating.values())))
     active: dict[uuid.UUID, set] = {stream_id: set() for stream_id in stream_ids}
-    for stream_id, viewer_id in rows:
-        if viewer_id in heartbeating[stream_id]:
+    for stream_id, viewer_id in db.session.execute(query).all():
+        if heartbeating is None or viewer_id in heartbeating[stream_id]:
             active[stream_id].add(viewer_id)
     return active
 

@@ -26,11 +26,15 @@ def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
     """Delete viewers silent past the timeout, each announced as leaving its box once
     committed; returns the streams that lost one (per row).
 
-    A row younger than the timeout is kept even without a heartbeat in Redis yet.
+    A row younger than the timeout is kept even without a heartbeat in Redis yet, and so
+    is every row while Redis has recorded presence for less than the timeout (it lost its
+    data): no one can be told silent for that long yet.
     """
     since = active_since(now)
     stream_ids = db.session.scalars(select(BoxViewer.stream_id).distinct()).all()
     heartbeating = presence.active_viewers(list(stream_ids), since)
+    if heartbeating is None:
+        return []
     removed: dict[uuid.UUID, list[uuid.UUID]] = {}
     for stream_id in stream_ids:
         silent = db.session.scalars(
@@ -53,8 +57,13 @@ def remove_silent_viewers(now: datetime) -> list[uuid.UUID]:
 
 
 def end_silent_streamers(now: datetime) -> list[SeatChange]:
-    """End streams silent past the timeout (each under its room lock); the ended ones."""
+    """End streams silent past the timeout (each under its room lock); the ended ones.
+
+    None while Redis has recorded presence for less than the timeout (it lost its data).
+    """
     cutoff = now - timedelta(seconds=current_app.config["STREAMER_TIMEOUT_SECONDS"])
+    if not presence.recorded_since(cutoff):
+        return []
     candidates = db.session.scalars(
         select(Stream.id).where(Stream.status == StreamStatus.LIVE, Stream.started_at < cutoff)
     ).all()
