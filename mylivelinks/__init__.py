@@ -18,7 +18,6 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.cli import register_cli
     from mylivelinks.connection_checks import init_connection_checks
     from mylivelinks.extensions import cors, db, init_api, init_redis, migrate
-    from mylivelinks.idempotency import release_idempotency_lock
     from mylivelinks.observability import configure_logging, init_observability
     from mylivelinks.providers import init_media_provider
     from mylivelinks.providers.base import MediaProviderError, ProviderUnavailable
@@ -57,7 +56,6 @@ def create_app(config: Config | None = None) -> Flask:
     )
     init_observability(app)
     init_transaction_boundary(app)
-    app.teardown_request(release_idempotency_lock)
     register_blueprints(init_api(app))
     register_docs_assets(app)
     if app.debug:

@@ -1,13 +1,16 @@
 """Idempotency-Key for money-moving POSTs: a retried request replays the first response.
 
 The stored response is written in the same database transaction as the change it
-describes, so it exists exactly when the change was committed. A Redis lock, held until
-the request ends, turns a concurrent duplicate into 409 instead of a second execution.
+describes, so it exists exactly when the change was committed. A transaction-scoped
+PostgreSQL advisory lock on the key, taken in that transaction, turns a concurrent
+duplicate into 409 instead of a second execution; it ends with the transaction, so a
+request killed before committing (its connection closed) frees the key at once and the
+retry runs. (A view that ends its read-only transaction before a vendor call, as checkout
+does, is covered up to that call; after it, the unique record refuses the second one.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -16,18 +19,15 @@ from typing import Any, cast
 
 from flask import Response, g, make_response, request
 from flask_smorest import Blueprint, abort
-from redis.exceptions import LockError
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.extensions import db, get_redis
+from mylivelinks.extensions import db
 from mylivelinks.models.payments import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 WINDOW = timedelta(hours=24)
-# Longer than any request can take (the Stripe client alone may retry for minutes).
-IN_FLIGHT_LOCK_SECONDS = 600
 HEADER_DOC = {
     "in": "header",
     "name": HEADER,
@@ -72,6 +72,19 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
+def _claim(profile_id, key: str) -> bool:
+    """Take the key for this request's transaction; False while another transaction has it.
+
+    The lock is PostgreSQL's: it ends with the transaction, however that ends (commit,
+    rollback, or the connection closed by a killed process).
+    """
+    return bool(
+        db.session.scalar(
+            select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{profile_id}:{key}", 0)))
+        )
+    )
+
+
 def idempotent(blp: Blueprint):
     """Honour an Idempotency-Key header on the view (place it under `auth_required`)."""
 
@@ -87,15 +100,8 @@ def idempotent(blp: Blueprint):
             fingerprint = _fingerprint()
             if record := _stored(profile_id, key):
                 return _replay(record, fingerprint)
-            # Held until the request's transaction has ended (released at teardown); a lock
-            # that outlives a stuck request expires, and the unique record still refuses a
-            # second execution.
-            lock = get_redis().lock(
-                f"idempotency:{profile_id}:{key}", timeout=IN_FLIGHT_LOCK_SECONDS
-            )
-            if not lock.acquire(blocking=False):
+            if not _claim(profile_id, key):
                 abort(409, message=f"A request with this {HEADER} is still in progress.")
-            g.idempotency_lock = lock
             if record := _stored(profile_id, key):  # committed while we took the lock
                 return _replay(record, fingerprint)
             response = make_response(view(*args, **kwargs))
@@ -134,14 +140,6 @@ def _remember(profile_id, key: str, fingerprint: str, response: Response) -> Non
     except IntegrityError:
         # Another execution with this key committed first: this one must not count.
         abort(409, message=f"This {HEADER} was already used; retry to get its response.")
-
-
-def release_idempotency_lock(exc: BaseException | None = None) -> None:
-    """Teardown: release this request's Idempotency-Key lock if it still holds it."""
-    lock = g.pop("idempotency_lock", None)
-    if lock is not None:
-        with contextlib.suppress(LockError):
-            lock.release()
 
 
 def purge_expired_records() -> int:

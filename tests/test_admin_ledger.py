@@ -88,13 +88,22 @@ def test_idempotency_key_replays_refuses_other_bodies_and_in_flight_duplicates(a
     assert first.get_json()["wallet"]["coin_balance"] == 10
     other = api.post(ADJUST, json={**body, "coins": 11}, headers=headers)
     assert other.status_code == 409
-    with app.app_context():
-        get_redis().set(f"idempotency:{admin['user']['id']}:bonus-2", "x")
-    in_flight = api.post(ADJUST, json=body, headers={**headers, "Idempotency-Key": "bonus-2"})
-    assert in_flight.status_code == 409
+    with app.app_context(), db.engine.connect() as holder:
+        # Another request with this key, still in its transaction.
+        holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"{admin['user']['id']}:bonus-2"},
+        )
+        in_flight = api.post(ADJUST, json=body, headers={**headers, "Idempotency-Key": "bonus-2"})
+        assert in_flight.status_code == 409
+        assert "still in progress" in in_flight.get_json()["message"]
+        holder.rollback()  # that request was killed: its transaction ends, the key is free
+    retried = api.post(ADJUST, json=body, headers={**headers, "Idempotency-Key": "bonus-2"})
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
     fan = api.post("/api/v1/auth/login", json={"login": "idem_fan", "password": "correct horse"})
     wallet = api.get("/api/v1/me/wallet", headers=api.bearer(fan.get_json()["access_token"]))
-    assert wallet.get_json()["coin_balance"] == 10
+    assert wallet.get_json()["coin_balance"] == 20
 
 
 def test_idempotency_records_expire_after_24_hours(api, admin, app):
