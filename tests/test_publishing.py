@@ -138,6 +138,27 @@ def test_lost_jobs_converge_through_the_sweep(api, app, main_room, publish_calls
     assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
 
 
+def test_a_sync_job_lost_between_the_queue_and_a_worker_is_queued_again(
+    api, app, main_room, publish_calls
+):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    watch(api, viewer)
+    with app.app_context():
+        # A worker moved the job to RQ's intermediate list, as its dequeue does, and was
+        # killed before starting it: the job's status still says `queued`.
+        redis = get_redis()
+        queue = Queue(DEFAULT_QUEUE, connection=redis)
+        redis.lmove(queue.key, queue.intermediate_queue_key)
+        assert queue.count == 0
+        (job_id,) = redis.lrange(queue.intermediate_queue_key, 0, -1)
+        assert queue.fetch_job(job_id.decode()).get_status() == "queued"
+        assert sweep_rooms()["out_of_sync"] == 1
+        assert queue.count == 1  # queued again, not taken for waiting
+    run_jobs(app)
+    assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
+
+
 def test_published_seconds_accumulate_between_allow_and_revoke(api, app, main_room):
     streamer = api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))

@@ -25,16 +25,19 @@ NOTIFY_FOLLOWERS = "mylivelinks.jobs.notifications.notify_followers"
 APPLY_PAYMENT_EVENT = "mylivelinks.jobs.payments.apply_payment_event"
 FINISH_STORE_PURCHASE = "mylivelinks.jobs.payments.finish_store_purchase"
 
-# A job waiting in the queue makes another one pointless; a retry scheduled for later does
-# not (the sweep may find the vendor back sooner, and running twice is harmless).
-PENDING = ("queued",)
 FOLLOWER_RETRY_SECONDS = [5, 30, 120]
 PAYMENT_EVENT_RETRY_SECONDS = [5, 30, 120, 600, 1800]
 
 
 def _waiting(job_id: str) -> bool:
-    waiting = get_queue(DEFAULT_QUEUE).fetch_job(job_id)
-    return waiting is not None and waiting.get_status(refresh=False) in PENDING
+    """Whether the job is on the queue, bound to run: another one would be pointless.
+
+    Only the queue itself counts. A job whose status still says `queued` may have been lost
+    between the queue and a worker (one killed right after taking it), and RQ cleans those
+    up only after minutes; a retry scheduled for later does not count either (the sweep
+    may find the vendor back sooner, and running twice is harmless).
+    """
+    return get_queue(DEFAULT_QUEUE).get_job_position(job_id) is not None
 
 
 def request_sync(stream_id: uuid.UUID | str) -> None:
