@@ -261,6 +261,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 SETTINGS: tuple[Setting, ...] = CORE_SETTINGS + STORE_SETTINGS + MEDIA_SETTINGS
 
 
+def setting_from_environment(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting read from the environment and parsed as Config would (for code running
+    without an app, such as the cron schedule)."""
+    setting = next(s for s in SETTINGS if s.name == name)
+    raw = (os.environ if environ is None else environ).get(name)
+    return setting.parse(raw) if raw else setting.default
+
+
 class Config:
     """Application settings, parsed and validated from an environment mapping.
 
@@ -328,6 +336,8 @@ class Config:
     VIEWER_TIMEOUT_SECONDS: int
     STREAMER_TIMEOUT_SECONDS: int
     PUBLISH_RETRY_SECONDS: list[int]
+    PUBLISH_LOCK_SECONDS: int
+    SWEEP_INTERVAL_SECONDS: int
     MEDIA_CREDENTIALS_TTL_SECONDS: int
     MEDIA_LEFT_GRACE_SECONDS: int
     PROXY_HOPS: int

@@ -166,9 +166,7 @@ class EmbeddedRedis:
         ]
         # One argument per word: "--save", "60 1" would leave Redis with no save point at all.
         args += (
-            ["--save", "60", "1", "--dbfilename", "dump.rdb"]
-            if self.persistent
-            else ["--save", ""]
+            ["--save", "60", "1", "--dbfilename", "dump.rdb"] if self.persistent else ["--save", ""]
         )
         self._process = subprocess.Popen(args, start_new_session=True)
         deadline = time.monotonic() + 15

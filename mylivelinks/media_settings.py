@@ -67,6 +67,20 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         "waits between retries of a failed publish sync (comma-separated seconds)",
     ),
     Setting(
+        "PUBLISH_LOCK_SECONDS",
+        parse_positive_int,
+        10,
+        "lifetime of a publish sync's per-stream lock, renewed while the sync runs: how long "
+        "a worker killed during a sync keeps that stream's next syncs waiting",
+    ),
+    Setting(
+        "SWEEP_INTERVAL_SECONDS",
+        parse_positive_int,
+        5,
+        "how often the sweep runs (RQ cron): silent viewers and streamers removed, streams "
+        "out of sync queued again",
+    ),
+    Setting(
         "MEDIA_CREDENTIALS_TTL_SECONDS",
         parse_positive_int,
         6 * 3600,

@@ -83,7 +83,7 @@ def _watched_stream(api, app):
 
 
 def test_a_redis_flush_ends_no_stream_and_removes_no_viewer_before_a_timeout(api, app, main_room):
-    streamer, viewer = _watched_stream(api, app)
+    streamer, _ = _watched_stream(api, app)
     with app.app_context():
         get_redis().flushall()
         lost = datetime.now(UTC)
@@ -105,7 +105,7 @@ def test_a_redis_flush_ends_no_stream_and_removes_no_viewer_before_a_timeout(api
 
 
 def test_a_redis_restart_from_an_older_dump_times_nobody_out_at_once(api, app, main_room):
-    streamer, viewer = _watched_stream(api, app)
+    _watched_stream(api, app)
     with app.app_context():
         redis = get_redis()
         sweep_rooms()  # the epoch is this server's

@@ -159,6 +159,28 @@ def test_a_sync_job_lost_between_the_queue_and_a_worker_is_queued_again(
     assert publish_calls(streamer) == [("allow", streamer["user"]["id"])]
 
 
+def test_a_sync_whose_provider_call_outcome_is_unknown_is_asserted_again(
+    api, app, main_room, publish_calls
+):
+    streamer, viewer = api.register(), api.register()
+    api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))
+    watch(api, viewer)
+    run_jobs(app)
+    me = streamer["user"]["id"]
+    with app.app_context():
+        # Left by a worker killed during its provider call (a revoke, the viewer having
+        # looked away): the provider holds either state, the record says allowed.
+        stream = db.session.scalar(select(Stream).where(Stream.streamer_id == uuid.UUID(me)))
+        stream.publishing_intent, stream_id = False, stream.id
+        db.session.commit()
+        assert sweep_rooms()["out_of_sync"] == 1
+    run_jobs(app)
+    assert publish_calls(streamer) == [("allow", me), ("allow", me)]
+    with app.app_context():
+        assert db.session.get(Stream, stream_id).publishing_intent is None
+        assert sweep_rooms()["out_of_sync"] == 0
+
+
 def test_published_seconds_accumulate_between_allow_and_revoke(api, app, main_room):
     streamer = api.register()
     api.post("/api/v1/rooms/main/live", json={}, headers=api.auth(streamer))

@@ -2,6 +2,7 @@
 
 from rq import cron
 
+from mylivelinks.config import setting_from_environment
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.leaderboards import rebuild_interval, rebuild_leaderboards
 from mylivelinks.jobs.ledger import purge_idempotency_records, reconcile_ledger
@@ -18,5 +19,7 @@ cron.register(reconcile_ledger, DEFAULT_QUEUE, cron="40 2 * * *")
 cron.register(requeue_stuck_payment_events, DEFAULT_QUEUE, interval=60)
 cron.register(finish_unfinished_store_purchases, DEFAULT_QUEUE, cron="*/15 * * * *")
 cron.register(purge_idempotency_records, DEFAULT_QUEUE, cron="5 * * * *")
-cron.register(sweep_rooms, DEFAULT_QUEUE, interval=5)
+cron.register(
+    sweep_rooms, DEFAULT_QUEUE, interval=setting_from_environment("SWEEP_INTERVAL_SECONDS")
+)
 cron.register(rebuild_leaderboards, DEFAULT_QUEUE, interval=rebuild_interval())

@@ -7,42 +7,51 @@ and commits.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import LockError
+from flask import current_app
 
-from mylivelinks.extensions import db, get_redis
+from mylivelinks.extensions import db
 from mylivelinks.jobs.context import commit, job
+from mylivelinks.jobs.locks import renewed_lock
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import ProviderRejected
 from mylivelinks.services.rooms import presence, sweep
-from mylivelinks.services.rooms.publishing import fail_stream, plan_sync, record_publishing
+from mylivelinks.services.rooms.publishing import (
+    fail_stream,
+    plan_sync,
+    record_intent,
+    record_publishing,
+)
 from mylivelinks.services.rooms.state import someone_live_in
 
 log = logging.getLogger(__name__)
+
+# How long a sync waits for another run of the same stream before leaving it the work.
+LOCK_WAIT_SECONDS = 5
 
 
 @job
 def sync_publish(stream_id: str, now: datetime | None = None, reassert: bool = False) -> str:
     """Apply the derived publish state of one stream at the provider, if it differs.
 
-    One run per stream at a time (a Redis lock from the plan to the record), so an older
+    One run per stream at a time (a Redis lock from the plan to the record, renewed while
+    the run lasts and lost within PUBLISH_LOCK_SECONDS of a killed worker), so an older
     decision can never be recorded over a newer one; a run that finds the lock taken
-    leaves the work to the holder and to the next sweep. `reassert` revokes again at the
-    provider a stream that is (and should be) revoked, when the vendor reports otherwise.
+    leaves the work to the holder and to the next sweep. The state being applied is
+    committed before the provider call (`publishing_intent`): a run that dies during the
+    call leaves it, and the next run asserts the derived state again. `reassert` revokes
+    again at the provider a stream that is (and should be) revoked, when the vendor
+    reports otherwise.
     """
-    lock = get_redis().lock(f"sync-publish-lock:{stream_id}", timeout=120)
-    if not lock.acquire(blocking=True, blocking_timeout=5):
-        return "busy"
-    try:
+    ttl = current_app.config["PUBLISH_LOCK_SECONDS"]
+    with renewed_lock(f"sync-publish-lock:{stream_id}", ttl=ttl, wait=LOCK_WAIT_SECONDS) as held:
+        if not held:
+            return "busy"
         return _sync(uuid.UUID(stream_id), now or datetime.now(UTC), reassert)
-    finally:
-        with contextlib.suppress(LockError):
-            lock.release()
 
 
 def _sync(stream_id: uuid.UUID, now: datetime, reassert: bool) -> str:
@@ -53,8 +62,10 @@ def _sync(stream_id: uuid.UUID, now: datetime, reassert: bool) -> str:
         provider.set_publishing(plan.room_slug, str(plan.streamer_id), False)
         provider.enforce_revoke(plan.room_slug, str(plan.streamer_id))
         return "revoked again"
-    if plan is None or plan.desired == plan.applied:
+    if plan is None or plan.in_sync:
         return "in_sync"
+    record_intent(stream_id, plan.desired)
+    commit()  # durable before the provider hears of it
     try:
         media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
     except ProviderRejected:

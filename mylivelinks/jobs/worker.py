@@ -9,7 +9,6 @@ info`, `Worker.all`) would see no worker although jobs keep running.
 
 from __future__ import annotations
 
-from redis import Redis
 from redis.client import Pipeline
 from rq import worker_registration
 from rq.worker import SimpleWorker
@@ -23,7 +22,9 @@ class Worker(SimpleWorker):
         super().heartbeat(timeout, pipeline)
         if self.birth_date is None:
             return  # not registered yet: register_birth writes everything
-        connection: Redis | Pipeline = pipeline if pipeline is not None else self.connection
         # Idempotent writes, in the heartbeat's own round trip when it is pipelined.
-        connection.hset(self.key, mapping=self.serialize())
-        worker_registration.register(self, connection)
+        writes = pipeline if pipeline is not None else self.connection.pipeline()
+        writes.hset(self.key, mapping=self.serialize())
+        worker_registration.register(self, writes)
+        if pipeline is None:
+            writes.execute()

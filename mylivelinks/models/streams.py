@@ -80,6 +80,10 @@ class Stream(Base):
     # The publishing state last applied at the provider (the controller's memory), and since
     # when it has been published; published seconds accumulate when it is revoked.
     publishing_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The state a sync is applying at the provider right now: set and committed before the
+    # call, cleared with the record of its outcome. Left set, the call's outcome is unknown
+    # (its worker died) and the next sync asserts the derived state again.
+    publishing_intent: Mapped[bool | None] = mapped_column(Boolean)
     published_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     gifts_received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

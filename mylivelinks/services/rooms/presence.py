@@ -254,9 +254,7 @@ def refresh_listening(listeners: Iterable[tuple[uuid.UUID, str]], now: datetime)
     return refreshed
 
 
-def active_viewers(
-    stream_ids: Iterable[uuid.UUID], since: datetime
-) -> dict[uuid.UUID, set] | None:
+def active_viewers(stream_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, set] | None:
     """Viewer ids heartbeating since `since`, per stream; None when Redis has not been
     recording presence that long (it lost its data since), so nobody can be told silent."""
     stream_ids = list(stream_ids)

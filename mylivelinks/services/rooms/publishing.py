@@ -31,6 +31,13 @@ class SyncPlan:
     streamer_id: uuid.UUID
     desired: bool
     applied: bool
+    # An earlier call's outcome at the provider is unknown (its worker died during it).
+    uncertain: bool = False
+
+    @property
+    def in_sync(self) -> bool:
+        """Nothing to do at the provider: the applied state is known and the desired one."""
+        return self.desired == self.applied and not self.uncertain
 
 
 def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
@@ -57,7 +64,13 @@ def plan_sync(stream_id: uuid.UUID, now: datetime) -> SyncPlan | None:
         record_applied(stream.id, False, now)
         return SyncPlan(stream.id, row.slug, row.position, stream.streamer_id, False, False)
     return SyncPlan(
-        stream.id, row.slug, row.position, stream.streamer_id, desired, stream.publishing_applied
+        stream.id,
+        row.slug,
+        row.position,
+        stream.streamer_id,
+        desired,
+        stream.publishing_applied,
+        uncertain=stream.publishing_intent is not None,
     )
 
 
@@ -74,8 +87,27 @@ def _live_again(stream: Stream) -> bool:
     )
 
 
+def record_intent(stream_id: uuid.UUID, allowed: bool) -> None:
+    """Mark the stream as being given `allowed` at the provider (commit before the call)."""
+    db.session.execute(
+        update(Stream).where(Stream.id == stream_id).values(publishing_intent=allowed)
+    )
+
+
+def clear_intent(stream_id: uuid.UUID) -> bool:
+    """The provider call's outcome is recorded; False if no intent was marked."""
+    cleared = db.session.execute(
+        update(Stream)
+        .where(Stream.id == stream_id, Stream.publishing_intent.is_not(None))
+        .values(publishing_intent=None)
+        .returning(Stream.id)
+    ).scalar()
+    return cleared is not None
+
+
 def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
     """Remember that the provider now has `allowed`; False if it was already recorded."""
+    values: dict[str, object]
     if allowed:
         # An allow that lands after the stream ended is not published time.
         values = {
@@ -91,6 +123,7 @@ def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
             "published_since": None,
             "published_seconds": Stream.published_seconds + elapsed,
         }
+    values["publishing_intent"] = None
     changed = db.session.execute(
         update(Stream)
         .where(Stream.id == stream_id, Stream.publishing_applied.is_(not allowed))
@@ -102,8 +135,15 @@ def record_applied(stream_id: uuid.UUID, allowed: bool, now: datetime) -> bool:
 
 def record_publishing(plan: SyncPlan, now: datetime) -> bool:
     """Record that the provider applied `plan` and announce it once committed; False when a
-    concurrent run recorded it first (and told the clients)."""
-    if not record_applied(plan.stream_id, plan.desired, now):
+    concurrent run recorded it first (and told the clients).
+
+    A plan that asserted the recorded state again (an earlier outcome was unknown) is
+    announced too: the streamer's client may have been told nothing of what the provider
+    did meanwhile.
+    """
+    changed = record_applied(plan.stream_id, plan.desired, now)
+    reasserted = clear_intent(plan.stream_id) and plan.uncertain
+    if not (changed or reasserted):
         return False
     announcements.publishing_applied(
         plan.room_slug, plan.position, plan.stream_id, plan.streamer_id, plan.desired
@@ -117,5 +157,6 @@ def fail_stream(stream_id: uuid.UUID, now: datetime) -> bool:
     stream = db.session.get(Stream, stream_id)
     if stream is None:
         return False
+    clear_intent(stream_id)  # refused: the provider kept what it had
     ended, _ = end_streams([stream], EndedReason.PROVIDER_REJECTED, now, status=StreamStatus.ERROR)
     return bool(ended)

@@ -88,10 +88,15 @@ def resync(now: datetime) -> list[uuid.UUID]:
 
 
 def out_of_sync_streams(now: datetime) -> list[uuid.UUID]:
-    """Streams whose derived publish state differs from the one applied at the provider."""
+    """Streams whose derived publish state differs from the one applied at the provider, or
+    whose state at the provider is unknown (a sync died during its provider call)."""
     candidates = db.session.scalars(
         select(Stream).where(
-            or_(Stream.status == StreamStatus.LIVE, Stream.publishing_applied.is_(True))
+            or_(
+                Stream.status == StreamStatus.LIVE,
+                Stream.publishing_applied.is_(True),
+                Stream.publishing_intent.is_not(None),
+            )
         )
     ).all()
     counts = active_viewer_counts([s.id for s in candidates], now)
@@ -99,6 +104,7 @@ def out_of_sync_streams(now: datetime) -> list[uuid.UUID]:
         s.id
         for s in candidates
         if (s.status == StreamStatus.LIVE and counts[s.id] > 0) != s.publishing_applied
+        or s.publishing_intent is not None
     ]
 
 
