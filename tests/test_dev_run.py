@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 import redis
 
 from mylivelinks.dev import EmbeddedRedis
+from mylivelinks.supervision import restart_wait
 
 ROOT = Path(__file__).parent.parent
 
@@ -70,11 +72,13 @@ def _run_once(var_dir: Path, port: int, check) -> None:
         _wait_ready(f"http://127.0.0.1:{port}", supervisor)
         processes = _processes_of(supervisor, var_dir)
         names = " ".join(" ".join(p.cmdline()) for p in processes)
-        for expected in ("gunicorn", "rq worker", "rq cron", "redis-server", "postgres"):
+        for expected in ("gunicorn", "rq worker", "mylivelinks.jobs.scheduler", "redis-server"):
             assert expected in names, f"{expected} is not running"
+        assert "postgres" in names
         # gunicorn's control socket is this run's own, not the one shared under $HOME.
         assert (var_dir / "gunicorn.ctl").is_socket()
-        check(f"http://127.0.0.1:{port}")
+        check(f"http://127.0.0.1:{port}", supervisor)
+        processes = list({*processes, *_processes_of(supervisor, var_dir)})
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(60) == 0
         _, alive = psutil.wait_procs(processes, timeout=10)
@@ -84,15 +88,41 @@ def _run_once(var_dir: Path, port: int, check) -> None:
             supervisor.kill()
 
 
+def _child(supervisor: subprocess.Popen, marker: str) -> psutil.Process | None:
+    for process in psutil.Process(supervisor.pid).children():
+        with contextlib.suppress(psutil.Error):
+            if marker in " ".join(process.cmdline()):
+                return process
+    return None
+
+
+def _children_exiting_are_restarted(supervisor: subprocess.Popen) -> None:
+    """A worker or cron process that dies is started again; nothing else stops."""
+    for marker in ("rq worker", "mylivelinks.jobs.scheduler"):
+        dead = _child(supervisor, marker)
+        assert dead is not None
+        dead.kill()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            again = _child(supervisor, marker)
+            if again is not None and again.pid != dead.pid:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"{marker} was not restarted within 15 s")
+        assert supervisor.poll() is None
+
+
 def test_run_starts_everything_stops_everything_and_keeps_data(tmp_path):
     var_dir, port = tmp_path / "var", _free_port()
     account = {"username": "persisted", "email": "persisted@example.com", "password": "password1"}
 
-    def first(base):
+    def first(base, supervisor):
         assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
         assert _request(f"{base}/healthz")[0] == 200
+        _children_exiting_are_restarted(supervisor)
 
-    def second(base):
+    def second(base, supervisor):
         status, body = _request(
             f"{base}/api/v1/auth/login", {"login": "persisted", "password": "password1"}
         )
@@ -120,7 +150,7 @@ def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
     ]
     account = {"username": "someone", "email": "someone@example.com", "password": "password1"}
 
-    def check(base):
+    def check(base, supervisor):
         assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
         # Only where `make run` keeps its data: no URL, no secret, no APP_ENV.
         env = {
@@ -174,3 +204,7 @@ def test_embedded_redis_saves_and_keeps_its_data_across_a_restart(tmp_path):
     finally:
         client.close()
         server.stop()
+
+
+def test_restarts_wait_longer_after_each_exit_in_a_row_up_to_a_bound():
+    assert [restart_wait(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
