@@ -1,6 +1,7 @@
 """RQ jobs: plain functions taking ids, each owning its app context and commit.
 
-Queue names are constants here; the cron schedule lives in `jobs/cron.py` (`rq cron`).
+Queue names are constants here; the cron schedule lives in `jobs/cron.py`, run by
+`python -m mylivelinks.jobs.scheduler`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The periodic schedule, loaded by RQ's cron scheduler: `rq cron mylivelinks.jobs.cron`."""
+"""The periodic schedule, loaded by RQ's cron scheduler (`python -m mylivelinks.jobs.scheduler`)."""
 
 from rq import cron
 
