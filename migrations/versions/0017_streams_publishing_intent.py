@@ -4,8 +4,8 @@ Written and committed before the provider call and cleared when its outcome is r
 so a worker that dies in between leaves a mark: the provider may hold either state, and
 the sweep has the sync assert the derived one again.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 02:30:00.000000
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
