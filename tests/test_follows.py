@@ -30,6 +30,24 @@ def test_follow_is_idempotent_and_counts_once(api):
     assert star["user"]["username"] == "star_1"
 
 
+def test_the_follow_state_says_whether_the_caller_follows(api):
+    star, fan, other = api.register("star_3"), api.register("fan_3"), api.register("fan_4")
+    assert api.get(follow_path("star_3")).status_code == 401
+    assert api.get(follow_path("nobody_x"), headers=api.auth(fan)).status_code == 404
+    state = api.get(follow_path("star_3"), headers=api.auth(fan)).get_json()
+    assert state == {"following": False, "follower_count": 0}
+    api.post(follow_path("star_3"), headers=api.auth(fan))
+    assert api.get(follow_path("STAR_3"), headers=api.auth(fan)).get_json() == {
+        "following": True,
+        "follower_count": 1,
+    }
+    assert api.get(follow_path("star_3"), headers=api.auth(other)).get_json() == {
+        "following": False,
+        "follower_count": 1,
+    }
+    assert api.get(follow_path("star_3"), headers=api.auth(star)).get_json()["following"] is False
+
+
 def test_following_yourself_is_refused(api):
     me = api.register("solo_1")
     response = api.post(follow_path("solo_1"), headers=api.auth(me))

@@ -74,6 +74,15 @@ class FollowProfile(MethodView):
     @auth_required(blp)
     @blp.response(200, FollowStateSchema)
     @blp.alt_response(404, **NOT_FOUND)
+    def get(self, username):
+        """Whether the caller follows a profile, and its follower count (for a follow button)"""
+        followee = get_by_username(username)
+        following = follows.is_following(current_user(), followee)
+        return {"following": following, "follower_count": followee.follower_count}
+
+    @auth_required(blp)
+    @blp.response(200, FollowStateSchema)
+    @blp.alt_response(404, **NOT_FOUND)
     @blp.alt_response(422, schema=ErrorSchema, description="Following yourself")
     def post(self, username):
         """Follow a profile (following twice is still one follow)"""

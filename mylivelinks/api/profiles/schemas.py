@@ -80,7 +80,7 @@ FollowPageSchema = page_schema(FollowEntrySchema, "FollowPage")
 
 
 class FollowStateSchema(ma.Schema):
-    """The result of following or unfollowing."""
+    """Whether the caller follows the profile (now, or after following or unfollowing)."""
 
     following = ma.fields.Boolean(dump_only=True)
     follower_count = ma.fields.Integer(

@@ -53,6 +53,16 @@ def unfollow(follower: Profile, followee: Profile) -> bool:
     return removed is not None
 
 
+def is_following(follower: Profile, followee: Profile) -> bool:
+    """Whether `follower` follows `followee`."""
+    row = db.session.execute(
+        select(Follow.follower_id).where(
+            Follow.follower_id == follower.id, Follow.followee_id == followee.id
+        )
+    ).first()
+    return row is not None
+
+
 def _list(join_on, filter_column, profile: Profile, limit: int, cursor: str | None) -> Page:
     stmt = (
         select(Profile, Follow.created_at.label("followed_at"))
