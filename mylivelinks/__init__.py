@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mylivelinks.services.accounts.external_identity import init_external_identity
     from mylivelinks.services.errors import ServiceError
     from mylivelinks.transaction import init_transaction_boundary
+    from mylivelinks.web import init_web
 
     config = config or Config()
     configure_logging(config.LOG_LEVEL)
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     if app.debug:
         register_debug_tools(app)
     register_cli(app)
+    init_web(app)
 
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):

@@ -19,6 +19,7 @@ RESERVED_USERNAMES = frozenset(
         "app",
         "auth",
         "billing",
+        "checkout",
         "coins",
         "dashboard",
         "docs",
@@ -36,6 +37,7 @@ RESERVED_USERNAMES = frozenset(
         "metrics",
         "moderator",
         "mylivelinks",
+        "notifications",
         "null",
         "openapi",
         "privacy",
@@ -55,6 +57,7 @@ RESERVED_USERNAMES = frozenset(
         "system",
         "terms",
         "undefined",
+        "wallet",
         "webhooks",
         "www",
     }
