@@ -1,5 +1,5 @@
 // The router: one shell for every page, the page chosen by the path.
-import { currentUser } from "./api.js";
+import { api, currentUser, updateUser } from "./api.js";
 import { loginPage, signupPage } from "./auth.js";
 import { leaderboardsPage } from "./leaderboards.js";
 import { notificationsPage } from "./notifications.js";
@@ -24,6 +24,10 @@ const PAGES = {
 
 async function start() {
   const path = location.pathname.replace(/\/+$/, "") || "/";
+  if (currentUser()) {
+    // The stored profile may be stale (a new role, a new name): the pages read this one.
+    await api("/me").then(updateUser).catch(() => {});
+  }
   renderNav(path);
   const page = PAGES[path] || (() => profilePage(decodeURIComponent(path.slice(1))));
   try {

@@ -1,0 +1,188 @@
+"""The whole system as `make run` starts it (API, RQ worker, cron), and Chromium to drive it.
+
+`WebSystem` runs `python -m mylivelinks.dev run` on the session's PostgreSQL and on a Redis
+database of its own (the suite flushes database 0 before every test, which would pull the
+queues from under a running worker). `browser_context` opens a Chromium context signed in
+as a registered user and records every request its pages make.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.conftest import TEST_SECRET_KEY
+from tests.event_server import HOST, Reply, free_port
+
+ROOT = Path(__file__).parent.parent.parent
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# The network of CI machines is closed: Chromium must not call home.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MISSING_CHROMIUM = (
+    f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's package "
+    "(`sudo apt-get install -y chromium`; `.ci/run` installs it), or CHROMIUM_PATH set to "
+    "another Chromium binary. `playwright install` is not needed."
+)
+SESSION_KEY = "mll.session"
+
+
+def with_redis_database(url: str, database: int) -> str:
+    """`url` pointing at another database number of the same Redis."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?db={database}"
+    return parts._replace(path=f"/{database}").geturl()
+
+
+class Http:
+    """JSON over HTTP to a server on 127.0.0.1 (one connection per request)."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:<port>"""
+        return f"http://{HOST}:{self.port}"
+
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> Reply:
+        """One request; `body` is sent as JSON."""
+        import http.client
+
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=15)
+        try:
+            data = json.dumps(body) if body is not None else None
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            raw = response.read()
+            reply_headers = {name.lower(): value for name, value in response.getheaders()}
+            return Reply(response.status, reply_headers, json.loads(raw) if raw.strip() else None)
+        finally:
+            connection.close()
+
+    def call(self, method: str, path: str, session: dict | None = None, body: Any = None) -> Any:
+        """An /api/v1 request that must succeed; its JSON body."""
+        token = session["access_token"] if session else None
+        reply = self.request(method, f"/api/v1{path}", body, token)
+        assert 200 <= reply.status < 300, (method, path, reply.status, reply.body)
+        return reply.body
+
+    def register(self, prefix: str = "web") -> dict:
+        """A fresh account: the 201 body (user, access_token, refresh_token)."""
+        name = f"{prefix}_{os.urandom(4).hex()}"
+        body = {"username": name, "email": f"{name}@example.com", "password": "correct horse"}
+        return self.call("POST", "/auth/register", body=body)
+
+
+class WebSystem(Http):
+    """`python -m mylivelinks.dev run` on given servers: gunicorn, an RQ worker and cron."""
+
+    def __init__(self, environment: dict[str, str], var_dir: Path):
+        super().__init__(free_port())
+        self.var_dir = var_dir
+        self.log_path = var_dir / "system.log"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+        }
+        self.env.update(
+            {
+                "APP_ENV": "testing",
+                "SECRET_KEY": TEST_SECRET_KEY,
+                "LOG_LEVEL": "WARNING",
+                "HOST": HOST,
+                "PORT": str(self.port),
+                "VAR_DIR": str(var_dir),
+                "SSE_MAX_LISTENERS": "200",
+                **environment,
+            }
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> WebSystem:
+        """Start the supervisor and wait until /readyz answers 200."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mylivelinks.dev", "run"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the system exited; its log:\n{self.log()}")
+            with contextlib.suppress(OSError):
+                if self.request("GET", "/readyz").status == 200:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError(f"the system was not ready within {timeout} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        """SIGTERM to the supervisor (it stops its children), SIGKILL to what is left."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        """The tail of the system's output."""
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+
+def stored_session(body: dict) -> dict:
+    """What the web client keeps in localStorage for a login answer (see api.js)."""
+    payload = body["access_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return {
+        "access_token": body["access_token"],
+        "refresh_token": body["refresh_token"],
+        "issued_at": claims["iat"] * 1000,
+        "expires_at": claims["exp"] * 1000,
+        "user": body["user"],
+    }
+
+
+def chromium_available() -> Path:
+    """Debian's Chromium binary; fails loudly (never skips) when it is missing."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
+        str(CHROMIUM)
+    ):
+        raise RuntimeError(MISSING_CHROMIUM)
+    return CHROMIUM

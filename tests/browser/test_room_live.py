@@ -1,0 +1,41 @@
+"""The room in Chromium: going live, demand-based publishing, the queue, live updates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.real_session
+
+
+def test_a_viewer_opening_a_box_makes_the_streamer_publish(system, open_page):
+    streamer, viewer = system.register("star"), system.register("fan")
+    streamer_page = open_page("/", streamer)
+    viewer_page = open_page("/", viewer)
+
+    streamer_page.click("#go-live")
+    expect(streamer_page.locator("#my-box")).to_contain_text("box 1")
+    expect(streamer_page.locator("#publish-state")).to_have_attribute("data-state", "not-publishing")
+    box = viewer_page.locator("#box-1")
+    expect(box).to_have_attribute("data-state", "live")  # from the room's events
+    expect(box.locator(".profile-link")).to_have_text(streamer["user"]["username"])
+
+    box.get_by_role("button", name="Open").click()
+    opened_at = time.monotonic()
+    expect(streamer_page.locator("#publish-state")).to_have_attribute(
+        "data-state", "publishing", timeout=2000
+    )
+    assert time.monotonic() - opened_at < 2
+    expect(box).to_have_attribute("data-state", "published")
+    expect(box).to_have_attribute("data-viewers", "1")
+    expect(streamer_page.locator("#my-viewers")).to_have_text("1 watching")
+
+    box.get_by_role("button", name="Close").click()
+    expect(streamer_page.locator("#publish-state")).to_have_attribute(
+        "data-state", "not-publishing", timeout=2000
+    )
+    expect(box).to_have_attribute("data-state", "live")
+    expect(box).to_have_attribute("data-viewers", "0")
+    assert not streamer_page.errors and not viewer_page.errors
