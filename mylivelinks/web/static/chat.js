@@ -56,7 +56,7 @@ export class Chat {
 
   menu(message) {
     const user = currentUser();
-    if (!user || message.kind !== "chat" || !message.author) return null;
+    if (!user || message.kind !== "user" || !message.author) return null;
     const staff = STAFF.has(user.role);
     const own = message.author.id === user.id;
     const action = (label, run) => el("button", { type: "button", onclick: run }, label);
