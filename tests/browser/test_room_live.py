@@ -39,3 +39,23 @@ def test_a_viewer_opening_a_box_makes_the_streamer_publish(system, open_page):
     expect(box).to_have_attribute("data-state", "live")
     expect(box).to_have_attribute("data-viewers", "0")
     assert not streamer_page.errors and not viewer_page.errors
+
+
+def test_the_thirteenth_streamer_waits_in_the_queue_and_is_seated(system, open_page):
+    seated = [system.register(f"box{position}") for position in range(1, 13)]
+    for streamer in seated:
+        system.call("POST", "/rooms/main/live", streamer, {})
+    late = system.register("late")
+    page = open_page("/", late)
+    expect(page.locator("#box-12")).to_have_attribute("data-state", "live")
+
+    page.click("#go-live")
+    expect(page.locator("#queue-place")).to_have_attribute("data-place", "1")
+    expect(page.locator("#queue-length")).to_have_attribute("data-queue-length", "1")
+
+    system.call("DELETE", "/rooms/main/live", seated[4])  # box 5 frees
+    expect(page.locator("#my-box")).to_have_text("You are live in box 5.")
+    expect(page.locator("#queue-place")).to_have_count(0)
+    expect(page.locator("#queue-length")).to_have_attribute("data-queue-length", "0")
+    expect(page.locator("#box-5 .profile-link")).to_have_text(late["user"]["username"])
+    assert not page.errors

@@ -1,0 +1,85 @@
+"""Accounts in the browser: sign-up, log-out, log-in, and tokens refreshed mid-session."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.system import Http
+from tests.event_server import EventServer
+
+pytestmark = pytest.mark.real_session
+
+ACCESS_TOKEN_TTL_SECONDS = 3
+
+
+def test_sign_up_log_out_and_log_in_again(system, open_page):
+    page = open_page("/signup")
+    name = f"new_{os.urandom(3).hex()}"
+    page.fill("#username", name)
+    page.fill("#email", f"{name}@example.com")
+    page.fill("#password", "short")
+    page.click("button[type=submit]")
+    assert page.evaluate("document.querySelector('#password').validity.valid") is False
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{system.base_url}/")
+    expect(page.get_by_role("navigation").get_by_role("link", name=name)).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{system.base_url}/")
+    expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
+
+    page.goto("/login?next=/wallet")
+    page.fill("#login", name)
+    page.fill("#password", "wrong password")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("status", name="Login status")).not_to_be_empty()
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{system.base_url}/wallet")
+    expect(page.locator("#coin-balance")).to_have_text("0")
+    assert not page.errors
+
+
+def test_an_expiring_token_is_refreshed_and_the_stream_loses_nothing(system, open_page, tmp_path):
+    """Tokens live 3 s: the page refreshes them before they expire and reopens its event
+    streams with each new one, resuming after the last event seen, while lines keep coming."""
+    short = EventServer(
+        {"DATABASE_URL": system.env["DATABASE_URL"], "REDIS_URL": system.env["REDIS_URL"]},
+        tmp_path / "short-tokens.log",
+        ACCESS_TOKEN_TTL_SECONDS=ACCESS_TOKEN_TTL_SECONDS,
+    ).start()
+    try:
+        viewer = Http(short.port).register("short")
+        poster = system.register("poster")
+        page = open_page("/", viewer, server=Http(short.port))
+        stream_tokens: list[str] = []
+        refreshes: list[int] = []
+        page.on(
+            "request",
+            lambda request: "/rooms/main/events" in request.url
+            and stream_tokens.append(request.headers.get("authorization", "")),
+        )
+        page.on(
+            "response",
+            lambda response: "/auth/refresh" in response.url and refreshes.append(response.status),
+        )
+        lines = [f"line {index:02d} {os.urandom(2).hex()}" for index in range(24)]
+        for line in lines:  # 24 lines over about 7 s: two access tokens' lifetimes
+            system.call("POST", "/rooms/main/chat", poster, {"body": line})
+            time.sleep(0.25)
+        expect(page.locator(".chat-line .body")).to_have_count(len(lines))
+        assert page.locator(".chat-line .body").all_inner_texts() == lines
+        assert len(refreshes) >= 2 and set(refreshes) == {200}, refreshes
+        assert len(set(stream_tokens)) >= 2, "the room stream was not reopened with a new token"
+        assert all(token.startswith("Bearer ") for token in stream_tokens)
+        page.fill("#chat-input", "still signed in")  # the session survived its first tokens
+        page.press("#chat-input", "Enter")
+        expect(page.locator(".chat-line .body", has_text="still signed in")).to_have_count(1)
+        assert not page.errors
+    finally:
+        short.stop()
