@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi constraints clean
+.PHONY: run test lint openapi constraints screenshots clean
 
 # constraints.txt pins the versions the suite last passed with (setup.cfg holds the lower
 # bounds); `make constraints` moves them to the newest releases.
@@ -32,6 +32,10 @@ openapi: $(STAMP)
 constraints: $(STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev]'
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+# PNGs of the web client with live data (the README shows them); needs Debian's chromium.
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

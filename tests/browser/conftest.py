@@ -110,7 +110,7 @@ def open_page(browser: Browser, web_system: WebSystem) -> Iterator[OpenPage]:
 
     yield open_
     try:
-        for context, urls, base in contexts:
+        for _context, urls, base in contexts:
             expected = urlsplit(base).netloc
             elsewhere = [
                 url

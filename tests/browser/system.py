@@ -12,7 +12,6 @@ import base64
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MISSING_CHROMIUM = (
-    f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's package "
+    "Chromium is missing at {path}: the browser tests need Debian's package "
     "(`sudo apt-get install -y chromium`; `.ci/run` installs it), or CHROMIUM_PATH set to "
     "another Chromium binary. `playwright install` is not needed."
 )
@@ -64,9 +63,7 @@ class Http:
         """http://127.0.0.1:<port>"""
         return f"http://{HOST}:{self.port}"
 
-    def request(
-        self, method: str, path: str, body: Any = None, token: str | None = None
-    ) -> Reply:
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Reply:
         """One request; `body` is sent as JSON."""
         import http.client
 
@@ -152,10 +149,8 @@ class WebSystem(Http):
             return
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -181,8 +176,6 @@ def stored_session(body: dict) -> dict:
 
 def chromium_available() -> Path:
     """Debian's Chromium binary; fails loudly (never skips) when it is missing."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
-        str(CHROMIUM)
-    ):
-        raise RuntimeError(MISSING_CHROMIUM)
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        raise RuntimeError(MISSING_CHROMIUM.format(path=CHROMIUM))
     return CHROMIUM

@@ -38,7 +38,12 @@ def test_follow_a_profile_see_it_live_and_climb_the_leaderboard(system, app, ope
     page.goto("/leaderboards")
     gifters = page.locator('[data-board="gifters"]')
     expect(gifters).to_be_visible()
-    gift = {"gift_type_id": _gift_types(system)["Star"], "quantity": 1, "room": "main", "position": 1}
+    gift = {
+        "gift_type_id": _gift_types(system)["Star"],
+        "quantity": 1,
+        "room": "main",
+        "position": 1,
+    }
     system.call("POST", "/gifts", fan, gift)
     # Rebuilt by cron within LEADERBOARD_REBUILD_SECONDS, announced by leaderboard:updated.
     expect(gifters.locator("li", has_text=fan_name)).to_contain_text("5 coins", timeout=15_000)
@@ -62,7 +67,12 @@ def test_the_wallet_shows_balances_ledger_and_packs(system, app, open_page):
     streamer, fan = system.register("star"), system.register("fan")
     give_coins(app, fan, 30)
     system.call("POST", "/rooms/main/live", streamer, {})
-    gift = {"gift_type_id": _gift_types(system)["Diamond"], "quantity": 1, "room": "main", "position": 1}
+    gift = {
+        "gift_type_id": _gift_types(system)["Diamond"],
+        "quantity": 1,
+        "room": "main",
+        "position": 1,
+    }
     system.call("POST", "/gifts", fan, gift)
     page = open_page("/wallet", fan)
     expect(page.locator("#coin-balance")).to_have_text("20")

@@ -11,6 +11,8 @@ from tests.browser.helpers import give_coins, make_moderator
 
 pytestmark = pytest.mark.real_session
 
+TIMES = "\N{MULTIPLICATION SIGN}"
+
 
 def test_a_gift_plays_on_every_page_and_moves_exact_coins(system, app, open_page):
     streamer, viewer = system.register("star"), system.register("fan")
@@ -29,15 +31,19 @@ def test_a_gift_plays_on_every_page_and_moves_exact_coins(system, app, open_page
         animation = page.locator("#box-1 .gift-anim")
         expect(animation).to_have_attribute("data-animation", "fireworks")
         expect(animation).to_have_class("gift-anim fireworks")
-        expect(animation).to_have_attribute("aria-label", f"{viewer['user']['username']} sent 2 × "
-                                            f"Rocket to {streamer['user']['username']}")
+        expect(animation).to_have_attribute(
+            "aria-label",
+            f"{viewer['user']['username']} sent 2 {TIMES} Rocket to {streamer['user']['username']}",
+        )
     expect(viewer_page.locator(".wallet-badge")).to_have_attribute("data-coins", "60")
     # 70 % of 40 coins, in hundredths of a coin, from the streamer's private stream.
     expect(streamer_page.locator(".wallet-badge")).to_have_attribute("data-centicoins", "2800")
     expect(streamer_page.locator(".chat-line[data-kind=gift]")).to_have_count(1)
 
     viewer_page.click("#send-gift")  # the same gift again within 10 s: a combo
-    expect(streamer_page.locator('#box-1 .gift-anim[data-combo="2"]')).to_contain_text("combo ×2")
+    expect(streamer_page.locator('#box-1 .gift-anim[data-combo="2"]')).to_contain_text(
+        f"combo {TIMES}2"
+    )
     expect(streamer_page.locator(".wallet-badge")).to_have_attribute("data-centicoins", "5600")
     expect(viewer_page.locator(".wallet-badge")).to_have_attribute("data-coins", "20")
 

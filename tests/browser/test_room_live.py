@@ -17,7 +17,9 @@ def test_a_viewer_opening_a_box_makes_the_streamer_publish(system, open_page):
 
     streamer_page.click("#go-live")
     expect(streamer_page.locator("#my-box")).to_contain_text("box 1")
-    expect(streamer_page.locator("#publish-state")).to_have_attribute("data-state", "not-publishing")
+    expect(streamer_page.locator("#publish-state")).to_have_attribute(
+        "data-state", "not-publishing"
+    )
     box = viewer_page.locator("#box-1")
     expect(box).to_have_attribute("data-state", "live")  # from the room's events
     expect(box.locator(".profile-link")).to_have_text(streamer["user"]["username"])

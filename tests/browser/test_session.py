@@ -61,8 +61,10 @@ def test_an_expiring_token_is_refreshed_and_the_stream_loses_nothing(system, ope
         refreshes: list[int] = []
         page.on(
             "request",
-            lambda request: "/rooms/main/events" in request.url
-            and stream_tokens.append(request.headers.get("authorization", "")),
+            lambda request: (
+                "/rooms/main/events" in request.url
+                and stream_tokens.append(request.headers.get("authorization", ""))
+            ),
         )
         page.on(
             "response",

@@ -133,18 +133,19 @@ class Room {
         isOpen ? el("span.watching", {}, " · you are watching") : null));
     }
     const streamer = stream.streamer;
-    const children = [
+    const who = el("div.who", {},
       avatar(streamer),
-      el("a.profile-link", { href: `/${streamer.username}` }, streamer.display_name || streamer.username),
+      el("a.profile-link", { href: `/${streamer.username}` }, streamer.display_name || streamer.username));
+    const facts = el("div.facts", {},
       el("span.viewers", { "aria-label": `${box.viewer_count} watching` }, `👁 ${box.viewer_count}`),
-      el("span.state", {}, box.is_published ? "published" : "live"),
-    ];
+      el("span.state", {}, box.is_published ? "published" : "live"));
+    const children = [who, facts];
     if (this.user && !own) {
-      children.push(el("button.open-box", {
+      facts.append(el("button.open-box", {
         type: "button", "aria-pressed": String(isOpen),
         onclick: () => (isOpen ? this.closeBox(box.position) : this.openBox(box.position)),
       }, isOpen ? "Close" : "Open"));
-      children.push(el("button.gift-box", {
+      facts.append(el("button.gift-box", {
         type: "button", onclick: () => this.gifts.choose(box.position),
         "aria-label": `Send a gift to box ${box.position}`,
       }, "🎁"));

@@ -20,6 +20,7 @@ function pager(path, row, label) {
     }
     const page = await api(path, { query: { limit: 20, cursor } });
     body.append(...page.items.map(row));
+    if (!body.children.length) body.append(el("tr", {}, el("td.muted", { colspan: "4" }, "Nothing yet.")));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   };
