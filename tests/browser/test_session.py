@@ -14,6 +14,8 @@ from tests.event_server import EventServer
 pytestmark = pytest.mark.real_session
 
 ACCESS_TOKEN_TTL_SECONDS = 3
+POSTING_SECONDS = 6  # two refreshes at least
+MAX_LINES = 300  # what the page keeps
 
 
 def test_sign_up_log_out_and_log_in_again(system, open_page):
@@ -70,10 +72,13 @@ def test_an_expiring_token_is_refreshed_and_the_stream_loses_nothing(system, ope
             "response",
             lambda response: "/auth/refresh" in response.url and refreshes.append(response.status),
         )
-        lines = [f"line {index:02d} {os.urandom(2).hex()}" for index in range(24)]
-        for line in lines:  # 24 lines over about 7 s: two access tokens' lifetimes
-            system.call("POST", "/rooms/main/chat", poster, {"body": line})
-            time.sleep(0.25)
+        lines: list[str] = []
+        deadline = time.monotonic() + POSTING_SECONDS
+        while time.monotonic() < deadline:  # a steady flow across refreshes and reopenings
+            lines.append(f"line {len(lines):03d}")
+            system.call("POST", "/rooms/main/chat", poster, {"body": lines[-1]})
+            time.sleep(0.02)
+        assert len(lines) <= MAX_LINES
         expect(page.locator(".chat-line .body")).to_have_count(len(lines))
         assert page.locator(".chat-line .body").all_inner_texts() == lines
         assert len(refreshes) >= 2 and set(refreshes) == {200}, refreshes
