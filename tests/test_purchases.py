@@ -9,6 +9,7 @@ import time
 import pytest
 
 from mylivelinks import create_app
+from mylivelinks.events.streams import STREAM_START, read_events, user_stream_key
 from tests.conftest import make_config
 from tests.fakes import stripe_events
 from tests.helpers import ApiClient
@@ -132,6 +133,14 @@ def test_a_paid_checkout_credits_the_coins_once(buyer, pay_app):
     history = buyer.api.get("/api/v1/me/ledger", headers=buyer.headers).get_json()["items"]
     assert [(e["kind"], e["account"], e["amount_centicoins"]) for e in history] == [
         ("purchase", "coins", 35000)
+    ]
+    with pay_app.app_context():  # the buyer's private stream hears it once
+        events = read_events(user_stream_key(buyer.user_id), STREAM_START, None)
+    assert [(event.type, event.data) for event in events] == [
+        (
+            "coins:credited",
+            {"purchase_id": purchase["id"], "pack_id": "web_5", "coins": 350},
+        )
     ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mylivelinks.events import wallet as wallet_events
 from mylivelinks.extensions import db
 from mylivelinks.ledger.booking import TransferKind
 from mylivelinks.ledger.wallet import credit_coins, take_back_coins
 from mylivelinks.models.ledger import AccountKind
 from mylivelinks.models.payments import CoinPurchase, DisputeState, PurchaseStatus
+from mylivelinks.transaction import after_commit
 
 
 def derived_status(purchase: CoinPurchase) -> PurchaseStatus:
@@ -47,15 +49,19 @@ def settle(purchase: CoinPurchase) -> None:
     payment_ref = f"{purchase.provider}:{purchase.id}"
     target_credit = purchase.coins if purchase.paid_cents is not None else 0
     if target_credit > purchase.coins_credited:
-        credit_coins(
+        credited = target_credit - purchase.coins_credited
+        booking = credit_coins(
             purchase.profile_id,
-            target_credit - purchase.coins_credited,
+            credited,
             source_kind=AccountKind.PURCHASES_CLEARING,
             kind=TransferKind.PURCHASE,
             source_ref=payment_ref,
             details=details,
         )
         purchase.coins_credited = target_credit
+        if not booking.replayed:
+            profile_id, event = purchase.profile_id, {**details, "coins": credited}
+            after_commit(lambda: wallet_events.coins_credited(profile_id, event))
     if purchase.dispute == DisputeState.LOST:
         target_reversal = target_credit
     else:
