@@ -26,6 +26,7 @@ from tests.browser.system import (
     stored_session,
     with_redis_database,
 )
+from tests.money import STRIPE_KEY, WEBHOOK_SECRET
 
 SYSTEM_REDIS_DATABASE = 1
 ALLOWED_SCHEMES = ("data", "blob")
@@ -49,8 +50,9 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def web_system(server_urls, migrated, tmp_path_factory) -> Iterator[WebSystem]:
-    """The whole system on the session's PostgreSQL and its own Redis database."""
+def web_system(server_urls, migrated, fake_stripe, tmp_path_factory) -> Iterator[WebSystem]:
+    """The whole system on the session's PostgreSQL and its own Redis database, selling
+    coins through the fake Stripe."""
     redis_url = with_redis_database(server_urls["REDIS_URL"], SYSTEM_REDIS_DATABASE)
     redis.Redis.from_url(redis_url).flushdb()
     system = WebSystem(
@@ -60,9 +62,15 @@ def web_system(server_urls, migrated, tmp_path_factory) -> Iterator[WebSystem]:
             "LOGIN_RATE_LIMIT": "1000 per minute",
             "CHAT_RATE_LIMIT": "1000 per minute",
             "LEADERBOARD_REBUILD_SECONDS": "3",
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_BASE": fake_stripe.base_url,
         },
         tmp_path_factory.mktemp("web-system"),
     )
+    checkout = f"{system.base_url}/checkout"
+    system.env["CHECKOUT_SUCCESS_URL"] = f"{checkout}/success?session_id={{CHECKOUT_SESSION_ID}}"
+    system.env["CHECKOUT_CANCEL_URL"] = f"{checkout}/cancel"
     try:
         system.start()
     except BaseException:
@@ -81,10 +89,16 @@ def system(web_system: WebSystem, main_room: str) -> WebSystem:
 @pytest.fixture
 def open_page(browser: Browser, web_system: WebSystem) -> Iterator[OpenPage]:
     """Open `path` in a new browser context, signed in as `session` (a login answer) if
-    given; every request of every context is checked to go to the server itself."""
-    contexts: list[tuple[BrowserContext, list[str], str]] = []
+    given; every request of every context is checked to go to the server itself (or to
+    one of `also_allowed`, host names a test stands in for)."""
+    contexts: list[tuple[BrowserContext, list[str], set[str]]] = []
 
-    def open_(path: str = "/", session: dict | None = None, server: Http | None = None) -> Page:
+    def open_(
+        path: str = "/",
+        session: dict | None = None,
+        server: Http | None = None,
+        also_allowed: tuple[str, ...] = (),
+    ) -> Page:
         base = (server or web_system).base_url
         storage: dict = {"cookies": [], "origins": []}
         if session is not None:
@@ -98,7 +112,7 @@ def open_page(browser: Browser, web_system: WebSystem) -> Iterator[OpenPage]:
         context.set_default_timeout(10_000)
         urls: list[str] = []
         context.on("request", lambda request: urls.append(request.url))
-        contexts.append((context, urls, base))
+        contexts.append((context, urls, {urlsplit(base).netloc, *also_allowed}))
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -110,14 +124,14 @@ def open_page(browser: Browser, web_system: WebSystem) -> Iterator[OpenPage]:
 
     yield open_
     try:
-        for _context, urls, base in contexts:
-            expected = urlsplit(base).netloc
+        for _context, urls, allowed in contexts:
             elsewhere = [
                 url
                 for url in urls
-                if urlsplit(url).scheme not in ALLOWED_SCHEMES and urlsplit(url).netloc != expected
+                if urlsplit(url).scheme not in ALLOWED_SCHEMES
+                and urlsplit(url).netloc not in allowed
             ]
-            assert not elsewhere, f"requests beyond {expected}: {elsewhere}"
+            assert not elsewhere, f"requests beyond {allowed}: {elsewhere}"
             assert urls, "the page made no request at all"
     finally:
         for context, _, _ in contexts:

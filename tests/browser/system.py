@@ -81,6 +81,19 @@ class Http:
         finally:
             connection.close()
 
+    def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST `body` as it is (a signed webhook); the status."""
+        import http.client
+
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=15)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
     def call(self, method: str, path: str, session: dict | None = None, body: Any = None) -> Any:
         """An /api/v1 request that must succeed; its JSON body."""
         token = session["access_token"] if session else None
