@@ -98,6 +98,14 @@ def test_a_logged_out_visitor_sees_the_room_and_is_sent_to_log_in(system, open_p
     page = open_page("/")
     expect(page.locator("#box-1")).to_have_attribute("data-state", "live")
     expect(page.locator("#box-1 .open-box")).to_have_count(0)
+    page.keyboard.press("Tab")  # keyboard users see where they are
+    focused = "getComputedStyle(document.activeElement).outlineStyle"
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.evaluate(focused) == "solid"
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: two boxes a row
+    columns = "getComputedStyle(document.querySelector('.grid')).gridTemplateColumns"
+    assert len(page.evaluate(columns).split()) == 2
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.goto("/wallet")
     page.wait_for_url("**/login?next=%2Fwallet")
     page.goto("/nobody_here")

@@ -24,7 +24,8 @@ def test_a_viewer_opening_a_box_makes_the_streamer_publish(system, open_page):
     expect(box).to_have_attribute("data-state", "live")  # from the room's events
     expect(box.locator(".profile-link")).to_have_text(streamer["user"]["username"])
 
-    box.get_by_role("button", name="Open").click()
+    box.get_by_role("button", name="Open").focus()  # by keyboard
+    viewer_page.keyboard.press("Enter")
     opened_at = time.monotonic()
     expect(streamer_page.locator("#publish-state")).to_have_attribute(
         "data-state", "publishing", timeout=2000
