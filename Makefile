@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi constraints screenshots clean
+.PHONY: run test lint openapi constraints screenshots web-vendor clean
 
 # constraints.txt pins the versions the suite last passed with (setup.cfg holds the lower
 # bounds); `make constraints` moves them to the newest releases.
@@ -36,6 +36,11 @@ constraints: $(STAMP)
 # PNGs of the web client with live data (the README shows them); needs Debian's chromium.
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
+
+# Third-party browser code from the npm registry at the exact versions and licences that
+# mylivelinks/web/vendor.json records (LiveKit's SDK, for MEDIA_PROVIDER=livekit); needs npm.
+web-vendor: $(STAMP)
+	$(BIN)/python -m mylivelinks.web.vendor
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

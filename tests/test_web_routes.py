@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_page_paths_and_every_other_route_are_reserved_usernames(app):
 
 
 def test_static_modules_are_served_and_load_nothing_from_elsewhere(api):
-    files = sorted(STATIC_DIR.iterdir())
+    files = sorted(path for path in STATIC_DIR.iterdir() if path.is_file())  # not vendor/
     assert {"index.html", "app.js", "style.css"} <= {path.name for path in files}
     for path in files:
         response = api.get(f"{STATIC_URL_PATH}/{path.name}")
@@ -80,3 +81,17 @@ def test_static_modules_are_served_and_load_nothing_from_elsewhere(api):
 def test_the_web_files_ship_in_the_package():
     setup = (Path(__file__).parent.parent / "setup.cfg").read_text()
     assert "mylivelinks.web = static/*" in setup
+
+
+def test_vendored_browser_code_is_recorded_with_version_and_licence():
+    """What `make web-vendor` installs is pinned in vendor.json, where media.js loads it."""
+    records = json.loads((STATIC_DIR.parent / "vendor.json").read_text())
+    media = (STATIC_DIR / "media.js").read_text()
+    for name, record in records.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", record["version"]), name
+        assert record["license"] and record["file"].startswith("dist/")
+        installed = Path(record["installed_as"])
+        assert installed.parent == Path("mylivelinks/web/static/vendor")
+        assert f'"./vendor/{installed.name}"' in media
+    ignored = (Path(__file__).parent.parent / ".gitignore").read_text().splitlines()
+    assert "mylivelinks/web/static/vendor/" in ignored

@@ -30,11 +30,15 @@ PAGE_PATHS = (
     "/checkout/cancel",
 )
 
-# Only this origin: no CDN, no inline script; images may come from profiles' avatar URLs.
+# Code and styles from this origin only: no CDN, no inline script. Images may come from
+# profiles' avatar URLs; a video vendor's browser SDK connects to its servers over TLS, or
+# in plain text to a development server on this machine (LiveKit's on 127.0.0.1:7880).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data: https:; media-src 'self' blob: mediastream:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self' https: wss: http://127.0.0.1:* ws://127.0.0.1:* "
+    "http://localhost:* ws://localhost:*; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 blp = Blueprint("web", __name__, static_folder=str(STATIC_DIR), static_url_path=STATIC_URL_PATH)

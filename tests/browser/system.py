@@ -174,10 +174,49 @@ class WebSystem(Http):
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
+class Worker:
+    """One RQ worker (as `make run` starts it) with the given environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        """Start the worker on every queue of the app."""
+        from mylivelinks.dev import WORKER_CLASS
+        from mylivelinks.jobs import QUEUES
+
+        rq = str(Path(sys.executable).parent / "rq")
+        command = [rq, "worker", "--url", self.env["REDIS_URL"], "--worker-class", WORKER_CLASS]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *QUEUES],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def stop(self) -> None:
+        """Kill the worker's process group."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+
+def jwt_claims(token: str) -> dict:
+    """The claims of a JWT, unverified (what a browser SDK reads)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def stored_session(body: dict) -> dict:
     """What the web client keeps in localStorage for a login answer (see api.js)."""
-    payload = body["access_token"].split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = jwt_claims(body["access_token"])
     return {
         "access_token": body["access_token"],
         "refresh_token": body["refresh_token"],

@@ -3,6 +3,7 @@ import { api, currentUser } from "./api.js";
 import { Chat, explain } from "./chat.js";
 import { EventFeed } from "./events.js";
 import { GiftPicker, playGift } from "./gifts.js";
+import { mediaFor } from "./media.js";
 import { privateEvents, startPrivateFeed } from "./private.js";
 import { avatar, el, messageArea, mount } from "./ui.js";
 
@@ -25,6 +26,7 @@ class Room {
     this.heartbeat = null;
     this.reloadTimer = null;
     this.preview = null;
+    this.media = null; // the provider's video, once credentials named it
     this.chat = new Chat(SLUG);
     this.gifts = new GiftPicker(SLUG);
     this.grid = el("div.grid", { role: "list", "aria-label": "The room's twelve boxes" });
@@ -62,6 +64,7 @@ class Room {
         this.queuePlace = null;
         this.mine = { position: event.detail.position };
         this.publishing = false;
+        this.joinVideo(event.detail.credentials);
         this.renderLive();
         this.scheduleReload();
       }
@@ -74,7 +77,7 @@ class Room {
       id: `box-${position}`, role: "listitem", "aria-label": `Box ${position}`,
       dataset: { position, state: "empty" },
     },
-    el("div.media", { "aria-live": "off" }),
+    el("div.media", { "aria-live": "off", dataset: { position } }),
     el("div.info"),
     el("div.gift-layer"));
     this.boxes.set(position, node);
@@ -127,10 +130,11 @@ class Room {
     }
     const own = this.mine && this.mine.position === box.position;
     const label = box.is_published ? "Published: video is on" : "Live, not published: no viewers yet";
-    if (!(own && this.preview)) {
+    if (!media.querySelector("video")) { // a camera preview or the provider's video plays
       media.replaceChildren(el("p.placeholder", { dataset: { state } },
         el("span.state-dot", { "aria-hidden": "true" }), label,
-        isOpen ? el("span.watching", {}, " · you are watching") : null));
+        isOpen ? el("span.watching", {}, " · you are watching") : null,
+        this.media && this.media.note ? el("span.video-note", {}, this.media.note) : null));
     }
     const streamer = stream.streamer;
     const who = el("div.who", {},
@@ -164,11 +168,17 @@ class Room {
     if (this.mine && this.mine.position === position) this.renderLive();
   }
 
+  streamerAt(position) {
+    const box = this.room && this.room.boxes.find((item) => item.position === position);
+    return box && box.stream ? box.stream.streamer.id : null;
+  }
+
   async openBox(position) {
     try {
-      await api(`/rooms/${SLUG}/boxes/${position}/viewers`, { method: "POST" });
+      const result = await api(`/rooms/${SLUG}/boxes/${position}/viewers`, { method: "POST" });
       this.open.add(position);
       this.liveStatus.show("");
+      this.watchVideo(position, result.credentials);
     } catch (error) {
       this.liveStatus.show(explain(error));
     }
@@ -177,6 +187,8 @@ class Room {
   }
 
   async closeBox(position) {
+    const streamer = this.streamerAt(position);
+    if (this.media && streamer) this.media.unwatch(streamer);
     try {
       await api(`/rooms/${SLUG}/boxes/${position}/viewers`, { method: "DELETE" });
     } catch (error) {
@@ -209,6 +221,38 @@ class Room {
     if (detail.room !== SLUG) return;
     this.publishing = allowed;
     this.renderLive();
+    // Demand-based publishing: the camera goes out only between publish:start and :stop.
+    if (this.media) {
+      const change = allowed ? this.media.startPublishing() : this.media.stopPublishing();
+      change.catch((error) => this.liveStatus.show(`Video: ${error.message}`));
+    }
+  }
+
+  async useMedia(credentials) {
+    this.media = await mediaFor(credentials.provider);
+    return this.media;
+  }
+
+  async watchVideo(position, credentials) {
+    const media = await this.useMedia(credentials);
+    const streamer = this.streamerAt(position);
+    if (!streamer) return;
+    try {
+      await media.watch(streamer, this.boxes.get(position).querySelector(".media"), credentials);
+    } catch (error) {
+      this.liveStatus.show(`Video could not start: ${error.message}`);
+    }
+  }
+
+  async joinVideo(credentials) {
+    if (!credentials) return;
+    const media = await this.useMedia(credentials);
+    try {
+      await media.join(credentials);
+      if (this.publishing) await media.startPublishing();
+    } catch (error) {
+      this.liveStatus.show(`Video could not start: ${error.message}`);
+    }
   }
 
   async goLive(title) {
@@ -219,6 +263,7 @@ class Room {
       } else {
         this.mine = { position: result.box.position, stream_id: result.stream.id };
         this.publishing = Boolean(result.box.is_published);
+        this.joinVideo(result.credentials);
       }
       this.liveStatus.show("");
     } catch (error) {
@@ -239,6 +284,7 @@ class Room {
     this.queuePlace = null;
     this.publishing = null;
     this.stopPreview();
+    if (this.media) this.media.stopPublishing().catch(() => {});
     this.syncHeartbeat();
     await this.reload();
   }
@@ -264,6 +310,7 @@ class Room {
   stopPreview() {
     if (!this.preview) return;
     for (const track of this.preview.getTracks()) track.stop();
+    for (const video of this.grid.querySelectorAll("video.preview")) video.remove();
     this.preview = null;
     this.scheduleReload();
   }
