@@ -28,7 +28,7 @@ export async function leaderboardsPage() {
     el("h2", {}, BOARDS[result.board]),
     el("p.muted", {}, result.computed_at ? `Updated ${when(result.computed_at)}` : "Not computed yet."),
     result.items.length ? el("ol", {}, result.items.map((item) => el("li", { value: item.rank },
-      avatar(item.profile), profileLink(item.profile), el("span.score", {}, ` ${item.score} coins`))))
+      el("span.rank", {}, `#${item.rank}`), avatar(item.profile), profileLink(item.profile), el("span.score", {}, ` ${item.score} coins`))))
       : el("p", {}, "Nobody yet."))));
   };
   mount(el("h1", {}, "Leaderboards"), tabs, boards);
