@@ -62,3 +62,37 @@ def test_the_thirteenth_streamer_waits_in_the_queue_and_is_seated(system, open_p
     expect(page.locator("#queue-length")).to_have_attribute("data-queue-length", "0")
     expect(page.locator("#box-5 .profile-link")).to_have_text(late["user"]["username"])
     assert not page.errors
+
+
+def test_open_boxes_heartbeat_together_until_the_last_one_closes(system, open_page):
+    first, second, viewer = system.register("one"), system.register("two"), system.register("fan")
+    for streamer in (first, second):
+        system.call("POST", "/rooms/main/live", streamer, {})
+    page = open_page("/", viewer)
+    beats: list[dict] = []
+    page.on(
+        "request",
+        lambda request: (
+            request.url.endswith("/rooms/main/heartbeat") and beats.append(request.post_data_json)
+        ),
+    )
+    page.clock.install()  # the page's timers run when the test says so
+    page.locator("#box-1").get_by_role("button", name="Open").click()
+    page.locator("#box-2").get_by_role("button", name="Open").click()
+    expect(page.locator("#box-2 .open-box")).to_have_attribute("aria-pressed", "true")
+    page.clock.run_for(12_500)
+    page.clock.run_for(12_500)
+    page.wait_for_timeout(300)
+    assert [sorted(beat["positions"]) for beat in beats] == [[1, 2], [1, 2]]
+
+    page.locator("#box-1").get_by_role("button", name="Close").click()
+    expect(page.locator("#box-1 .open-box")).to_have_attribute("aria-pressed", "false")
+    page.clock.run_for(12_500)
+    page.wait_for_timeout(300)
+    assert beats[-1] == {"positions": [2]}
+    page.locator("#box-2").get_by_role("button", name="Close").click()
+    expect(page.locator("#box-2 .open-box")).to_have_attribute("aria-pressed", "false")
+    count = len(beats)
+    page.clock.run_for(60_000)
+    page.wait_for_timeout(300)
+    assert len(beats) == count, "heartbeats went on with no box open"
