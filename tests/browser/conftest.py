@@ -1,6 +1,6 @@
 """Browser tests: Chromium (Debian's package, driven by Playwright) on the whole system.
 
-The system (API, RQ worker, cron) is started once for the module's tests on the
+The system (API, RQ worker, cron) is started once for the browser tests on the
 session's PostgreSQL; each test commits for real (`real_session`: tables truncated after)
 and re-seeds room `main`. Every request a page makes is recorded, and one to anywhere
 but the system's own 127.0.0.1 address fails the test.
@@ -49,10 +49,11 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_system(server_urls, migrated, fake_stripe, tmp_path_factory) -> Iterator[WebSystem]:
     """The whole system on the session's PostgreSQL and its own Redis database, selling
-    coins through the fake Stripe."""
+    coins through the fake Stripe; stopped once the browser tests are done, so its cron's
+    sweeps never touch what the rest of the suite commits."""
     redis_url = with_redis_database(server_urls["REDIS_URL"], SYSTEM_REDIS_DATABASE)
     redis.Redis.from_url(redis_url).flushdb()
     system = WebSystem(
