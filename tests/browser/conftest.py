@@ -40,9 +40,10 @@ def chromium() -> Path:
     return chromium_available()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium: Path) -> Iterator[Browser]:
-    """One headless Chromium for the session."""
+    """One headless Chromium for the browser tests (Playwright's sync API keeps an asyncio
+    loop running in this thread until it stops, which other tests' loops cannot share)."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield launched
