@@ -98,6 +98,9 @@ def test_a_logged_out_visitor_sees_the_room_and_is_sent_to_log_in(system, open_p
     page = open_page("/")
     expect(page.locator("#box-1")).to_have_attribute("data-state", "live")
     expect(page.locator("#box-1 .open-box")).to_have_count(0)
+    system.call("POST", "/rooms/main/chat", streamer, {"body": "hello visitors"})
+    # The room's events are public: the page follows them without a token.
+    expect(page.locator(".chat-line .body", has_text="hello visitors")).to_have_count(1)
     page.keyboard.press("Tab")  # keyboard users see where they are
     focused = "getComputedStyle(document.activeElement).outlineStyle"
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"

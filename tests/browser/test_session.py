@@ -14,6 +14,8 @@ from tests.event_server import EventServer
 pytestmark = pytest.mark.real_session
 
 ACCESS_TOKEN_TTL_SECONDS = 3
+STREAM_SECONDS = 2  # SSE_MAX_SECONDS: each stream ends and is reopened
+RETRY_MS = 200  # SSE_RETRY_MS: how long the page waits before reopening
 POSTING_SECONDS = 6  # two refreshes at least
 MAX_LINES = 300  # what the page keeps
 
@@ -47,27 +49,32 @@ def test_sign_up_log_out_and_log_in_again(system, open_page):
     assert not page.errors
 
 
-def test_an_expiring_token_is_refreshed_and_the_stream_loses_nothing(system, open_page, tmp_path):
-    """Tokens live 3 s: the page refreshes them before they expire and reopens its event
-    streams with each new one, resuming after the last event seen, while lines keep coming."""
+def test_streams_reopen_with_tickets_of_fresh_tokens_and_lose_nothing(system, open_page, tmp_path):
+    """Tokens live 3 s and streams end after 2 s: the page refreshes its tokens before they
+    expire, opens each stream again with a new event ticket got with the current token, and
+    resumes after the last event seen, while chat lines keep coming."""
     short = EventServer(
         {"DATABASE_URL": system.env["DATABASE_URL"], "REDIS_URL": system.env["REDIS_URL"]},
         tmp_path / "short-tokens.log",
         ACCESS_TOKEN_TTL_SECONDS=ACCESS_TOKEN_TTL_SECONDS,
+        SSE_MAX_SECONDS=STREAM_SECONDS,
+        SSE_RETRY_MS=RETRY_MS,
     ).start()
     try:
         viewer = Http(short.port).register("short")
         poster = system.register("poster")
         page = open_page("/", viewer, server=Http(short.port))
-        stream_tokens: list[str] = []
+        ticket_tokens: list[str] = []
+        streams: list[dict[str, str]] = []
         refreshes: list[int] = []
-        page.on(
-            "request",
-            lambda request: (
-                "/rooms/main/events" in request.url
-                and stream_tokens.append(request.headers.get("authorization", ""))
-            ),
-        )
+
+        def seen(request) -> None:
+            if request.url.endswith("/events/tickets"):
+                ticket_tokens.append(request.headers.get("authorization", ""))
+            elif "/rooms/main/events" in request.url:
+                streams.append({"url": request.url, **request.headers})
+
+        page.on("request", seen)
         page.on(
             "response",
             lambda response: "/auth/refresh" in response.url and refreshes.append(response.status),
@@ -82,8 +89,12 @@ def test_an_expiring_token_is_refreshed_and_the_stream_loses_nothing(system, ope
         expect(page.locator(".chat-line .body")).to_have_count(len(lines))
         assert page.locator(".chat-line .body").all_inner_texts() == lines
         assert len(refreshes) >= 2 and set(refreshes) == {200}, refreshes
-        assert len(set(stream_tokens)) >= 2, "the room stream was not reopened with a new token"
-        assert all(token.startswith("Bearer ") for token in stream_tokens)
+        reopened = [stream for stream in streams if "last-event-id" in stream]
+        assert reopened, "the room stream was not reopened after the last event seen"
+        assert len(set(ticket_tokens)) >= 2, "tickets were not got with the refreshed tokens"
+        for stream in streams:  # a ticket in the URL, never a token
+            assert "ticket=" in stream["url"] and "access_token" not in stream["url"]
+            assert "authorization" not in stream
         page.fill("#chat-input", "still signed in")  # the session survived its first tokens
         page.press("#chat-input", "Enter")
         expect(page.locator(".chat-line .body", has_text="still signed in")).to_have_count(1)

@@ -1,13 +1,20 @@
-// Server-Sent Events read with fetch(), so the access token travels in the Authorization
-// header (never in a URL) and a stream reopened with a fresh token resumes from the last
-// event id it saw, the `id:` the server sends first included: nothing is missed.
-import { onSessionChange, refresh, session } from "./api.js";
+// Server-Sent Events read with fetch(). A signed-in page opens each stream with a
+// single-use event ticket (POST /events/tickets, got with the current access token, so no
+// token is ever in a URL); a room's public stream needs none when logged out. When a stream
+// ends (SSE_MAX_SECONDS, a network break, a restart) it is reopened with a new ticket and
+// `Last-Event-ID` set to the last id seen, the `id:` the server sends first included, so
+// nothing is missed and nothing comes twice.
+import { api, ApiError, onSessionChange, session } from "./api.js";
 
 const DEFAULT_RETRY_MS = 3000;
 
 export class EventFeed {
-  constructor(path, handlers, { onState } = {}) {
+  // `ticket`: the body of POST /events/tickets for this stream ({room} or {} for /me/events);
+  // `public`: the stream may be read without signing in.
+  constructor(path, handlers, { onState, ticket = {}, public: open = false } = {}) {
     this.path = path;
+    this.ticket = ticket;
+    this.public = open;
     this.handlers = handlers;
     this.onState = onState || (() => {});
     this.lastEventId = null;
@@ -15,10 +22,12 @@ export class EventFeed {
     this.controller = null;
     this.stopped = false;
     this.opens = 0;
-    this.token = null;
+    this.signedIn = Boolean(session());
     this.unsubscribe = onSessionChange((current) => {
-      if (!current) this.stop();
-      else if (current.access_token !== this.token) this.reopen();
+      if (Boolean(current) === this.signedIn) return; // a refreshed token: the stream goes on
+      this.signedIn = Boolean(current);
+      if (!current && !this.public) this.stop();
+      else this.reopen();
     });
   }
 
@@ -52,36 +61,39 @@ export class EventFeed {
     }
   }
 
+  // The URL of the next connection: a new ticket's when signed in, else the public path.
+  async streamUrl() {
+    if (!session()) return this.public ? `/api/v1${this.path}` : null;
+    const ticket = await api("/events/tickets", { method: "POST", body: this.ticket });
+    return ticket.url;
+  }
+
   // One connection; how long to wait before the next (0: at once).
   async connect() {
-    const current = session();
-    if (!current) {
+    const controller = new AbortController();
+    this.controller = controller;
+    let url;
+    try {
+      url = await this.streamUrl();
+    } catch (error) {
+      this.onState("reconnecting");
+      return error instanceof ApiError && error.retryAfter ? error.retryAfter * 1000 : this.retryMs;
+    }
+    if (!url) {
       this.stopped = true;
       return 0;
     }
-    const controller = new AbortController();
-    this.controller = controller;
-    this.token = current.access_token;
-    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${this.token}` };
+    const headers = { Accept: "text/event-stream" };
     if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
     let response;
     try {
-      response = await fetch(`/api/v1${this.path}`, {
-        headers,
-        signal: controller.signal,
-        cache: "no-store",
-      });
+      response = await fetch(url, { headers, signal: controller.signal, cache: "no-store" });
     } catch {
       return controller.signal.aborted ? 0 : this.retryMs;
     }
     if (response.status === 401) {
       this.onState("reconnecting");
-      try {
-        await refresh();
-        return 0;
-      } catch {
-        return this.retryMs;
-      }
+      return 0; // a spent or expired ticket: the next one comes with a fresh token
     }
     if (!response.ok) {
       this.onState("reconnecting");

@@ -1,5 +1,5 @@
 // Leaderboards: streamers and gifters for the day, week, month and all time, kept current.
-import { api, currentUser } from "./api.js";
+import { api } from "./api.js";
 import { EventFeed } from "./events.js";
 import { avatar, el, mount, profileLink, when } from "./ui.js";
 
@@ -33,7 +33,8 @@ export async function leaderboardsPage() {
   };
   mount(el("h1", {}, "Leaderboards"), tabs, boards);
   await render();
-  if (currentUser()) {
-    new EventFeed("/rooms/main/events", { "leaderboard:updated": () => render() }).start();
-  }
+  new EventFeed("/rooms/main/events", { "leaderboard:updated": () => render() }, {
+    ticket: { room: "main" },
+    public: true,
+  }).start();
 }

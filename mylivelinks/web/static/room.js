@@ -38,12 +38,11 @@ class Room {
   async start() {
     const stage = el("div.stage", {}, this.grid, this.queueInfo,
       this.user ? this.live : el("p.muted", {}, el("a", { href: "/login" }, "Log in"),
-        " to watch the boxes, chat, send gifts or go live."),
+        " to open the boxes, chat, send gifts or go live."),
       this.user ? this.gifts.node : null);
     mount(el("h1.visually-hidden", {}, "The room"), el("div.room", {}, stage, this.chat.node));
     for (let position = 1; position <= 12; position++) this.grid.append(this.box(position));
     await Promise.all([this.reload(), this.chat.load(), this.user ? this.gifts.load() : null]);
-    if (!this.user) return;
     const handlers = {
       "viewer:count": (data) => this.count(data.position, data.viewer_count),
       "chat:message": (message) => this.chat.add(message),
@@ -51,11 +50,15 @@ class Room {
       "gift:sent": (sent) => sent.position && playGift(this.boxes.get(sent.position), sent),
     };
     for (const type of RELOAD_EVENTS) handlers[type] = () => this.scheduleReload();
+    // Public: logged-out visitors follow the room live too.
     this.feed = new EventFeed(`/rooms/${SLUG}/events`, handlers, {
+      ticket: { room: SLUG },
+      public: true,
       onState: (state) => {
         document.body.dataset.roomStream = state;
       },
     }).start();
+    if (!this.user) return;
     startPrivateFeed();
     privateEvents.addEventListener("publish:start", (event) => this.published(event.detail, true));
     privateEvents.addEventListener("publish:stop", (event) => this.published(event.detail, false));
