@@ -30,12 +30,14 @@ export class Chat {
       user ? form : el("p.muted", {}, el("a", { href: "/login" }, "Log in"), " to chat."));
   }
 
+  // History goes above the lines that arrived live meanwhile.
   async load() {
     const page = await api(`/rooms/${this.slug}/chat`, { query: { limit: 50 } });
-    for (const message of page.items.reverse()) this.add(message);
+    const firstLive = this.list.firstElementChild;
+    for (const message of page.items.reverse()) this.add(message, firstLive);
   }
 
-  add(message) {
+  add(message, before = null) {
     if (this.list.querySelector(`[data-id="${message.id}"]`)) return;
     const author = message.author;
     const line = el("li.chat-line", { dataset: { id: message.id, kind: message.kind } },
@@ -44,7 +46,7 @@ export class Chat {
       el("time", { datetime: message.created_at, title: when(message.created_at) },
         message.created_at ? new Date(message.created_at).toLocaleTimeString() : ""),
       this.menu(message));
-    this.list.append(line);
+    this.list.insertBefore(line, before);
     while (this.list.children.length > 300) this.list.firstElementChild.remove();
     this.list.scrollTop = this.list.scrollHeight;
   }

@@ -22,6 +22,9 @@ export class EventFeed {
     this.controller = null;
     this.stopped = false;
     this.opens = 0;
+    this.firstOpen = new Promise((resolve) => {
+      this.markOpen = resolve;
+    });
     this.signedIn = Boolean(session());
     this.unsubscribe = onSessionChange((current) => {
       if (Boolean(current) === this.signedIn) return; // a refreshed token: the stream goes on
@@ -37,8 +40,15 @@ export class EventFeed {
     return this;
   }
 
+  // Resolves once the first connection is open (or after `timeoutMs`): a snapshot read
+  // from the REST API after that misses no event, since the stream starts before it.
+  opened(timeoutMs) {
+    return Promise.race([this.firstOpen, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  }
+
   stop() {
     this.stopped = true;
+    this.markOpen();
     if (this.controller) this.controller.abort();
     this.onState("closed");
   }
@@ -101,6 +111,7 @@ export class EventFeed {
       return retryAfter > 0 ? retryAfter * 1000 : this.retryMs;
     }
     this.opens += 1;
+    this.markOpen();
     this.onState("open");
     try {
       await this.read(response.body, controller.signal);

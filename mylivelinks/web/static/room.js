@@ -8,7 +8,8 @@ import { privateEvents, startPrivateFeed } from "./private.js";
 import { avatar, el, messageArea, mount } from "./ui.js";
 
 const SLUG = "main";
-const HEARTBEAT_MS = 12000; // one call every 10-15 s covers every open box
+const HEARTBEAT_MS = 12000;
+const STREAM_WAIT_MS = 5000; // at most, before the page shows its snapshots anyway // one call every 10-15 s covers every open box
 const RELOAD_EVENTS = [
   "box:claimed", "box:released", "box:published", "box:unpublished",
   "stream:started", "stream:ended", "viewer:joined", "viewer:left",
@@ -42,7 +43,6 @@ class Room {
       this.user ? this.gifts.node : null);
     mount(el("h1.visually-hidden", {}, "The room"), el("div.room", {}, stage, this.chat.node));
     for (let position = 1; position <= 12; position++) this.grid.append(this.box(position));
-    await Promise.all([this.reload(), this.chat.load(), this.user ? this.gifts.load() : null]);
     const handlers = {
       "viewer:count": (data) => this.count(data.position, data.viewer_count),
       "chat:message": (message) => this.chat.add(message),
@@ -58,20 +58,25 @@ class Room {
         document.body.dataset.roomStream = state;
       },
     }).start();
+    if (this.user) {
+      startPrivateFeed();
+      privateEvents.addEventListener("publish:start", (event) => this.published(event.detail, true));
+      privateEvents.addEventListener("publish:stop", (event) => this.published(event.detail, false));
+      privateEvents.addEventListener("notification", (event) => {
+        if (event.detail.kind === "seated" && event.detail.room === SLUG) {
+          this.queuePlace = null;
+          this.mine = { position: event.detail.position };
+          this.publishing = false;
+          this.joinVideo(event.detail.credentials);
+          this.renderLive();
+          this.scheduleReload();
+        }
+      });
+    }
+    // The streams first, then the snapshots: what happens in between arrives as events.
+    await this.feed.opened(STREAM_WAIT_MS);
+    await Promise.all([this.reload(), this.chat.load(), this.user ? this.gifts.load() : null]);
     if (!this.user) return;
-    startPrivateFeed();
-    privateEvents.addEventListener("publish:start", (event) => this.published(event.detail, true));
-    privateEvents.addEventListener("publish:stop", (event) => this.published(event.detail, false));
-    privateEvents.addEventListener("notification", (event) => {
-      if (event.detail.kind === "seated" && event.detail.room === SLUG) {
-        this.queuePlace = null;
-        this.mine = { position: event.detail.position };
-        this.publishing = false;
-        this.joinVideo(event.detail.credentials);
-        this.renderLive();
-        this.scheduleReload();
-      }
-    });
     this.renderLive();
   }
 
