@@ -72,7 +72,8 @@ def test_the_camera_is_published_only_while_someone_watches(system, livekit, ope
     assert grant["room"] == "main" and grant["canPublish"] is True
 
     viewer_page.locator("#box-1").get_by_role("button", name="Open").click()
-    # The worker's first job also builds its app: a few seconds on a busy machine.
+    # This test's own worker builds its app at its first job, and the vendor calls go to a
+    # fake on a busy machine: seconds, not the 2 s the local provider is held to.
     expect(streamer_page.locator("#publish-state")).to_have_attribute(
         "data-state", "publishing", timeout=20_000
     )
@@ -83,7 +84,7 @@ def test_the_camera_is_published_only_while_someone_watches(system, livekit, ope
 
     viewer_page.locator("#box-1").get_by_role("button", name="Close").click()
     expect(streamer_page.locator("#publish-state")).to_have_attribute(
-        "data-state", "not-publishing"
+        "data-state", "not-publishing", timeout=20_000
     )
     assert _calls(streamer_page, 5)[3:] == [
         ["unpublish", "camera-track", True],
