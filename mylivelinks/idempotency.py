@@ -18,11 +18,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import Response, g, make_response, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
+from mylivelinks.api.input import (
+    UNSTORABLE_TEXT_MESSAGE,
+    MalformedJson,
+    is_storable_text,
+    parse_json_body,
+)
 from mylivelinks.extensions import db
 from mylivelinks.models.payments import IdempotencyRecord
 
@@ -43,11 +50,20 @@ def key_given() -> bool:
     return HEADER in request.headers
 
 
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be an Idempotency-Key, or None when it can."""
+    if not 1 <= len(key) <= 255:
+        return "Must be 1 to 255 characters."
+    if not is_storable_text(key):
+        return UNSTORABLE_TEXT_MESSAGE
+    return None
+
+
 def _fingerprint() -> str:
     raw = request.get_data()
     try:
-        body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
-    except ValueError:
+        body = json.dumps(parse_json_body(raw or b"null"), sort_keys=True, separators=(",", ":"))
+    except MalformedJson:  # the view's parser refuses it; the fingerprint needs no JSON
         body = raw.decode("utf-8", "replace")
     target = request.full_path.rstrip("?")
     return hashlib.sha256(f"{request.method} {target}\n{body}".encode()).hexdigest()
@@ -94,8 +110,9 @@ def idempotent(blp: Blueprint):
             key = request.headers.get(HEADER)
             if key is None:
                 return view(*args, **kwargs)
-            if not 1 <= len(key) <= 255:
-                abort(422, errors={HEADER: ["Must be 1 to 255 characters."]})
+            if problem := key_problem(key):
+                # Grouped by location like the parser's errors, so the envelope names the header.
+                abort(422, errors={"headers": {HEADER: [problem]}})
             profile_id = g.current_user_id
             fingerprint = _fingerprint()
             if record := _stored(profile_id, key):

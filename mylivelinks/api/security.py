@@ -7,8 +7,9 @@ import uuid
 
 import jwt
 from flask import current_app, g, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
 from mylivelinks.api.admin.schemas import (
@@ -13,6 +13,7 @@ from mylivelinks.api.admin.schemas import (
     AdjustmentSchema,
     ReconciliationSchema,
 )
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogEditSchema, CatalogSchema
 from mylivelinks.api.security import auth_required, current_user

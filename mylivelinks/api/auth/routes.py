@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from mylivelinks.api.auth.schemas import (
     GuestSessionSchema,
@@ -12,6 +11,7 @@ from mylivelinks.api.auth.schemas import (
     RegisterSchema,
     TokenPairSchema,
 )
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.rate_limits import login_limit, rate_limited
 from mylivelinks.services.accounts import tokens, users

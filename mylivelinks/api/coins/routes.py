@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.coins.schemas import (
     AppleTransactionSchema,
     CheckoutResultSchema,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.security import auth_required
 from mylivelinks.providers import media_provider
 from mylivelinks.providers.local import LocalProvider

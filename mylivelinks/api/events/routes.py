@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 from flask import Response, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.events.schemas import (
     StreamArgsSchema,
@@ -128,7 +129,7 @@ def _sse_response(
     return response
 
 
-@blp.route("/rooms/<string:slug>/events")
+@blp.route("/rooms/<name:slug>/events")
 class RoomEvents(MethodView):
     @blp.arguments(StreamArgsSchema(), location="query")
     @blp.arguments(StreamHeadersSchema(), location="headers")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.gifts.schemas import CatalogSchema, SendGiftSchema, SentGiftSchema
 from mylivelinks.api.security import auth_required, current_user_id

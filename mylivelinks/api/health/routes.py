@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.ledger.reconciliation import latest_run
 from mylivelinks.observability import (

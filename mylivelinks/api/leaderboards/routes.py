@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.leaderboards.schemas import LeaderboardArgsSchema, LeaderboardSchema
 from mylivelinks.services.leaderboards import boards

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.moderation.schemas import (
     BanPageSchema,
@@ -37,7 +37,7 @@ def _ban(ban: RoomBan, target: Profile, slug: str) -> dict:
     }
 
 
-@blp.route("/rooms/<string:slug>/bans")
+@blp.route("/rooms/<name:slug>/bans")
 class RoomBans(MethodView):
     @auth_required(blp, *actions.STAFF)
     @blp.arguments(BanRequestSchema())
@@ -71,7 +71,7 @@ class RoomBans(MethodView):
         }
 
 
-@blp.route("/rooms/<string:slug>/bans/<string:username>")
+@blp.route("/rooms/<name:slug>/bans/<name:username>")
 class BanOfUser(MethodView):
     @auth_required(blp, *actions.STAFF)
     @blp.response(204)

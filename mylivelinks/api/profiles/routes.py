@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.profiles.schemas import (
     FollowPageSchema,
@@ -46,7 +46,7 @@ class ProfilePage:
         return getattr(self.profile, name)
 
 
-@blp.route("/<string:username>")
+@blp.route("/<name:username>")
 class PublicProfile(MethodView):
     @blp.response(200, ProfilePageSchema)
     @blp.alt_response(404, **NOT_FOUND)
@@ -69,7 +69,7 @@ def _live_now(profile: Profile) -> dict[str, Any] | None:
     }
 
 
-@blp.route("/<string:username>/follow")
+@blp.route("/<name:username>/follow")
 class FollowProfile(MethodView):
     @auth_required(blp)
     @blp.response(200, FollowStateSchema)
@@ -107,7 +107,7 @@ def _entries(page):
     }
 
 
-@blp.route("/<string:username>/followers")
+@blp.route("/<name:username>/followers")
 class Followers(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)
@@ -118,7 +118,7 @@ class Followers(MethodView):
         return _entries(page)
 
 
-@blp.route("/<string:username>/following")
+@blp.route("/<name:username>/following")
 class Following(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)

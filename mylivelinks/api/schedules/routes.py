@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schedules.schemas import (
     CancellationSchema,

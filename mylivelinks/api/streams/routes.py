@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.streams.schemas import (
@@ -128,7 +128,7 @@ class StreamLeaderboard(MethodView):
         }
 
 
-@profile_streams_blp.route("/<string:username>/streams")
+@profile_streams_blp.route("/<name:username>/streams")
 class ProfileStreams(MethodView):
     @profile_streams_blp.arguments(PageArgsSchema, location="query")
     @profile_streams_blp.response(200, StreamPageSchema)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.schemas import PageArgsSchema
 from mylivelinks.api.security import auth_required, current_user
 from mylivelinks.api.wallet.schemas import LedgerPageSchema, WalletSchema

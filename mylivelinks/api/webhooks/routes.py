@@ -5,8 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
 from mylivelinks.payments import payment_provider
 from mylivelinks.payments.base import (
