@@ -125,3 +125,26 @@ def test_bad_idempotency_key_is_reported_under_the_header(api, app):
             headers={**api.auth(admin), "Idempotency-Key": key},
         )
         assert list(assert_envelope(response, 422)["errors"]) == ["Idempotency-Key"]
+
+
+def test_integers_past_their_column_are_422(api, main_room, app):
+    streamer, admin = api.register(), staff(api, app, "admin")
+    response = api.post(
+        "/api/v1/rooms/main/live", json={"position": 2**31}, headers=api.auth(streamer)
+    )
+    assert list(assert_envelope(response, 422)["errors"]) == ["position"]
+    catalog = api.get("/api/v1/admin/gift-types", headers=api.auth(admin)).get_json()["items"]
+    edited = [
+        {key: item[key] for key in ("id", "name", "emoji", "coin_cost", "animation", "rarity")}
+        for item in catalog
+    ]
+    edited[0]["sort_order"] = 2**31
+    response = api.put("/api/v1/admin/gift-types", json={"items": edited}, headers=api.auth(admin))
+    assert list(assert_envelope(response, 422)["errors"]) == ["items.0.sort_order"]
+    edited[0]["sort_order"] = 2**31 - 1
+    assert (
+        api.put(
+            "/api/v1/admin/gift-types", json={"items": edited}, headers=api.auth(admin)
+        ).status_code
+        == 200
+    )

@@ -59,3 +59,50 @@ def test_every_operation_documents_its_responses_and_private_ones_their_auth():
                 assert {"400", "422"} & set(responses), f"{where} takes input, documents no 4xx"
             if any(p["in"] == "path" for p in parameters):
                 assert "404" in responses, f"{where} names a resource but does not document 404"
+
+
+def _inputs(document: dict):
+    """(where, schema) of every parameter and request body of the document."""
+    for path, operations in document["paths"].items():
+        shared = operations.get("parameters", [])
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            for parameter in operation.get("parameters", []) + shared:
+                yield f"{method.upper()} {path} {parameter['name']}", parameter.get("schema", {})
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                yield f"{method.upper()} {path} body", content["schema"]
+
+
+def _unbounded_numbers(document: dict, schema: dict, where: str, seen: set[str]):
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            yield from _unbounded_numbers(
+                document, document["components"]["schemas"][name], name, seen
+            )
+        return
+    if schema.get("readOnly"):
+        return
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if {"integer", "number"} & set(kinds) and not {"minimum", "maximum"} <= set(schema):
+        yield where
+    for name, inner in schema.get("properties", {}).items():
+        yield from _unbounded_numbers(document, inner, f"{where}.{name}", seen)
+    if isinstance(schema.get("items"), dict):
+        yield from _unbounded_numbers(document, schema["items"], f"{where}[]", seen)
+
+
+def test_every_number_a_client_sends_has_the_bounds_its_column_holds():
+    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    unbounded = [
+        problem
+        for where, schema in _inputs(document)
+        for problem in _unbounded_numbers(document, schema, where, set())
+    ]
+    assert unbounded == []
+    for where, schema in _inputs(document):
+        if schema.get("type") == "integer":
+            assert schema["minimum"] >= -(2**31) and schema["maximum"] <= 2**31 - 1, where

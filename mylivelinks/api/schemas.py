@@ -15,6 +15,21 @@ WEB_URL = validate.URL(
 )
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+class Int32(ma.fields.Integer):
+    """An integer for an INTEGER column: strict, and never past the column's bounds."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("strict", True)
+        validators = kwargs.pop("validate", None) or []
+        if callable(validators):
+            validators = [validators]
+        column = validate.Range(min=INT32_MIN, max=INT32_MAX)
+        super().__init__(validate=[column, *validators], **kwargs)
+
+
 class Username(ma.fields.String):
     """A new username: 3-30 of [a-z0-9_] (lower-case only), not reserved."""
 

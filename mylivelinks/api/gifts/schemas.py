@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
+from mylivelinks.api.schemas import Int32
 from mylivelinks.api.wallet.schemas import WalletSchema
 from mylivelinks.models.gifts import GiftAnimation, GiftRarity
 from mylivelinks.services.gifts.catalog import MAX_QUANTITY
@@ -22,7 +23,7 @@ class GiftTypeSchema(ma.Schema):
     )
     animation = ma.fields.String(required=True, validate=validate.OneOf(tuple(GiftAnimation)))
     rarity = ma.fields.String(required=True, validate=validate.OneOf(tuple(GiftRarity)))
-    sort_order = ma.fields.Integer(strict=True, load_default=0)
+    sort_order = Int32(load_default=0)
     active = ma.fields.Boolean(load_default=True, metadata={"description": "false: retired"})
 
 

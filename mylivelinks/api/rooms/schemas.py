@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mylivelinks.api.profiles.schemas import ProfileSummarySchema
+from mylivelinks.api.schemas import Int32
 
 
 class CredentialsSchema(ma.Schema):
@@ -70,8 +71,7 @@ class GoLiveSchema(ma.Schema):
     """Optional title and box for Go Live."""
 
     title = ma.fields.String(validate=validate.Length(max=140), load_default=None)
-    position = ma.fields.Integer(
-        strict=True,
+    position = Int32(
         load_default=None,
         metadata={"description": "a box of the room (another position is 404)"},
     )
