@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import UTC, date, datetime, time
 
 import marshmallow as ma
 from marshmallow import validate
@@ -31,6 +31,24 @@ class LocalTime(ma.fields.String):
         return time(int(match[1]), int(match[2]))
 
 
+# Dates a schedule may name: far from the calendar's ends, where date arithmetic overflows.
+EARLIEST_DATE = date(2000, 1, 1)
+YEARS_AHEAD = 5
+WINDOW_DESCRIPTION = f"from {EARLIEST_DATE} to {YEARS_AHEAD} years from today"
+
+
+class ScheduleDate(ma.fields.Date):
+    """A local date within the window schedules may name."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        today = datetime.now(UTC).date()
+        latest = today.replace(year=today.year + YEARS_AHEAD, day=min(today.day, 28))
+        if not EARLIEST_DATE <= day <= latest:
+            raise ma.ValidationError(f"Must be a date {WINDOW_DESCRIPTION} ({latest}).")
+        return day
+
+
 class NewScheduleSchema(ma.Schema):
     """A schedule to create: `once` on `date`, or `weekly` on `days_of_week`."""
 
@@ -47,18 +65,23 @@ class NewScheduleSchema(ma.Schema):
     local_time = LocalTime(
         required=True, metadata={"description": "HH:MM, 24-hour", "pattern": _HH_MM.pattern}
     )
-    date = ma.fields.Date(load_default=None, metadata={"description": "once: the local date"})
+    date = ScheduleDate(
+        load_default=None,
+        metadata={"description": f"once: the local date, {WINDOW_DESCRIPTION}"},
+    )
     days_of_week = ma.fields.List(
         ma.fields.Integer(strict=True, validate=validate.Range(min=0, max=6)),
         load_default=None,
         validate=validate.Length(min=1, max=7),
         metadata={"description": f"weekly: {DAYS_DESCRIPTION}, each at most once"},
     )
-    start_date = ma.fields.Date(
-        load_default=None, metadata={"description": "weekly: first local date; default today"}
+    start_date = ScheduleDate(
+        load_default=None,
+        metadata={"description": f"weekly: first local date, default today; {WINDOW_DESCRIPTION}"},
     )
-    end_date = ma.fields.Date(
-        load_default=None, metadata={"description": "weekly: last local date; default none"}
+    end_date = ScheduleDate(
+        load_default=None,
+        metadata={"description": f"weekly: last local date, default none; {WINDOW_DESCRIPTION}"},
     )
 
     @ma.validates_schema
