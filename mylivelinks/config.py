@@ -173,6 +173,18 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "login attempts from one client address",
     ),
     Setting(
+        "REGISTER_RATE_LIMIT",
+        parse_rate_limit,
+        "5 per minute; 20 per hour",
+        "registrations from one client address",
+    ),
+    Setting(
+        "MAX_CONTENT_LENGTH",
+        parse_positive_int,
+        1_048_576,
+        "largest request body accepted, in bytes; a larger one is 413 before it is read",
+    ),
+    Setting(
         "GIFT_STREAMER_SHARE_PERCENT",
         parse_percent,
         70,
@@ -318,6 +330,8 @@ class Config:
     CHAT_RATE_LIMIT: str
     GIFT_RATE_LIMIT: str
     LOGIN_RATE_LIMIT: str
+    REGISTER_RATE_LIMIT: str
+    MAX_CONTENT_LENGTH: int
     GIFT_STREAMER_SHARE_PERCENT: int
     LEADERBOARD_TIMEZONE: str
     LEADERBOARD_REBUILD_SECONDS: int

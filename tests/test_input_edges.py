@@ -148,3 +148,21 @@ def test_integers_past_their_column_are_422(api, main_room, app):
         ).status_code
         == 200
     )
+
+
+def test_a_body_past_the_limit_is_413_before_it_is_read(api, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    raw = json.dumps({"login": "x" * limit, "password": "whatever"})
+    body = assert_envelope(post_raw(api, "/api/v1/auth/login", raw), 413)
+    assert "errors" not in body
+    fits = json.dumps({"login": "x" * 100, "password": "whatever"})
+    assert post_raw(api, "/api/v1/auth/login", fits).status_code == 401
+
+
+def test_the_body_limit_follows_configuration(server_urls):
+    from mylivelinks import create_app
+    from tests.conftest import make_config
+
+    small = create_app(make_config(server_urls, MAX_CONTENT_LENGTH="64")).test_client()
+    raw = json.dumps({"login": "x" * 64, "password": "whatever"})
+    assert_envelope(post_raw(small, "/api/v1/auth/login", raw), 413)
