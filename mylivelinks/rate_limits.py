@@ -67,6 +67,11 @@ def login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def register_limit() -> str:
+    """Registrations per client address per window (REGISTER_RATE_LIMIT)."""
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
 def rate_limited(
     limit: Callable[[], str],
     *,

@@ -62,6 +62,8 @@ class EventServer:
                 "APP_ENV": "testing",
                 "SECRET_KEY": TEST_SECRET_KEY,
                 "LOG_LEVEL": "WARNING",
+                # Its users all register from 127.0.0.1.
+                "REGISTER_RATE_LIMIT": "10000 per minute",
                 **server_urls,
                 **{name: str(value) for name, value in settings.items()},
             }

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 _counter = itertools.count(1)
+# 10.x.y.z, one per registration
+_addresses = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
 
 
 def unique_username(prefix: str = "user") -> str:
@@ -35,11 +37,13 @@ class ApiClient:
         return {"Authorization": f"Bearer {token}"}
 
     def register(self, username: str | None = None, password: str = "correct horse") -> dict:
-        """Register an account; returns the 201 body plus the password used."""
+        """Register an account from an address of its own (registrations are rate-limited
+        per address); returns the 201 body plus the password used."""
         username = username or unique_username()
         response = self.client.post(
             "/api/v1/auth/register",
             json={"username": username, "email": f"{username}@example.com", "password": password},
+            environ_base={"REMOTE_ADDR": next(_addresses)},
         )
         assert response.status_code == 201, response.get_json()
         return {**response.get_json(), "password": password}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
@@ -88,7 +88,13 @@ def test_logout_revokes_the_refresh_token(api):
         ({"username": "x" * 31, "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "admin", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "API", "email": "a@example.com", "password": "password1"}, "username"),
-        ({"username": "Alice_X", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "main", "email": "a@example.com", "password": "password1"}, "username"),
+        ({"username": "Main", "email": "a@example.com", "password": "password1"}, "username"),
+        (
+            {"username": "guest_0123456789ab", "email": "a@example.com", "password": "password1"},
+            "username",
+        ),
+        ({"username": "system_bot", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "me", "email": "a@example.com", "password": "password1"}, "username"),
         ({"username": "good_name", "email": "not-an-email", "password": "password1"}, "email"),
         ({"username": "good_name", "email": "a@example.com", "password": "short"}, "password"),
@@ -123,6 +129,65 @@ def test_taken_username_or_email_is_409_case_insensitively(api):
     )
     assert same_email.status_code == 409
     assert same_email.get_json()["message"]
+
+
+def test_a_username_in_capitals_is_stored_lower_case_and_conflicts_in_any_case(api):
+    response = api.post(
+        REGISTER,
+        json={"username": "Alice_X", "email": "alice@example.com", "password": "password1"},
+    )
+    assert response.status_code == 201, response.get_json()
+    user = response.get_json()["user"]
+    assert (user["username"], user["display_name"]) == ("alice_x", "Alice_X")
+    assert api.get("/api/v1/profiles/ALICE_X").get_json()["username"] == "alice_x"
+    again = api.post(
+        REGISTER,
+        json={"username": "ALICE_X", "email": "other@example.com", "password": "password1"},
+    )
+    assert again.status_code == 409
+    assert again.get_json()["message"] == "This username is taken."
+    login = api.post(LOGIN, json={"login": "aLiCe_x", "password": "password1"})
+    assert login.status_code == 200
+
+
+def test_registration_is_rate_limited_per_address(api, app):
+    limit = app.config["REGISTER_RATE_LIMIT"]
+    allowed = int(limit.split()[0])
+    statuses = []
+    for _ in range(allowed + 1):
+        name = unique_username()
+        statuses.append(
+            api.post(
+                REGISTER,
+                json={"username": name, "email": f"{name}@example.com", "password": "password1"},
+            )
+        )
+    assert [r.status_code for r in statuses] == [201] * allowed + [429]
+    refused = statuses[-1]
+    assert refused.get_json()["code"] == 429 and int(refused.headers["Retry-After"]) >= 1
+    other_address = unique_username()
+    assert (
+        api.post(
+            REGISTER,
+            json={
+                "username": other_address,
+                "email": f"{other_address}@example.com",
+                "password": "password1",
+            },
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+        ).status_code
+        == 201
+    )
+
+
+def test_a_token_of_a_deleted_profile_is_401_everywhere(api, app):
+    session = api.register()
+    with app.app_context():
+        db.session.execute(delete(Profile).where(Profile.id == session["user"]["id"]))
+        db.session.commit()
+    for path in ("/api/v1/me", "/api/v1/me/notifications", "/api/v1/me/schedules"):
+        response = api.get(path, headers=api.auth(session))
+        assert response.status_code == 401, path
 
 
 def test_malformed_json_is_400(api):

@@ -23,6 +23,7 @@ def test_exactly_one_of_20_concurrent_registrations_of_a_name_succeeds(app):
                 "email": f"racer{index}@example.com",
                 "password": "password1",
             },
+            environ_base={"REMOTE_ADDR": f"10.0.1.{index}"},  # under the address's limit
         )
 
     statuses = run_concurrently(app, 20, register)

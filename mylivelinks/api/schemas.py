@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from marshmallow import validate
 
-from mylivelinks.services.accounts.usernames import username_problem
+from mylivelinks.services.accounts.usernames import normalize_username, username_problem
 
 WEB_URL = validate.URL(
     schemes={"http", "https"}, require_tld=False, error="Must be an http or https URL."
@@ -31,10 +31,10 @@ class Int32(ma.fields.Integer):
 
 
 class Username(ma.fields.String):
-    """A new username: 3-30 of [a-z0-9_] (lower-case only), not reserved."""
+    """A new username: 3-30 of [A-Za-z0-9_], not reserved; loaded lower-case."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        username = super()._deserialize(value, attr, data, **kwargs)
+        username = normalize_username(super()._deserialize(value, attr, data, **kwargs))
         problem = username_problem(username)
         if problem:
             raise ma.ValidationError(problem)

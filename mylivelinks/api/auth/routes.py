@@ -13,7 +13,7 @@ from mylivelinks.api.auth.schemas import (
 )
 from mylivelinks.api.blueprint import Blueprint
 from mylivelinks.api.errors import ErrorSchema
-from mylivelinks.rate_limits import login_limit, rate_limited
+from mylivelinks.rate_limits import login_limit, rate_limited, register_limit
 from mylivelinks.services.accounts import tokens, users
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Accounts and sessions")
@@ -34,9 +34,13 @@ class Register(MethodView):
     @blp.arguments(RegisterSchema())
     @blp.response(201, TokenPairSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Username or e-mail taken")
+    @blp.alt_response(429, schema=ErrorSchema, description="Too many requests (Retry-After)")
+    @rate_limited(register_limit)
     def post(self, data):
         """Create an account and start a session"""
-        profile = users.register(data["username"], data["email"], data["password"])
+        profile = users.register(
+            data["username"], data["email"], data["password"], display_name=data["display_name"]
+        )
         return _session_payload(profile, tokens.issue_token_pair(profile))
 
 

@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from mylivelinks.api.me.schemas import OwnProfileSchema
 from mylivelinks.api.schemas import Username
+from mylivelinks.services.accounts.usernames import USERNAME_INPUT_PATTERN
 
 PASSWORD = validate.Length(min=8, max=256, error="Passwords are 8 to 256 characters.")
 
@@ -14,9 +15,21 @@ PASSWORD = validate.Length(min=8, max=256, error="Passwords are 8 to 256 charact
 class RegisterSchema(ma.Schema):
     """A new password account."""
 
-    username = Username(required=True, metadata={"description": "3-30 of a-z, 0-9, _"})
+    username = Username(
+        required=True,
+        metadata={
+            "description": "3-30 of a-z, 0-9 and _, in any case: stored lower-case (the "
+            "display name keeps the case given) and unique case-insensitively",
+            "pattern": USERNAME_INPUT_PATTERN,
+        },
+    )
     email = ma.fields.Email(required=True, validate=validate.Length(max=254))
     password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
+
+    @ma.post_load(pass_original=True)
+    def display_name_keeps_the_case(self, data, original, **kwargs):
+        """The display name is the username as given, case and all."""
+        return {**data, "display_name": original["username"].strip()}
 
 
 class LoginSchema(ma.Schema):

@@ -23,7 +23,7 @@ blp = Blueprint(
 
 @blp.route("")
 class MyNotifications(MethodView):
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp)
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, NotificationPageSchema)
     def get(self, args):
@@ -39,7 +39,7 @@ class MyNotifications(MethodView):
 
 @blp.route("/read")
 class MarkRead(MethodView):
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp)
     @blp.arguments(MarkReadSchema())
     @blp.response(200, MarkedSchema)
     def post(self, data):

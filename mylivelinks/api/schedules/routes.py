@@ -78,7 +78,7 @@ class MySchedules(MethodView):
         schedule = planning.create_schedule(current_user(), now=now, **data)
         return schedule_view(schedule, now)
 
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp)
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, SchedulePageSchema)
     def get(self, args):
@@ -93,7 +93,7 @@ class MySchedules(MethodView):
 
 @blp.route("/me/schedules/<uuid:schedule_id>")
 class MySchedule(MethodView):
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp)
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="No such schedule of the caller")
     def delete(self, schedule_id):
@@ -103,7 +103,7 @@ class MySchedule(MethodView):
 
 @blp.route("/me/schedules/<uuid:schedule_id>/cancellations")
 class Cancellations(MethodView):
-    @auth_required(blp, load_profile=False)
+    @auth_required(blp)
     @blp.arguments(CancellationSchema())
     @blp.response(201, CancelledOccurrenceSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such schedule of the caller")

@@ -49,8 +49,18 @@ def flush_new_profile(profile: Profile) -> Profile:
     return profile
 
 
-def register(username: str, email: str, password: str, role: str = Role.USER) -> Profile:
-    """Create a password account; Conflict when the username or e-mail is taken."""
+def register(
+    username: str,
+    email: str,
+    password: str,
+    role: str = Role.USER,
+    *,
+    display_name: str | None = None,
+) -> Profile:
+    """Create a password account (username in any case, stored lower-case; the display name
+    defaults to the username as given); Conflict when the username or e-mail is taken."""
+    display_name = display_name or username
+    username = normalize_username(username)
     problem = username_problem(username)
     if problem:
         raise InvalidInput(problem, field="username")
@@ -71,7 +81,7 @@ def register(username: str, email: str, password: str, role: str = Role.USER) ->
         email=email,
         password_hash=hash_password(password),
         role=role,
-        display_name=username,
+        display_name=display_name,
     )
     return flush_new_profile(profile)
 
