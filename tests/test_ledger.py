@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
 import pytest
+from psycopg.errors import NumericValueOutOfRange
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from mylivelinks.extensions import db
 from mylivelinks.ledger.accounts import (
@@ -165,6 +166,15 @@ def test_a_balance_past_the_database_range_is_refused_with_nothing_written(app):
         with pytest.raises(AmountOutOfRange), db.session.begin_nested():
             book(Transfer.of(huge, kind=TransferKind.ADJUSTMENT, source_ref="whale-2"))
         assert wallet(fan.id).coin_balance == 2**62 // 100
+
+
+def test_a_data_error_that_is_not_about_amounts_is_not_called_out_of_range(app):
+    with app.app_context():
+        fan, admin = new_profile("ledger_nul"), new_profile("ledger_nul_admin")
+        with pytest.raises(DataError) as raised, db.session.begin_nested():
+            adjust_coins(fan.id, 5, source_ref="nul-1", reason="a\x00b", admin_id=admin.id)
+        assert not isinstance(raised.value.orig, NumericValueOutOfRange)
+        assert wallet(fan.id).coin_balance == 0
 
 
 def test_take_back_more_than_remains_books_debt_freezes_and_next_credit_repays(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from psycopg.errors import NumericValueOutOfRange
 from sqlalchemy import BigInteger, ColumnElement, Exists, Select, Text, bindparam, select, true
 from sqlalchemy import func as sql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -259,7 +260,10 @@ def book_with(
         raise ValueError("ledger_… parameters are the ledger's own")
     try:
         row = fetch_one(statement, {**params, **transfer.parameters()}, row_type)
-    except DataError as exc:  # numeric_value_out_of_range: a balance would pass BIGINT
+    except DataError as exc:
+        if not isinstance(exc.orig, NumericValueOutOfRange):
+            raise  # another data error (text the database cannot store) is not about amounts
+        # A balance would pass BIGINT.
         raise AmountOutOfRange("The amount would take a balance out of range.") from exc
     if row is None or row.outcome is None:
         return None, row
