@@ -67,7 +67,7 @@ def gunicorn_arguments(
         "--bind",
         f"{host}:{port}",
         "--worker-class",
-        "gevent",
+        "mylivelinks.gunicorn_worker.EnvelopeGeventWorker",
         "--workers",
         str(workers),
         "--worker-connections",
