@@ -9,6 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
 from rq import Queue
 
+from mylivelinks.api.answers import AnswersPlugin
 from mylivelinks.api.converters import document_converters, init_converters
 from mylivelinks.api.errors import Api
 from mylivelinks.models.base import Base
@@ -21,7 +22,7 @@ cors = CORS()
 def init_api(app) -> Api:
     """Create the app's flask-smorest Api (one per app, so several apps can coexist)."""
     init_converters(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [AnswersPlugin()]})
     document_converters(api)
     app.extensions["smorest_api"] = api
     return api

@@ -93,6 +93,23 @@ def app(server_urls, migrated, media_harness) -> Flask:
     return create_app(make_config(server_urls, **settings))
 
 
+def truncate_all(app: Flask) -> None:
+    """Empty every table of what was committed, keeping the migration's reference rows."""
+    with app.app_context():
+        db.session.remove()
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        immutable = ("ledger_entries", "ledger_transactions")
+        with db.engine.begin() as conn:
+            # The ledger refuses TRUNCATE; the table owner lifts that for the clean-up only.
+            for table in immutable:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_immutable"))
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+            for table in immutable:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_immutable"))
+        open_platform_accounts()  # reference rows the migration created
+        db.session.commit()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(request, app) -> Iterator[None]:
     """Run each test inside one transaction that is rolled back afterwards.
@@ -107,19 +124,7 @@ def _isolated(request, app) -> Iterator[None]:
         request.getfixturevalue("media_harness").reset()
     if request.node.get_closest_marker("real_session"):
         yield
-        with app.app_context():
-            db.session.remove()
-            tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-            immutable = ("ledger_entries", "ledger_transactions")
-            with db.engine.begin() as conn:
-                # The ledger refuses TRUNCATE; the table owner lifts that for the clean-up only.
-                for table in immutable:
-                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_immutable"))
-                conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-                for table in immutable:
-                    conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_immutable"))
-            open_platform_accounts()  # reference rows the migration created
-            db.session.commit()
+        truncate_all(app)
         return
     with app.app_context():
         connection = db.engine.connect()

@@ -166,3 +166,12 @@ def test_the_body_limit_follows_configuration(server_urls):
     small = create_app(make_config(server_urls, MAX_CONTENT_LENGTH="64")).test_client()
     raw = json.dumps({"login": "x" * 64, "password": "whatever"})
     assert_envelope(post_raw(small, "/api/v1/auth/login", raw), 413)
+
+
+def test_a_body_documented_as_optional_may_be_left_out(api, main_room):
+    streamer = api.register()
+    live = api.post("/api/v1/rooms/main/live", headers=api.auth(streamer))
+    assert live.status_code == 201, live.get_json()
+    beat = api.post("/api/v1/rooms/main/heartbeat", headers=api.auth(streamer))
+    assert beat.status_code == 200, beat.get_json()
+    assert api.patch("/api/v1/me", headers=api.auth(streamer)).status_code == 200

@@ -106,3 +106,28 @@ def test_every_number_a_client_sends_has_the_bounds_its_column_holds():
     for where, schema in _inputs(document):
         if schema.get("type") == "integer":
             assert schema["minimum"] >= -(2**31) and schema["maximum"] <= 2**31 - 1, where
+
+
+def test_no_operation_hides_its_answers_behind_a_default():
+    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            where = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            assert "default" not in responses, where
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(responses), f"{where}: malformed or too large"
+            if operation.get("security") and {"bearerAuth": []} in operation["security"]:
+                assert "WWW-Authenticate" in responses["401"].get("headers", {}), where
+            if "429" in responses:
+                assert "Retry-After" in responses["429"]["headers"], where
+
+
+def test_optional_bodies_are_documented_as_optional():
+    document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    body = document["paths"]["/api/v1/rooms/{slug}/live"]["post"]["requestBody"]
+    assert body["required"] is False
+    body = document["paths"]["/api/v1/auth/login"]["post"]["requestBody"]
+    assert body["required"] is True

@@ -55,3 +55,11 @@ class Blueprint(flask_smorest.Blueprint):
     """A resource's routes; its arguments are parsed by RequestParser."""
 
     ARGUMENTS_PARSER = RequestParser()
+
+    def arguments(self, schema, *, location="json", required=None, **kwargs):
+        """flask-smorest's `arguments`; a body is documented as optional when no field of its
+        schema is required (a request without one loads the schema's defaults)."""
+        if required is None:
+            instance = schema() if isinstance(schema, type) else schema
+            required = any(field.required for field in instance.load_fields.values())
+        return super().arguments(schema, location=location, required=required, **kwargs)

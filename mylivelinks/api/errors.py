@@ -44,6 +44,8 @@ class Api(flask_smorest.Api):
 
     # flask-smorest types this as its own ErrorSchema class, though any schema documents it.
     ERROR_SCHEMA = ErrorSchema  # type: ignore[assignment]
+    # No catch-all `default` answer: each operation documents every status it gives.
+    DEFAULT_ERROR_RESPONSE_NAME = None  # type: ignore[assignment]
 
     def _register_error_handlers(self):
         super()._register_error_handlers()

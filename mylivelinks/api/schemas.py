@@ -52,6 +52,9 @@ def validate_time_zone(name: str) -> None:
         raise ma.ValidationError("Must be an IANA time zone such as Europe/Paris.")
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{0,1024}$"
+
+
 class PageArgsSchema(ma.Schema):
     """`?limit=&cursor=` of every list."""
 
@@ -59,7 +62,9 @@ class PageArgsSchema(ma.Schema):
         load_default=20, validate=validate.Range(min=1, max=100), metadata={"description": "1-100"}
     )
     cursor = ma.fields.String(
-        load_default=None, metadata={"description": "`next_cursor` of the previous page"}
+        load_default=None,
+        validate=validate.Regexp(CURSOR_PATTERN, error="Not a cursor of this list."),
+        metadata={"description": "`next_cursor` of the previous page (opaque, base64url)"},
     )
 
 
@@ -69,7 +74,9 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
         {
             "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
             "next_cursor": ma.fields.String(
-                required=True, allow_none=True, metadata={"description": "null on the last page"}
+                required=True,
+                allow_none=True,
+                metadata={"description": "null on the last page", "pattern": CURSOR_PATTERN},
             ),
         },
         name=name,

@@ -115,10 +115,9 @@ def auth_required(
         documented = blp.alt_response(401, schema=ErrorSchema, description="Not authenticated")(
             wrapper
         )
-        if roles:
-            documented = blp.alt_response(403, schema=ErrorSchema, description="Not allowed")(
-                documented
-            )
+        if roles or not allow_guests:
+            refused = "Not allowed" if roles else "A guest token (guests may only watch)"
+            documented = blp.alt_response(403, schema=ErrorSchema, description=refused)(documented)
         return blp.doc(security=BEARER)(documented)
 
     return decorator

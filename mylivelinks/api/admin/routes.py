@@ -85,6 +85,7 @@ class GiftTypes(MethodView):
     @blp.arguments(CatalogEditSchema())
     @blp.response(200, CatalogSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="An id that is not in the catalog")
+    @blp.alt_response(409, schema=ErrorSchema, description="Two gift types with one name")
     def put(self, data):
         """Replace the catalog: listed types created or updated, the others retired"""
         try:

@@ -36,7 +36,12 @@ STREAM_DESCRIPTION = (
     "`id:`/`event:`/`data:` (JSON) block per event, and a `: keep-alive` comment after "
     "SSE_KEEPALIVE_SECONDS without events. The server ends the stream after SSE_MAX_SECONDS; "
     "reconnecting with `Last-Event-ID` delivers exactly the events missed meanwhile (as long "
-    "as they are within the stream's kept history)."
+    "as they are within the stream's kept history). Room streams carry `box:claimed`, "
+    "`box:released`, `box:published`, `box:unpublished`, `stream:started`, `stream:ended`, "
+    "`viewer:joined`, `viewer:left`, `viewer:count`, `chat:message`, `chat:deleted`, "
+    "`gift:sent` (and `leaderboard:updated` on `main`); the caller's stream `publish:start`, "
+    "`publish:stop`, `gift:received` and `notification`. Each event's `data` is described "
+    "in the README's Event catalogue."
 )
 STREAM_BODY = {
     "schema": {"type": "string"},

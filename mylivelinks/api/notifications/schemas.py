@@ -5,6 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from mylivelinks.api.schemas import CURSOR_PATTERN
+
 
 class NotificationSchema(ma.Schema):
     """One notification; `data` depends on `kind`."""
@@ -35,7 +37,9 @@ class NotificationPageSchema(ma.Schema):
 
     items = ma.fields.List(ma.fields.Nested(NotificationSchema), required=True)
     next_cursor = ma.fields.String(
-        required=True, allow_none=True, metadata={"description": "null on the last page"}
+        required=True,
+        allow_none=True,
+        metadata={"description": "null on the last page", "pattern": CURSOR_PATTERN},
     )
     unread_count = ma.fields.Integer(dump_only=True)
 

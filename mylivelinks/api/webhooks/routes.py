@@ -17,7 +17,7 @@ from mylivelinks.payments.base import (
     WebhookSignatureInvalid,
 )
 from mylivelinks.payments.events import receive_event
-from mylivelinks.providers import media_provider
+from mylivelinks.providers import REGISTRY, media_provider
 from mylivelinks.providers.base import WebhookVerificationFailed
 from mylivelinks.services.rooms.media_events import store_events
 
@@ -28,6 +28,31 @@ RAW_EVENT = {
     "content": {"application/json": {"schema": {"type": "object"}}},
     "description": "The provider's event exactly as it sent it (the signature covers the bytes).",
 }
+
+
+STRIPE_SIGNATURE = {
+    "in": "header",
+    "name": "Stripe-Signature",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 4096},
+    "description": "`t=<unix time>,v1=<hex HMAC-SHA256 of t.body with the endpoint secret>`",
+}
+MEDIA_SIGNATURES = [
+    {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "schema": {"type": "string", "maxLength": 8192},
+        "description": description,
+    }
+    for name, description in (
+        ("Agora-Signature-V2", "Agora: hex HMAC-SHA256 of the body with the notification secret"),
+        (
+            "X-Twilio-Signature",
+            "Twilio: base64 HMAC-SHA1 of the URL and form fields with the auth token",
+        ),
+    )
+]
 
 
 class WebhookAckSchema(ma.Schema):
@@ -52,7 +77,7 @@ class MediaWebhookAckSchema(ma.Schema):
 
 @blp.route("/stripe")
 class StripeWebhook(MethodView):
-    @blp.doc(requestBody=RAW_EVENT)
+    @blp.doc(requestBody=RAW_EVENT, parameters=[STRIPE_SIGNATURE])
     @blp.response(200, WebhookAckSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="Bad signature or payload")
     @blp.alt_response(503, schema=ErrorSchema, description="Webhook secret not configured")
@@ -141,7 +166,7 @@ class GoogleWebhook(MethodView):
         return _receive_store_notification("google", "Google Play")
 
 
-@blp.route("/media/<string:provider>")
+@blp.route(f"/media/<any({', '.join(sorted(REGISTRY))}):provider>")
 class MediaWebhook(MethodView):
     @blp.doc(
         requestBody={
@@ -152,13 +177,18 @@ class MediaWebhook(MethodView):
                 "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
             },
             "description": "The vendor's webhook exactly as sent (the signature covers it).",
-        }
+        },
+        parameters=MEDIA_SIGNATURES,
     )
     @blp.response(200, MediaWebhookAckSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="Signature did not verify")
     @blp.alt_response(404, schema=ErrorSchema, description="Not the configured provider")
     def post(self, provider):
-        """Receive a LiveKit, Agora, Twilio (or local) webhook, verified with the vendor's scheme"""
+        """Receive a LiveKit, Agora, Twilio (or local) webhook, verified with the vendor's scheme
+
+        LiveKit signs with `Authorization`: a JWT signed with the API secret that carries the
+        body's SHA-256; Agora and Twilio with the headers below.
+        """
         adapter = media_provider()
         if provider != adapter.name:
             abort(404, message=f"This server does not use the {provider!r} media provider.")
