@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -188,6 +189,12 @@ def test_a_token_of_a_deleted_profile_is_401_everywhere(api, app):
     for path in ("/api/v1/me", "/api/v1/me/notifications", "/api/v1/me/schedules"):
         response = api.get(path, headers=api.auth(session))
         assert response.status_code == 401, path
+    gift = api.post(
+        "/api/v1/gifts",
+        json={"gift_type_id": str(uuid.uuid4()), "recipient": "nobody_here"},
+        headers=api.auth(session),
+    )
+    assert gift.status_code < 500, gift.get_json()
 
 
 def test_malformed_json_is_400(api):
