@@ -1,7 +1,8 @@
 """Path parameters: a value that cannot name anything matches no route, so it is 404.
 
-Usernames and room slugs are 3-30 of a-z, 0-9 and _ (compared case-insensitively); other
-text parameters may hold anything but NUL and `/`; integers fit PostgreSQL's INTEGER.
+Usernames are 3-30 of a-z, 0-9 and _, room slugs 1-64 of those and `-` (both compared
+case-insensitively); other text parameters may hold anything but NUL and `/`; integers fit
+PostgreSQL's INTEGER.
 Each converter documents the same bounds in the OpenAPI document.
 """
 
@@ -15,7 +16,8 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 from mylivelinks.api.errors import Api
 
 INT32_MAX = 2**31 - 1
-NAME_PATTERN = "[A-Za-z0-9_]{3,30}"
+USERNAME_PATTERN = "[A-Za-z0-9_]{3,30}"
+SLUG_PATTERN = "[A-Za-z0-9_-]{1,64}"
 
 
 class TextConverter(BaseConverter):
@@ -24,10 +26,16 @@ class TextConverter(BaseConverter):
     regex = "[^/\x00]+"
 
 
-class NameConverter(BaseConverter):
-    """`<name:...>`: a username or room slug, in any case."""
+class UsernameConverter(BaseConverter):
+    """`<username:...>`: a username, in any case."""
 
-    regex = NAME_PATTERN
+    regex = USERNAME_PATTERN
+
+
+class SlugConverter(BaseConverter):
+    """`<slug:...>`: a room's slug, in any case."""
+
+    regex = SLUG_PATTERN
 
 
 class Int32Converter(IntegerConverter):
@@ -42,16 +50,22 @@ def init_converters(app: Flask) -> None:
     """Use these converters for the app's routes (before any blueprint is registered)."""
     app.url_map.converters["string"] = TextConverter
     app.url_map.converters["default"] = TextConverter
-    app.url_map.converters["name"] = NameConverter
+    app.url_map.converters["username"] = UsernameConverter
+    app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["int"] = Int32Converter
 
 
 def document_converters(api: Api) -> None:
     """Describe each converter's values in the OpenAPI document."""
     api.register_converter(TextConverter, lambda converter: {"type": "string", "minLength": 1})
-    api.register_converter(
-        NameConverter, lambda converter: {"type": "string", "pattern": f"^{NAME_PATTERN}$"}
-    )
+    for converter_class, pattern in (
+        (UsernameConverter, USERNAME_PATTERN),
+        (SlugConverter, SLUG_PATTERN),
+    ):
+        api.register_converter(
+            converter_class,
+            lambda converter, pattern=pattern: {"type": "string", "pattern": f"^{pattern}$"},
+        )
     api.register_converter(
         Int32Converter,
         lambda converter: {"type": "integer", "minimum": 0, "maximum": converter.max},

@@ -44,7 +44,7 @@ def message_view(message, author) -> dict:
     }
 
 
-@blp.route("/rooms/<name:slug>/chat")
+@blp.route("/rooms/<slug:slug>/chat")
 class Chat(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, ChatPageSchema)
@@ -71,7 +71,7 @@ class Chat(MethodView):
         return message_view(message, author)
 
 
-@blp.route("/rooms/<name:slug>/chat/<uuid:message_id>")
+@blp.route("/rooms/<slug:slug>/chat/<uuid:message_id>")
 class ChatMessageView(MethodView):
     @auth_required(blp)
     @blp.response(204)
@@ -82,7 +82,7 @@ class ChatMessageView(MethodView):
         messages.delete_message(get_room(slug), message_id, current_user(), datetime.now(UTC))
 
 
-@blp.route("/rooms/<name:slug>/settings")
+@blp.route("/rooms/<slug:slug>/settings")
 class ChatSettings(MethodView):
     @auth_required(blp, *STAFF)
     @blp.response(200, ChatSettingsSchema)

@@ -134,7 +134,7 @@ def _sse_response(
     return response
 
 
-@blp.route("/rooms/<name:slug>/events")
+@blp.route("/rooms/<slug:slug>/events")
 class RoomEvents(MethodView):
     @blp.arguments(StreamArgsSchema(), location="query")
     @blp.arguments(StreamHeadersSchema(), location="headers")

@@ -37,7 +37,7 @@ def _ban(ban: RoomBan, target: Profile, slug: str) -> dict:
     }
 
 
-@blp.route("/rooms/<name:slug>/bans")
+@blp.route("/rooms/<slug:slug>/bans")
 class RoomBans(MethodView):
     @auth_required(blp, *actions.STAFF)
     @blp.arguments(BanRequestSchema())
@@ -71,7 +71,7 @@ class RoomBans(MethodView):
         }
 
 
-@blp.route("/rooms/<name:slug>/bans/<name:username>")
+@blp.route("/rooms/<slug:slug>/bans/<username:username>")
 class BanOfUser(MethodView):
     @auth_required(blp, *actions.STAFF)
     @blp.response(204)

@@ -46,7 +46,7 @@ class ProfilePage:
         return getattr(self.profile, name)
 
 
-@blp.route("/<name:username>")
+@blp.route("/<username:username>")
 class PublicProfile(MethodView):
     @blp.response(200, ProfilePageSchema)
     @blp.alt_response(404, **NOT_FOUND)
@@ -69,7 +69,7 @@ def _live_now(profile: Profile) -> dict[str, Any] | None:
     }
 
 
-@blp.route("/<name:username>/follow")
+@blp.route("/<username:username>/follow")
 class FollowProfile(MethodView):
     @auth_required(blp)
     @blp.response(200, FollowStateSchema)
@@ -107,7 +107,7 @@ def _entries(page):
     }
 
 
-@blp.route("/<name:username>/followers")
+@blp.route("/<username:username>/followers")
 class Followers(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)
@@ -118,7 +118,7 @@ class Followers(MethodView):
         return _entries(page)
 
 
-@blp.route("/<name:username>/following")
+@blp.route("/<username:username>/following")
 class Following(MethodView):
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, FollowPageSchema)

@@ -68,7 +68,7 @@ def _box_at(slug: str, position: int, now: datetime) -> dict:
     return _box(next(b for b in state.boxes if b.position == position), now)
 
 
-@blp.route("/<name:slug>")
+@blp.route("/<slug:slug>")
 class RoomView(MethodView):
     @blp.response(200, RoomSchema)
     @blp.alt_response(404, **NO_ROOM)
@@ -93,7 +93,7 @@ class RoomView(MethodView):
         }
 
 
-@blp.route("/<name:slug>/live")
+@blp.route("/<slug:slug>/live")
 class GoLive(MethodView):
     @auth_required(blp)
     @blp.arguments(GoLiveSchema())
@@ -139,7 +139,7 @@ class GoLive(MethodView):
         return {"ended_stream_id": ended.id if ended else None, "left_queue": ended is None}
 
 
-@blp.route("/<name:slug>/boxes/<int:position>/viewers")
+@blp.route("/<slug:slug>/boxes/<int:position>/viewers")
 class BoxViewers(MethodView):
     @auth_required(blp, allow_guests=True)
     @blp.response(200, WatchResultSchema)
@@ -162,7 +162,7 @@ class BoxViewers(MethodView):
         watching.close_box(get_room(slug), position, current_user(), _now())
 
 
-@blp.route("/<name:slug>/heartbeat")
+@blp.route("/<slug:slug>/heartbeat")
 class Heartbeat(MethodView):
     @auth_required(blp, load_profile=False, allow_guests=True)
     @blp.arguments(HeartbeatSchema())

@@ -128,7 +128,7 @@ class StreamLeaderboard(MethodView):
         }
 
 
-@profile_streams_blp.route("/<name:username>/streams")
+@profile_streams_blp.route("/<username:username>/streams")
 class ProfileStreams(MethodView):
     @profile_streams_blp.arguments(PageArgsSchema, location="query")
     @profile_streams_blp.response(200, StreamPageSchema)
