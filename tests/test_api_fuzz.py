@@ -72,15 +72,23 @@ def _caller_of(case, headers: list[dict]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(server_urls, app, fake_stripe) -> Flask:
-    """The app with Stripe on its fake and rate limits out of the way (their 429s have their
-    own tests; here they would stop most requests from reaching the views)."""
+def fuzz_app(
+    server_urls, app, fake_stripe, fake_app_store, fake_google_play, tmp_path_factory
+) -> Flask:
+    """The app with every store configured against its fake (an unconfigured store answers
+    503) and rate limits out of the way (their 429s have their own tests; here they would
+    stop most requests from reaching the views)."""
     from tests.money import STRIPE_KEY, WEBHOOK_SECRET
+    from tests.store_money import store_settings
 
     generous = "100000 per minute"
+    stores = store_settings(
+        tmp_path_factory.mktemp("fuzz-stores"), fake_app_store, fake_google_play
+    )
     return create_app(
         make_config(
             server_urls,
+            **stores,
             STRIPE_SECRET_KEY=STRIPE_KEY,
             STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             STRIPE_API_BASE=fake_stripe.base_url,
