@@ -54,6 +54,8 @@ SETTINGS = {
     "PUBLISH_RETRY_SECONDS": "1,1,1",
     "SSE_MAX_LISTENERS": "16",
     "SSE_PRESENCE_SECONDS": "1",
+    # Every account of every test registers from 127.0.0.1.
+    "REGISTER_RATE_LIMIT": "10000 per minute",
 }
 
 
