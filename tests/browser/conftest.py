@@ -62,6 +62,7 @@ def web_system(server_urls, migrated, fake_stripe, tmp_path_factory) -> Iterator
             "DATABASE_URL": server_urls["DATABASE_URL"],
             "REDIS_URL": redis_url,
             "LOGIN_RATE_LIMIT": "1000 per minute",
+            "REGISTER_RATE_LIMIT": "1000 per minute",
             "CHAT_RATE_LIMIT": "1000 per minute",
             "LEADERBOARD_REBUILD_SECONDS": "3",
             "STRIPE_SECRET_KEY": STRIPE_KEY,
