@@ -280,3 +280,14 @@ def test_the_app_builds_the_adapter_from_the_harness_settings(server_urls, app, 
 
 def _sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_presence_is_agora_s_query_user_status(agora, harness):
+    assert agora.participant_present("main", "erin") is False
+    harness.connect("main", "erin", publishing=False)
+    assert agora.participant_present("main", "erin") is True
+    harness.disconnect("main", "erin")
+    assert agora.participant_present("main", "erin") is False
+    paths = [c["path"] for c in harness.server.calls]
+    expected = f"/dev/v1/channel/user/property/{harness.app_id}/{uid_of('erin')}/main"
+    assert paths == [expected] * 3

@@ -109,6 +109,7 @@ def test_credentials_carry_room_identity_role_and_expiry(provider, livekit):
 
 
 def test_set_publishing_always_sends_a_complete_permission(provider, livekit):
+    livekit.connect("main", "alice")
     provider.set_publishing("main", "alice", True)
     provider.set_publishing("main", "alice", False)
     provider.set_publishing("main", "alice", False)
@@ -192,6 +193,12 @@ def test_the_fake_checks_grants_like_livekit(livekit):
     assert post("UpdateParticipant", update, token(room_admin=True, room="other"))[0] == 403
     status, room = post("CreateRoom", {"name": "main"}, token(room_create=True))
     assert (status, room["name"]) == (200, "main")
+    # LiveKit updates only a connected participant.
+    assert post("UpdateParticipant", update, token(room_admin=True, room="main")) == (
+        404,
+        {"code": "not_found", "msg": "participant does not exist"},
+    )
+    livekit.connect("main", "a", publishing=False)
     status, participant = post("UpdateParticipant", update, token(room_admin=True, room="main"))
     assert (status, participant["identity"], participant["permission"]) == (
         200,
@@ -385,3 +392,14 @@ def test_the_fake_serves_its_own_context(livekit):
         assert fake.base_url.startswith("http://127.0.0.1:")
     with pytest.raises(RuntimeError):
         fake.base_url  # noqa: B018
+
+
+def test_presence_is_the_vendors_view_and_a_duplicate_identity_replaces(provider, livekit):
+    assert provider.participant_present("main", "carol") is False
+    livekit.connect("main", "carol")
+    first = livekit.fake.participants[("main", "carol")].sid
+    livekit.connect("main", "carol")  # the same identity again: LiveKit replaces the session
+    assert livekit.fake.participants[("main", "carol")].sid != first
+    assert provider.participant_present("main", "carol") is True
+    livekit.disconnect("main", "carol")
+    assert provider.participant_present("main", "carol") is False

@@ -344,3 +344,11 @@ def test_behind_a_proxy_the_signed_public_url_is_rebuilt_from_forwarded_headers(
         headers={**headers, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "media.example.com"},
     )
     assert reply.status_code == status  # without trusting the proxy, the URL does not match
+
+
+def test_presence_is_twilio_s_view_of_the_connected_participant(harness, provider, fake):
+    assert provider.participant_present("main", "dora") is False  # no such room
+    harness.connect("main", "dora")
+    assert provider.participant_present("main", "dora") is True
+    harness.disconnect("main", "dora")
+    assert provider.participant_present("main", "dora") is False

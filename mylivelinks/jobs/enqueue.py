@@ -81,10 +81,15 @@ def enqueue_media_events(record_ids: list[uuid.UUID]) -> None:
         queue.enqueue(APPLY_MEDIA_EVENT, str(record_id), retry=vendor_retry())
 
 
-def check_streamer_gone_later(stream_id: uuid.UUID, left_at: datetime) -> None:
-    """After the grace, end the stream if its streamer has not come back to the vendor room."""
+def check_streamer_gone_later(
+    stream_id: uuid.UUID, left_at: datetime, room: str, sequence: int | None
+) -> None:
+    """After the grace, end the stream if its streamer has not come back to vendor `room`
+    (`sequence`: the vendor's sequence of the leave, if it gives one)."""
     grace = timedelta(seconds=current_app.config["MEDIA_LEFT_GRACE_SECONDS"])
-    get_queue(DEFAULT_QUEUE).enqueue_in(grace, END_STREAM_IF_STILL_GONE, str(stream_id), left_at)
+    get_queue(DEFAULT_QUEUE).enqueue_in(
+        grace, END_STREAM_IF_STILL_GONE, str(stream_id), left_at, room, sequence
+    )
 
 
 def enqueue_follower_notifications(

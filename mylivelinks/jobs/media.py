@@ -8,8 +8,13 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
-from mylivelinks.jobs.context import job
-from mylivelinks.services.rooms.media_events import apply_event, end_if_still_gone
+from mylivelinks.jobs.context import commit, job
+from mylivelinks.providers import media_provider
+from mylivelinks.services.rooms.media_events import (
+    apply_event,
+    end_if_still_gone,
+    gone_check_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,20 @@ def apply_media_event(record_id: str) -> str | None:
 
 
 @job
-def end_stream_if_still_gone(stream_id: str, left_at: datetime) -> bool:
-    """End the stream of a streamer who left the vendor room and did not come back."""
-    return bool(end_if_still_gone(uuid.UUID(stream_id), left_at, datetime.now(UTC)))
+def end_stream_if_still_gone(
+    stream_id: str, left_at: datetime, room: str | None = None, sequence: int | None = None
+) -> bool:
+    """End the stream of a streamer who left vendor `room` and did not come back.
+
+    The vendor is asked first whether they are connected (outside any transaction);
+    where it cannot tell, the events it sent decide (see `end_if_still_gone`).
+    """
+    identity = gone_check_target(uuid.UUID(stream_id))
+    commit()
+    if identity is None:
+        return False
+    present = media_provider().participant_present(room, identity) if room else None
+    ended = end_if_still_gone(
+        uuid.UUID(stream_id), left_at, datetime.now(UTC), present=present, left_sequence=sequence
+    )
+    return bool(ended)

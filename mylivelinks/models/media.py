@@ -7,7 +7,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,6 +58,12 @@ class MediaEventRecord(Base):
     room: Mapped[str] = mapped_column(String(255))
     identity: Mapped[str | None] = mapped_column(String(255))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The vendor's own order of this participant's events (Agora's clientSeq), where it
+    # gives one: timestamps are whole seconds, so a leave and a rejoin often share one.
+    sequence: Mapped[int | None] = mapped_column(BigInteger)
+    # Whether the vendor reports the participant able to publish (Agora's broadcaster
+    # role), where the event says so.
+    can_publish: Mapped[bool | None] = mapped_column(Boolean)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     status: Mapped[MediaEventStatus] = mapped_column(
         StrEnumText(MediaEventStatus, 16),

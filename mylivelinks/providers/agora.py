@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from agora_token_builder.RtcTokenBuilder import Role_Publisher, Role_Subscriber, RtcTokenBuilder
@@ -45,6 +46,7 @@ RULE_KEY = "media:agora:rule:{slot}"
 PENDING_KEY = "media:agora:pending:{slot}"
 LOCK_KEY = "media:agora:lock:{slot}"
 RULES_PATH = "/dev/v1/kicking-rule"
+USER_STATUS_PATH = "/dev/v1/channel/user/property/{appid}/{uid}/{channel}"
 PUBLISH_PRIVILEGES = ("publish_audio", "publish_video")
 JOIN_PRIVILEGES = ("join_channel",)
 SIGNATURE_HEADER = "Agora-Signature-V2"
@@ -156,6 +158,15 @@ class AgoraProvider(MediaProvider):
         else:
             self._ensure_rule(slot, match)
 
+    def participant_present(self, room: str, identity: str) -> bool | None:
+        """Ask Agora ("query user status") whether the identity's uid is in the channel."""
+        path = USER_STATUS_PATH.format(
+            appid=self._app_id, uid=agora_uid(identity), channel=quote(room, safe="")
+        )
+        answer = self._request("GET", path=path)
+        data = answer.get("data")
+        return isinstance(data, dict) and data.get("in_channel") is True
+
     def open_room(self, room: str) -> None:
         """Lift the join banning rule a `close_room` left on the channel, if any."""
         self._remove_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
@@ -191,6 +202,7 @@ class AgoraProvider(MediaProvider):
             return []
         uid = payload.get("uid")
         identity = _text(self._redis.hget(UIDS_KEY, str(uid))) if uid is not None else None
+        sequence = payload.get("clientSeq")
         return [
             MediaEvent(
                 provider=self.name,
@@ -200,6 +212,7 @@ class AgoraProvider(MediaProvider):
                 identity=identity,
                 occurred_at=occurred_at,
                 payload=notice,
+                sequence=sequence if type(sequence) is int else None,
             )
         ]
 
@@ -274,11 +287,13 @@ class AgoraProvider(MediaProvider):
                 found.append(rule["id"])
         return found
 
-    def _request(self, method: str, *, gone_ok: bool = False, **kwargs: Any) -> dict[str, Any]:
-        """Call the rule endpoint; vendor failures become MediaProviderErrors."""
+    def _request(
+        self, method: str, *, path: str = RULES_PATH, gone_ok: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call a Channel Management endpoint; vendor failures become MediaProviderErrors."""
         try:
             response = self._session.request(
-                method, self._api_url + RULES_PATH, timeout=self._timeout, **kwargs
+                method, self._api_url + path, timeout=self._timeout, **kwargs
             )
         except requests.RequestException as exc:
             raise ProviderUnavailable(f"Agora could not be reached: {exc}") from None
@@ -293,7 +308,11 @@ class AgoraProvider(MediaProvider):
             answer = response.json()
         except ValueError:
             raise ProviderUnavailable(f"Agora answered {status} without JSON") from None
-        if not isinstance(answer, dict) or answer.get("status") != "success":
+        # The rule endpoints answer {"status": "success"}, the query ones {"success": true}.
+        succeeded = isinstance(answer, dict) and (
+            answer.get("status") == "success" or answer.get("success") is True
+        )
+        if not succeeded:
             raise ProviderUnavailable(f"Agora answered {status}: {response.text[:200]}")
         return answer
 

@@ -40,6 +40,10 @@ class WebhookVerificationFailed(MediaProviderError):
     """A webhook's signature, token or freshness did not verify."""
 
 
+class WebhookNotConfigured(MediaProviderError):
+    """The webhook cannot be verified: the vendor's signing secret is not configured."""
+
+
 class NotSupported(MediaProviderError):
     """The vendor offers no way to do this; see the adapter's Capabilities."""
 
@@ -84,6 +88,11 @@ class MediaEvent:
     identity: str | None
     occurred_at: datetime
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The vendor's order of one participant's events where it gives one (Agora's
+    # clientSeq); `occurred_at` is often whole seconds, too coarse to order a reconnect.
+    sequence: int | None = None
+    # Whether the participant can publish as of this event, where the vendor says so.
+    can_publish: bool | None = None
 
 
 class MediaProvider(ABC):
@@ -128,6 +137,10 @@ class MediaProvider(ABC):
         then); kinds the service does not use give an empty list.
         """
         raise NotSupported(f"{self.name} sends no webhooks")
+
+    def participant_present(self, room: str, identity: str) -> bool | None:
+        """Whether the vendor has `identity` connected to `room` now; None where it cannot tell."""
+        return None
 
     def enforce_revoke(self, room: str, identity: str) -> bool:
         """Disconnect a participant still publishing after a revoke; True if it acted.

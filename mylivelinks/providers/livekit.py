@@ -184,6 +184,17 @@ class LiveKitProvider(MediaProvider):
                 extra={"room": room, "identity": identity},
             )
 
+    def participant_present(self, room: str, identity: str) -> bool | None:
+        """Ask LiveKit (GetParticipant): a reconnect replaces the participant under the same
+        identity, so only its current state counts."""
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        found = self._call(
+            f"get_participant {room}/{identity}",
+            lambda client: client.room.get_participant(request),
+            not_found_ok=True,
+        )
+        return found is not None and found.state != api.ParticipantInfo.State.DISCONNECTED
+
     def open_room(self, room: str) -> None:
         """Create the room (LiveKit answers with the existing room when it is already open)."""
         request = api.CreateRoomRequest(name=room)

@@ -165,6 +165,12 @@ class TwilioProvider(MediaProvider):
             )
         return disconnected is not None
 
+    def participant_present(self, room: str, identity: str) -> bool | None:
+        """Ask Twilio: a participant addressed by identity is found only while connected."""
+        participant = self._client.video.v1.rooms(_segment(room)).participants(_segment(identity))
+        found = self._call("fetch participant", participant.fetch, absent_ok=True)
+        return found is not None and found.status == "connected"
+
     def open_room(self, room: str) -> None:
         """Create the group room; one already in progress under that name is fine."""
         extra: dict[str, Any] = {}

@@ -72,6 +72,8 @@ class AgoraHarness(MediaHarness):
         self.webhook_secret = secrets.token_urlsafe(24)
         self.server = FakeAgora(self.customer_id, self.customer_secret, self.app_id)
         self._identities: dict[int, str] = {}
+        # Agora's clientSeq: increasing with each event of a client.
+        self._client_seq = int(time.time() * 1000)
 
     def start(self) -> None:
         """Start the fake Agora API."""
@@ -102,6 +104,15 @@ class AgoraHarness(MediaHarness):
         """Identities to report by name in `calls()` (decode and webhook learn them too)."""
         for identity in identities:
             self._identities[uid_of(identity)] = identity
+
+    def connect(self, room: str, identity: str, *, publishing: bool = True) -> None:
+        """`identity` joins the channel as host (`publishing`) or audience."""
+        self.remember(identity)
+        self.server.join(room, uid_of(identity), broadcaster=publishing)
+
+    def disconnect(self, room: str, identity: str) -> None:
+        """`identity` leaves the channel."""
+        self.server.leave(room, uid_of(identity))
 
     def identity_of(self, uid: int | None) -> str | None:
         """A known identity with `uid`, else an UidIdentity that equals any identity with it."""
@@ -175,18 +186,21 @@ class AgoraHarness(MediaHarness):
         tamper: bool = False,
         wrong_secret: bool = False,
         stale: bool = False,
+        at: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """An NCS channel event with `Agora-Signature` (SHA1) and `-V2` (SHA256) of the body.
 
         NCS has no freshness check, so `stale` signs with another secret like `wrong_secret`.
+        `ts` is in whole seconds; `clientSeq` orders the events as they were built.
         """
         now = time.time()
-        payload: dict[str, Any] = {"channelName": room, "ts": int(now)}
+        self._client_seq += 1
+        payload: dict[str, Any] = {"channelName": room, "ts": at or int(now)}
         if kind != "room_finished":
             if identity is not None:
                 self.remember(identity)
             uid = uid_of(identity) if identity is not None else secrets.randbelow(2**31) + 1
-            payload.update(uid=uid, platform=7, clientSeq=int(now * 1000))
+            payload.update(uid=uid, platform=7, clientSeq=self._client_seq)
             if kind == "participant_left":
                 payload["reason"] = 1
         notice = {

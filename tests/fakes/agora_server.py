@@ -15,11 +15,14 @@ import json
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.http_fake import FakeHandler, FlakyFakeHttpServer
 
 RULES_PATH = "/dev/v1/kicking-rule"
+USER_STATUS_PREFIX = "/dev/v1/channel/user/property/"
+# Roles as "query user status" reports them in a live-broadcast channel.
+HOST_ROLE, AUDIENCE_ROLE = 2, 3
 PRIVILEGES = {"join_channel", "publish_audio", "publish_video"}
 PUBLISH = {"publish_audio", "publish_video"}
 # "006" token privileges (AccessToken.py): join, publish audio/video/data.
@@ -65,14 +68,29 @@ class FakeAgora(FlakyFakeHttpServer):
         self.customer_id, self.customer_secret, self.app_id = customer_id, customer_secret, app_id
         self.calls: list[dict[str, Any]] = []
         self.rules: dict[int, dict[str, Any]] = {}
+        # channel -> {uid: (role, joined at)}: who is in each channel, as Agora sees it.
+        self.channels: dict[str, dict[int, tuple[int, int]]] = {}
         self._next_id = 1000
 
     def reset(self) -> None:
-        """Forget calls, rules, pending failures and slowness."""
+        """Forget calls, rules, channels, pending failures and slowness."""
         with self._lock:
             self.calls.clear()
             self.rules.clear()
+            self.channels.clear()
             self._forget_faults()
+
+    def join(self, channel: str, uid: int, *, broadcaster: bool = True) -> None:
+        """`uid` joins the channel as host or audience (the same uid joining again replaces
+        its earlier session, as Agora does)."""
+        with self._lock:
+            role = HOST_ROLE if broadcaster else AUDIENCE_ROLE
+            self.channels.setdefault(channel, {})[uid] = (role, int(time.time()))
+
+    def leave(self, channel: str, uid: int) -> None:
+        """`uid` leaves the channel."""
+        with self._lock:
+            self.channels.get(channel, {}).pop(uid, None)
 
     # --- request handling -------------------------------------------------------------------
 
@@ -125,6 +143,8 @@ class FakeAgora(FlakyFakeHttpServer):
             raise _Refused(401, "Invalid authentication credentials")
 
     def _dispatch(self, call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if call["path"].startswith(USER_STATUS_PREFIX) and call["method"] == "GET":
+            return self._user_status(call["path"].removeprefix(USER_STATUS_PREFIX))
         if call["path"] != RULES_PATH:
             raise _Refused(404, "no Route matched with those values")
         method, body = call["method"], call["body"]
@@ -154,6 +174,23 @@ class FakeAgora(FlakyFakeHttpServer):
             call["rule"] = rule
             return 200, {"status": "success", "id": rule_id}
         raise _Refused(405, f"method {method} is not supported by this fake")
+
+    def _user_status(self, rest: str) -> tuple[int, dict[str, Any]]:
+        parts = [unquote(part) for part in rest.split("/")]
+        if len(parts) != 3 or not parts[2]:
+            raise _Refused(404, "no Route matched with those values")
+        appid, raw_uid, channel = parts
+        self._check_appid(appid)
+        if not raw_uid.isdigit() or not 0 < int(raw_uid) < 2**32:
+            raise _Refused(400, "uid must be an integer user ID")
+        uid = int(raw_uid)
+        with self._lock:
+            found = self.channels.get(channel, {}).get(uid)
+        if found is None:
+            return 200, {"success": True, "data": {"in_channel": False}}
+        role, joined = found
+        data = {"in_channel": True, "uid": uid, "join": joined, "role": role, "platform": 7}
+        return 200, {"success": True, "data": data}
 
     def _check_appid(self, appid: Any) -> None:
         if not isinstance(appid, str) or not appid:

@@ -135,6 +135,14 @@ class LiveKitHarness(MediaHarness):
         """Hold every answer this long (0 to stop)."""
         self.fake.answer_slowly(seconds)
 
+    def connect(self, room: str, identity: str, *, publishing: bool = True) -> None:
+        """`identity` connects to the LiveKit room (replacing an earlier session)."""
+        self.fake.join(room, identity, can_publish=publishing)
+
+    def disconnect(self, room: str, identity: str) -> None:
+        """`identity` leaves the LiveKit room."""
+        self.fake.leave(room, identity)
+
     def absent(self, identity: str) -> None:
         """`identity` is connected to no room (UpdateParticipant answers not_found)."""
         self.fake.absent(identity)
@@ -167,10 +175,11 @@ class LiveKitHarness(MediaHarness):
         tamper: bool = False,
         wrong_secret: bool = False,
         stale: bool = False,
+        at: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """LiveKit's webhook: protojson WebhookEvent body and a raw-JWT `Authorization` header
         whose `sha256` claim is base64(sha256(body)); `stale` signs an expired token."""
-        event = self.event(kind, room, identity, event_id=event_id)
+        event = self.event(kind, room, identity, event_id=event_id, at=at)
         body = MessageToJson(event, indent=None).encode()
         secret = "not-the-livekit-secret-" + "x" * 32 if wrong_secret else self.api_secret
         token = (
@@ -186,10 +195,16 @@ class LiveKitHarness(MediaHarness):
 
     @staticmethod
     def event(
-        kind: str, room: str, identity: str | None, *, event_id: str | None = None
+        kind: str,
+        room: str,
+        identity: str | None,
+        *,
+        event_id: str | None = None,
+        at: int | None = None,
     ) -> api.WebhookEvent:
-        """The WebhookEvent LiveKit would send for `kind` (LiveKit's event names)."""
-        now = int(time.time())
+        """The WebhookEvent LiveKit would send for `kind` (LiveKit's event names); LiveKit
+        stamps `created_at` in whole seconds."""
+        now = at or int(time.time())
         event = api.WebhookEvent(
             event=kind,
             id=event_id or "EV_" + uuid.uuid4().hex[:12],

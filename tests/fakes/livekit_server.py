@@ -60,6 +60,7 @@ _METHODS = {
     "ListRooms": _Method(api.ListRoomsRequest, "room_list"),
     "UpdateParticipant": _Method(api.UpdateParticipantRequest, "room_admin"),
     "ListParticipants": _Method(api.ListParticipantsRequest, "room_admin"),
+    "GetParticipant": _Method(api.RoomParticipantIdentity, "room_admin"),
     "RemoveParticipant": _Method(api.RoomParticipantIdentity, "room_admin"),
 }
 
@@ -100,7 +101,6 @@ class FakeLiveKit(FlakyFakeHttpServer):
         # (room, identity) -> the participant as LiveKit would report it
         self.participants: dict[tuple[str, str], api.ParticipantInfo] = {}
         self._calls: list[dict[str, Any]] = []
-        self._absent: set[str] = set()
         self._stopping = threading.Event()
 
     def start(self) -> Self:
@@ -131,18 +131,26 @@ class FakeLiveKit(FlakyFakeHttpServer):
             self._calls.clear()
             self.rooms.clear()
             self.participants.clear()
-            self._absent.clear()
             self._forget_faults()
 
     def absent(self, identity: str) -> None:
-        """`identity` is in no room: UpdateParticipant answers not_found, as LiveKit does."""
+        """`identity` leaves every room: UpdateParticipant answers not_found, as LiveKit does."""
         with self._lock:
-            self._absent.add(identity)
+            for key in [key for key in self.participants if key[1] == identity]:
+                del self.participants[key]
+
+    def leave(self, room: str, identity: str) -> None:
+        """`identity` disconnects from `room`."""
+        with self._lock:
+            self.participants.pop((room, identity), None)
 
     def join(self, room: str, identity: str, *, can_publish: bool = False) -> None:
-        """`identity` connects to `room` (creating it, as LiveKit's auto-create does)."""
+        """`identity` connects to `room` (creating it, as LiveKit's auto-create does).
+
+        Like LiveKit, a participant already connected under that identity is replaced
+        (a new participant SID; the old session is disconnected).
+        """
         with self._lock:
-            self._absent.discard(identity)
             self._room(room)
             self.participants[(room, identity)] = self._participant(
                 identity,
@@ -270,13 +278,9 @@ class FakeLiveKit(FlakyFakeHttpServer):
         return api.ListRoomsResponse(rooms=rooms)
 
     def _UpdateParticipant(self, request: api.UpdateParticipantRequest) -> api.ParticipantInfo:
-        key = (request.room, request.identity)
-        if request.identity in self._absent:
+        participant = self.participants.get((request.room, request.identity))
+        if participant is None:  # LiveKit only updates a connected participant
             raise _TwirpError(404, "participant does not exist")
-        participant = self.participants.get(key)
-        if participant is None:  # present unless told otherwise
-            participant = self._participant(request.identity, api.ParticipantPermission())
-            self.participants[key] = participant
         if request.HasField("permission"):
             participant.permission.CopyFrom(request.permission)  # replaced whole, like LiveKit
         if request.metadata:
@@ -286,6 +290,12 @@ class FakeLiveKit(FlakyFakeHttpServer):
     def _ListParticipants(self, request: api.ListParticipantsRequest) -> Message:
         found = [p for (room, _), p in self.participants.items() if room == request.room]
         return api.ListParticipantsResponse(participants=found)
+
+    def _GetParticipant(self, request: api.RoomParticipantIdentity) -> Message:
+        participant = self.participants.get((request.room, request.identity))
+        if participant is None:
+            raise _TwirpError(404, "participant does not exist")
+        return participant
 
     def _RemoveParticipant(self, request: api.RoomParticipantIdentity) -> Message:
         if self.participants.pop((request.room, request.identity), None) is None:

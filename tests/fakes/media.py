@@ -74,13 +74,21 @@ class MediaHarness(ABC):
         tamper: bool = False,
         wrong_secret: bool = False,
         stale: bool = False,
+        at: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """A webhook of normalised `kind` as the vendor would POST it to `url`: (body, headers).
 
         `tamper` changes the body after signing, `wrong_secret` signs with another secret,
         `stale` makes it too old to accept (where the vendor's scheme has a freshness check;
-        otherwise the same as `wrong_secret`).
+        otherwise the same as `wrong_secret`). `at` is the event's time in whole seconds, as
+        the vendors stamp it (now by default); events are sequenced in the order built.
         """
+
+    def connect(self, room: str, identity: str, *, publishing: bool = True) -> None:  # noqa: B027
+        """`identity` connects to the vendor room (a no-op where the vendor has no view)."""
+
+    def disconnect(self, room: str, identity: str) -> None:  # noqa: B027
+        """`identity` leaves the vendor room (a no-op where the vendor has no view)."""
 
     @property
     def publish_control_is_server_side(self) -> bool:
@@ -152,9 +160,10 @@ class LocalHarness(MediaHarness):
         tamper: bool = False,
         wrong_secret: bool = False,
         stale: bool = False,
+        at: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """`X-Local-Media-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`."""
-        sent_at = int(time.time()) - (3600 if stale else 0)
+        sent_at = (at or int(time.time())) - (3600 if stale else 0)
         body = json.dumps(
             {
                 "id": event_id or uuid.uuid4().hex,

@@ -93,6 +93,14 @@ class TwilioHarness(MediaHarness):
         """Connect a participant publishing `tracks` (see FakeTwilio.join)."""
         return self.fake.join(room, identity, tracks)
 
+    def connect(self, room: str, identity: str, *, publishing: bool = True) -> None:
+        """`identity` connects to the Twilio room (see FakeTwilio.join)."""
+        self.fake.join(room, identity, ("video", "audio") if publishing else ())
+
+    def disconnect(self, room: str, identity: str) -> None:
+        """`identity` disconnects from the Twilio room."""
+        self.fake.leave(room, identity)
+
     def unpublish(self, room: str, identity: str) -> None:
         """The participant stops publishing (see FakeTwilio.unpublish)."""
         self.fake.unpublish(room, identity)
@@ -134,6 +142,7 @@ class TwilioHarness(MediaHarness):
         tamper: bool = False,
         wrong_secret: bool = False,
         stale: bool = False,
+        at: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """A Rooms status callback form, signed with the auth token (`X-Twilio-Signature`).
 
@@ -155,7 +164,7 @@ class TwilioHarness(MediaHarness):
             "RoomStatus": "completed" if event == "room-ended" else "in-progress",
             "RoomType": "group",
             "StatusCallbackEvent": event,
-            "Timestamp": datetime.now(UTC)
+            "Timestamp": (datetime.fromtimestamp(at, UTC) if at else datetime.now(UTC))
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "SequenceNumber": str(sequence),

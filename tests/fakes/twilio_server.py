@@ -120,6 +120,14 @@ class FakeTwilio(FlakyFakeHttpServer):
             }
             return sid
 
+    def leave(self, room: str, identity: str) -> None:
+        """The connected participant `identity` disconnects (nothing if not connected)."""
+        with self._lock:
+            found = self._room(room)
+            participant = found and self._participant(found, identity)
+            if participant:
+                self._disconnect(participant)
+
     def unpublish(self, room: str, identity: str) -> None:
         """The connected participant stops publishing every track."""
         with self._lock:

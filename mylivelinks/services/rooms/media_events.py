@@ -43,6 +43,8 @@ def store_events(events: list[MediaEvent]) -> list[uuid.UUID]:
                 room=event.room,
                 identity=event.identity,
                 occurred_at=event.occurred_at,
+                sequence=event.sequence,
+                can_publish=event.can_publish,
                 payload=event.payload,
             )
             .on_conflict_do_nothing(constraint="uq_media_events_provider_event")
@@ -63,6 +65,9 @@ class Application:
     # A streamer who left: check again after the grace period whether they came back.
     recheck_stream_id: uuid.UUID | None = None
     left_at: datetime | None = None
+    # The vendor room they left and the vendor's sequence of that leave, if any.
+    left_room: str | None = None
+    left_sequence: int | None = None
     # A streamer joined or published while revoked: the stream to revoke again at the vendor.
     rerevoke: uuid.UUID | None = None
     # Whether that was a violation (a track published while revoked), not just a join.
@@ -80,7 +85,8 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
     db.session.flush()
     recheck, left_at = application.recheck_stream_id, application.left_at
     if recheck is not None and left_at is not None:
-        after_commit(lambda: check_streamer_gone_later(recheck, left_at))
+        room, sequence = application.left_room or record.room, application.left_sequence
+        after_commit(lambda: check_streamer_gone_later(recheck, left_at, room, sequence))
     rerevoke = application.rerevoke
     if rerevoke is not None:
         # A job of its own (the event is already applied, so a failing vendor call is
@@ -97,7 +103,11 @@ def _decide(record: MediaEventRecord, now: datetime) -> Application:
         return Application("nothing live for this participant")
     if record.kind == MediaEventKind.PARTICIPANT_LEFT:
         return Application(
-            "streamer left; checked after the grace period", stream.id, record.occurred_at
+            "streamer left; checked after the grace period",
+            stream.id,
+            record.occurred_at,
+            left_room=record.room,
+            left_sequence=record.sequence,
         )
     if record.kind == MediaEventKind.TRACK_PUBLISHED and not stream.publishing_applied:
         return Application(
@@ -139,24 +149,48 @@ def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Applicati
     return Application(f"room finished; {len(ended)} streams ended")
 
 
-def end_if_still_gone(stream_id: uuid.UUID, left_at: datetime, now: datetime) -> list[SeatChange]:
-    """End the stream unless its streamer rejoined the vendor room since `left_at`.
+def gone_check_target(stream_id: uuid.UUID) -> str | None:
+    """The streamer identity of a live stream (what the vendor knows them by), else None."""
+    stream = db.session.get(Stream, stream_id)
+    if stream is None or stream.status != StreamStatus.LIVE:
+        return None
+    return str(stream.streamer_id)
 
+
+def end_if_still_gone(
+    stream_id: uuid.UUID,
+    left_at: datetime,
+    now: datetime,
+    *,
+    present: bool | None = None,
+    left_sequence: int | None = None,
+) -> list[SeatChange]:
+    """End the stream unless its streamer is back in the vendor room.
+
+    `present` is the vendor's own answer (None where it cannot tell). Without one, a join
+    the vendor sequenced after the leave counts as a return; where the vendor gives no
+    sequence, a join stamped in the same second as the leave or later does (a reconnect
+    removes and adds the participant within one second, webhooks in either order).
     Returns the ended stream's seat change, empty when nothing was ended.
     """
     stream = db.session.get(Stream, stream_id)
-    if stream is None or stream.status != StreamStatus.LIVE:
+    if stream is None or stream.status != StreamStatus.LIVE or present is True:
         return []
-    room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
-    rejoined = db.session.scalar(
-        select(MediaEventRecord.id).where(
-            MediaEventRecord.room == room_slug,
-            MediaEventRecord.identity == str(stream.streamer_id),
-            MediaEventRecord.kind == MediaEventKind.PARTICIPANT_JOINED,
-            MediaEventRecord.occurred_at > left_at,
-        )
-    )
-    if rejoined is not None:
+    if present is None and _rejoined(stream, left_at, left_sequence):
         return []
     ended, _ = end_streams([stream], EndedReason.PROVIDER_LEFT, now)
     return ended
+
+
+def _rejoined(stream: Stream, left_at: datetime, left_sequence: int | None) -> bool:
+    room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
+    joins = select(MediaEventRecord.id).where(
+        MediaEventRecord.room == room_slug,
+        MediaEventRecord.identity == str(stream.streamer_id),
+        MediaEventRecord.kind == MediaEventKind.PARTICIPANT_JOINED,
+    )
+    if left_sequence is not None:
+        joins = joins.where(MediaEventRecord.sequence > left_sequence)
+    else:
+        joins = joins.where(MediaEventRecord.occurred_at >= left_at)
+    return db.session.scalar(joins.limit(1)) is not None
