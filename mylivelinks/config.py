@@ -366,6 +366,7 @@ class Config:
     AGORA_API_URL: str
     AGORA_WEBHOOK_SECRET: str | None
     AGORA_BAN_SECONDS: int
+    AGORA_COHOST_AUTHENTICATION: bool
     TWILIO_ACCOUNT_SID: str | None
     TWILIO_API_KEY_SID: str | None
     TWILIO_API_KEY_SECRET: str | None

@@ -7,6 +7,7 @@ from typing import Any
 from mylivelinks.providers import REGISTRY as MEDIA_PROVIDER_REGISTRY
 from mylivelinks.settings_types import (
     Setting,
+    parse_bool,
     parse_choice,
     parse_http_url,
     parse_media_url,
@@ -136,6 +137,14 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         6 * 3600,
         "lifetime of the kicking rule that backs a revoke on Agora; keep it at least "
         "MEDIA_CREDENTIALS_TTL_SECONDS, or an old publisher token publishes again after it",
+    ),
+    Setting(
+        "AGORA_COHOST_AUTHENTICATION",
+        parse_bool,
+        False,
+        "whether Agora support switched on co-host authentication for the project: only then "
+        "do tokens carry the role (a viewer's token cannot publish); off, a viewer who "
+        "becomes a broadcaster is stopped by a kicking rule",
     ),
     Setting("TWILIO_ACCOUNT_SID", parse_text, None, "Twilio account SID"),
     Setting("TWILIO_API_KEY_SID", parse_text, None, "Twilio API key SID (signs access tokens)"),

@@ -13,6 +13,16 @@ def parse_text(raw: str) -> str:
     return raw.strip()
 
 
+def parse_bool(raw: str) -> bool:
+    """true/false, yes/no, on/off or 1/0, in any case."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def parse_positive_int(raw: str) -> int:
     try:
         value = int(raw)

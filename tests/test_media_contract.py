@@ -19,7 +19,7 @@ from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.media import end_stream_if_still_gone
 from mylivelinks.models import MediaEventRecord, Stream
 from mylivelinks.providers import media_credentials, media_provider
-from mylivelinks.providers.base import ProviderRejected, ProviderUnavailable
+from mylivelinks.providers.base import Credentials, ProviderRejected, ProviderUnavailable
 from tests.media_checks import publish_actions
 from tests.money import run_jobs
 
@@ -213,7 +213,8 @@ def test_a_streamer_who_reconnects_in_the_same_second_stays_live(
         reply = api.post(WEBHOOK_PATH.format(media_harness.name), data=body, headers=headers)
         assert reply.status_code == 200
     run_jobs(app)
-    assert _run_gone_checks(app) == [False]
+    # A leave the vendor sequenced before the join is not even checked (Agora's clientSeq).
+    assert True not in _run_gone_checks(app)
     assert _status(app, stream_id) == ("live", None)
 
 
@@ -281,3 +282,39 @@ def test_a_streamer_joining_while_nobody_watches_is_revoked_at_the_vendor(
     ]
     # Twilio has no revoke to send: a streamer publishing anyway is disconnected instead.
     assert revokes == ([] if media_harness.name == "twilio" else [("revoke", who)])
+
+
+@pytest.mark.parametrize("how", ["track_published", "participant_joined"])
+def test_a_viewer_who_publishes_is_stopped_where_tokens_cannot_stop_them(
+    api, app, main_room, media_harness, how
+):
+    """Agora without co-host authentication and Twilio let any token publish: a viewer who
+    becomes a broadcaster (a track, or Agora's broadcaster join) is stopped at the vendor."""
+    _live(api, app)
+    viewer = api.register()
+    opened = api.post("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
+    run_jobs(app)
+    credentials = Credentials(**opened.get_json()["credentials"])
+    # What the vendor lets this token do, not what the adapter claims.
+    enforced = not media_harness.decode(credentials)["can_publish"]
+    who = viewer["user"]["id"]
+    media_harness.connect("main", who, publishing=True)
+    before = len(media_harness.calls())
+    _post_webhook(api, media_harness, how, "main", who)
+    run_jobs(app)
+    with app.app_context():
+        outcome = db.session.scalar(
+            select(MediaEventRecord.outcome).order_by(MediaEventRecord.received_at.desc())
+        )
+    stopped = [(c["action"], c["identity"]) for c in media_harness.calls()[before:]]
+    if enforced:  # their subscriber token cannot publish
+        assert outcome == "nothing live for this participant"
+        assert stopped == []
+    elif media_harness.name == "twilio":
+        if how == "participant_joined":  # a Twilio join says nothing about publishing
+            assert stopped == []
+        else:
+            assert stopped == [("disconnect", who)]
+    else:
+        assert outcome == "publishing without a live stream; stopped"
+        assert stopped == [("revoke", who)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from mylivelinks.providers.agora import AgoraProvider, agora_uid
 from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
+    WebhookNotConfigured,
     WebhookVerificationFailed,
 )
 from tests.conftest import make_config
@@ -56,7 +58,9 @@ def agora(app, harness):
         provider.close()
 
 
-def test_tokens_carry_channel_uid_role_and_an_absolute_expiry(agora, harness):
+def test_tokens_carry_channel_uid_role_and_an_absolute_expiry(agora, harness, monkeypatch):
+    # Only with co-host authentication does Agora check the token's role.
+    monkeypatch.setattr(harness.server, "cohost_authentication", True)
     before = int(time.time())
     publisher = agora.credentials("main", "alice", "publisher", timedelta(minutes=10))
     viewer = agora.credentials("main", "bob", "subscriber", timedelta(minutes=2))
@@ -204,6 +208,8 @@ def test_an_unreachable_api_is_unavailable(app, harness):
     [
         ("participant_joined", 103),
         ("participant_left", 104),
+        ("audience_joined", 105),
+        ("audience_left", 106),
         ("track_published", 111),
         ("track_unpublished", 112),
         ("room_finished", 102),
@@ -215,14 +221,18 @@ def test_a_signed_notification_becomes_one_event(agora, harness, kind, event_typ
     body, headers = harness.webhook(kind, "main", identity, url=HOOK_URL, event_id="n-1")
     lowered = {name.lower(): value for name, value in headers.items()}
     (event,) = agora.verify_webhook(body, lowered, HOOK_URL)
+    normalised = {"audience_joined": "participant_joined", "audience_left": "participant_left"}
     assert (event.provider, event.event_id, event.kind, event.room, event.identity) == (
         "agora",
         "n-1",
-        kind,
+        normalised.get(kind, kind),
         "main",
         identity,
     )
     assert event.payload["eventType"] == event_type
+    assert event.can_publish is {103: True, 111: True, 102: None}.get(event_type, False)
+    if identity is not None:
+        assert event.sequence == event.payload["payload"]["clientSeq"]
     assert abs(event.occurred_at - datetime.now(UTC)) < timedelta(seconds=5)
 
 
@@ -235,10 +245,24 @@ def test_an_unknown_uid_has_no_identity_but_keeps_its_uid(agora, harness):
 
 def test_notifications_the_service_does_not_use_are_ignored(agora, harness):
     body, headers = harness.webhook("participant_joined", "main", "alice", url=HOOK_URL)
-    audience_join = body.replace(b'"eventType": 103', b'"eventType": 105')
-    assert audience_join != body
-    headers = {**headers, "Agora-Signature-V2": _sign(harness.webhook_secret, audience_join)}
-    assert agora.verify_webhook(audience_join, headers, HOOK_URL) == []
+    user_joined_rtm = body.replace(b'"eventType": 103', b'"eventType": 107')
+    assert user_joined_rtm != body
+    headers = {**headers, "Agora-Signature-V2": _sign(harness.webhook_secret, user_joined_rtm)}
+    assert agora.verify_webhook(user_joined_rtm, headers, HOOK_URL) == []
+
+
+def test_notifications_of_other_products_without_a_channel_are_ignored(agora, harness):
+    recording = json.dumps(
+        {
+            "noticeId": "rec-1",
+            "productId": 3,  # cloud recording
+            "eventType": 31,
+            "notifyMs": int(time.time() * 1000),
+            "payload": {"cname": "main", "sid": "s1", "details": {}},
+        }
+    ).encode()
+    headers = {"Agora-Signature-V2": _sign(harness.webhook_secret, recording)}
+    assert agora.verify_webhook(recording, headers, HOOK_URL) == []
 
 
 @pytest.mark.parametrize("fault", ["tamper", "wrong_secret", "stale"])
@@ -255,7 +279,7 @@ def test_a_notification_without_signature_or_secret_is_refused(app, agora, harne
     with pytest.raises(WebhookVerificationFailed):
         agora.verify_webhook(body, {"Content-Type": "application/json"}, HOOK_URL)
     unset = make_provider(app, harness, webhook_secret=None)
-    with pytest.raises(WebhookVerificationFailed, match="AGORA_WEBHOOK_SECRET"):
+    with pytest.raises(WebhookNotConfigured, match="AGORA_WEBHOOK_SECRET"):
         unset.verify_webhook(body, headers, HOOK_URL)
 
 
@@ -291,3 +315,34 @@ def test_presence_is_agora_s_query_user_status(agora, harness):
     paths = [c["path"] for c in harness.server.calls]
     expected = f"/dev/v1/channel/user/property/{harness.app_id}/{uid_of('erin')}/main"
     assert paths == [expected] * 3
+
+
+def test_without_cohost_authentication_a_viewer_token_can_publish(agora, harness):
+    viewer = agora.credentials("main", "bob", "subscriber", timedelta(minutes=2))
+    assert set(parse_token(viewer.token)["privileges"]) == {1}
+    assert harness.decode(viewer)["can_publish"] is True  # Agora does not check it
+    assert agora.capabilities.token_enforces_role is False
+    assert agora.capabilities.server_side_publish_control is True
+
+
+def test_with_cohost_authentication_the_token_is_the_switch_and_a_ban_the_backup(
+    app, harness, monkeypatch
+):
+    monkeypatch.setattr(harness.server, "cohost_authentication", True)
+    harness.reset()
+    with app.app_context():
+        provider = make_provider(app, harness, cohost_authentication=True)
+        assert provider.capabilities.token_enforces_role is True
+        assert provider.capabilities.server_side_publish_control is False
+        viewer = provider.credentials("main", "bob", "subscriber", timedelta(minutes=2))
+        assert harness.decode(viewer)["can_publish"] is False
+        provider.set_publishing("main", "alice", False)  # a subscriber token: no vendor call
+        assert harness.calls() == []
+        harness.connect("main", "alice", publishing=False)
+        assert provider.enforce_revoke("main", "alice") is False  # complied: audience
+        harness.connect("main", "alice", publishing=True)
+        assert provider.enforce_revoke("main", "alice") is True  # still a host: banned
+        assert harness.calls() == [{"action": "revoke", "room": "main", "identity": "alice"}]
+        provider.set_publishing("main", "alice", True)
+        assert [c["action"] for c in harness.calls()] == ["revoke", "allow"]
+        provider.close()

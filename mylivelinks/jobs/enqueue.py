@@ -21,6 +21,7 @@ ENFORCE_REVOKE = "mylivelinks.jobs.publishing.enforce_revoke"
 CLOSE_MEDIA_ROOM = "mylivelinks.jobs.publishing.close_media_room"
 APPLY_MEDIA_EVENT = "mylivelinks.jobs.media.apply_media_event"
 END_STREAM_IF_STILL_GONE = "mylivelinks.jobs.media.end_stream_if_still_gone"
+STOP_VIEWER_PUBLISHING = "mylivelinks.jobs.media.stop_viewer_publishing"
 NOTIFY_FOLLOWERS = "mylivelinks.jobs.notifications.notify_followers"
 APPLY_PAYMENT_EVENT = "mylivelinks.jobs.payments.apply_payment_event"
 FINISH_STORE_PURCHASE = "mylivelinks.jobs.payments.finish_store_purchase"
@@ -90,6 +91,11 @@ def check_streamer_gone_later(
     get_queue(DEFAULT_QUEUE).enqueue_in(
         grace, END_STREAM_IF_STILL_GONE, str(stream_id), left_at, room, sequence
     )
+
+
+def stop_viewer_publishing(room: str, identity: str) -> None:
+    """Queue stopping a vendor participant who publishes without a live stream."""
+    get_queue(DEFAULT_QUEUE).enqueue(STOP_VIEWER_PUBLISHING, room, identity, retry=vendor_retry())
 
 
 def enqueue_follower_notifications(

@@ -14,6 +14,7 @@ from mylivelinks.services.rooms.media_events import (
     apply_event,
     end_if_still_gone,
     gone_check_target,
+    is_live_in,
 )
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 PUBLISHED_WHILE_REVOKED = Counter(
     "mylivelinks_media_published_while_revoked_total",
     "Tracks a vendor reported published by a streamer whose publishing was revoked",
+)
+VIEWERS_STOPPED = Counter(
+    "mylivelinks_media_viewers_stopped_total",
+    "Participants without a live stream whom the vendor reported publishing, then stopped",
 )
 
 
@@ -57,3 +62,18 @@ def end_stream_if_still_gone(
         uuid.UUID(stream_id), left_at, datetime.now(UTC), present=present, left_sequence=sequence
     )
     return bool(ended)
+
+
+@job
+def stop_viewer_publishing(room: str, identity: str) -> str:
+    """Stop a participant publishing in vendor `room` without a live stream there (their
+    token could not stop them): revoked at the vendor, disconnected where that is the way."""
+    if is_live_in(room, identity):
+        return "live now: their stream's own sync decides"
+    commit()
+    provider = media_provider()
+    provider.set_publishing(room, identity, False)
+    provider.enforce_revoke(room, identity)
+    VIEWERS_STOPPED.inc()
+    log.warning("a viewer published; stopped", extra={"room": room, "identity": identity})
+    return "stopped"

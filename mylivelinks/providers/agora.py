@@ -36,6 +36,7 @@ from mylivelinks.providers.base import (
     ProviderUnavailable,
     Role,
     WebhookHeaders,
+    WebhookNotConfigured,
     WebhookVerificationFailed,
 )
 
@@ -51,13 +52,17 @@ PUBLISH_PRIVILEGES = ("publish_audio", "publish_video")
 JOIN_PRIVILEGES = ("join_channel",)
 SIGNATURE_HEADER = "Agora-Signature-V2"
 RTC_PRODUCT_ID = 1
-# NCS channel event types (RTC, live-broadcasting profile) the service uses.
-EVENT_KINDS: dict[int, MediaEventKind] = {
-    102: MediaEventKind.ROOM_FINISHED,  # channel destroy
-    103: MediaEventKind.PARTICIPANT_JOINED,  # broadcaster join channel
-    104: MediaEventKind.PARTICIPANT_LEFT,  # broadcaster leave channel
-    111: MediaEventKind.TRACK_PUBLISHED,  # client role change to broadcaster
-    112: MediaEventKind.TRACK_UNPUBLISHED,  # client role change to audience
+# NCS channel events of a live-broadcasting channel ("maintain user status"): the kind,
+# and whether the user is a broadcaster after it. A user's status is the last of their
+# events in clientSeq order.
+EVENT_KINDS: dict[int, tuple[MediaEventKind, bool | None]] = {
+    102: (MediaEventKind.ROOM_FINISHED, None),  # channel destroyed
+    103: (MediaEventKind.PARTICIPANT_JOINED, True),  # broadcaster joined
+    104: (MediaEventKind.PARTICIPANT_LEFT, False),  # broadcaster left
+    105: (MediaEventKind.PARTICIPANT_JOINED, False),  # audience joined
+    106: (MediaEventKind.PARTICIPANT_LEFT, False),  # audience left
+    111: (MediaEventKind.TRACK_PUBLISHED, True),  # role changed to broadcaster
+    112: (MediaEventKind.TRACK_UNPUBLISHED, False),  # role changed to audience
 }
 # An "006" token itself expires 24 h after it is built, whatever its privileges say.
 MAX_TOKEN_TTL = timedelta(hours=24)
@@ -70,17 +75,33 @@ def agora_uid(identity: str) -> int:
     return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:4], "big") or 1
 
 
+# Co-host authentication off (Agora's default): a token's publish privileges are not
+# enforced, so any audience member may become a broadcaster; a kicking rule is the switch.
+WITHOUT_COHOST_AUTHENTICATION = Capabilities(
+    server_side_publish_control=True,  # a publish banning rule stops the media
+    client_signal_required=True,  # the client switches role with a fresh token
+    explicit_rooms=False,  # channels exist while someone is in them
+    webhooks=True,
+    token_enforces_role=False,
+)
+# Co-host authentication on: the token's role is the everyday switch (a revoke sends a
+# subscriber token); a kicking rule backs it up only for a client still broadcasting.
+WITH_COHOST_AUTHENTICATION = Capabilities(
+    server_side_publish_control=False,
+    client_signal_required=True,
+    explicit_rooms=False,
+    webhooks=True,
+    token_enforces_role=True,
+)
+# "Query user status" roles in a live-broadcast channel.
+HOST_ROLE = 2
+
+
 class AgoraProvider(MediaProvider):
-    """Agora RTC: role-carrying tokens, banning rules for revokes, NCS webhooks."""
+    """Agora RTC: tokens, banning rules for revokes, NCS webhooks."""
 
     name = "agora"
-    capabilities = Capabilities(
-        server_side_publish_control=True,  # a publish banning rule stops the media
-        client_signal_required=True,  # the client switches role with a fresh token
-        explicit_rooms=False,  # channels exist while someone is in them
-        webhooks=True,
-        token_enforces_role=True,
-    )
+    capabilities = WITHOUT_COHOST_AUTHENTICATION
 
     def __init__(
         self,
@@ -93,8 +114,13 @@ class AgoraProvider(MediaProvider):
         api_url: str = "https://api.agora.io",
         webhook_secret: str | None = None,
         ban_seconds: int = 600,
+        cohost_authentication: bool = False,
         timeout: float | tuple[float, float] = (10, 20),
     ):
+        self._cohost = cohost_authentication
+        self.capabilities = (
+            WITH_COHOST_AUTHENTICATION if cohost_authentication else WITHOUT_COHOST_AUTHENTICATION
+        )
         self._app_id = app_id or ""
         self._certificate = app_certificate or ""
         self._api_url = api_url.rstrip("/")
@@ -121,6 +147,7 @@ class AgoraProvider(MediaProvider):
             api_url=config.get("AGORA_API_URL") or "https://api.agora.io",
             webhook_secret=config.get("AGORA_WEBHOOK_SECRET"),
             ban_seconds=config.get("AGORA_BAN_SECONDS") or 600,
+            cohost_authentication=bool(config.get("AGORA_COHOST_AUTHENTICATION")),
             redis=app.extensions["redis"],
         )
 
@@ -150,22 +177,48 @@ class AgoraProvider(MediaProvider):
         return Credentials(self.name, url, token, room, identity, role, expires_at)
 
     def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
-        """Revoke: a publish banning rule on (channel, uid); allow: delete that rule."""
-        match = {"cname": room, "uid": agora_uid(identity), "privileges": PUBLISH_PRIVILEGES}
-        slot = f"publish:{room}:{identity}"
+        """Allow: delete the publish banning rule on (channel, uid), if any. Revoke: that
+        rule, unless co-host authentication makes the subscriber token the switch (then
+        `enforce_revoke` bans only a client still broadcasting after the grace)."""
+        slot, match = self._publish_rule(room, identity)
         if allowed:
             self._remove_rule(slot, match)
-        else:
+        elif not self._cohost:
             self._ensure_rule(slot, match)
+
+    def enforce_revoke(self, room: str, identity: str) -> bool:
+        """With co-host authentication: ban the publishing of a uid Agora still reports as
+        host after a revoke; True if it did. Without, the revoke itself banned it."""
+        if not self._cohost:
+            return False
+        if self._user_role(room, identity) != HOST_ROLE:
+            return False
+        self._ensure_rule(*self._publish_rule(room, identity))
+        log.info(
+            "agora broadcaster still publishing after a revoke was banned",
+            extra={"media_call": {"room": room, "identity": identity}},
+        )
+        return True
+
+    def _publish_rule(self, room: str, identity: str) -> tuple[str, dict[str, Any]]:
+        match = {"cname": room, "uid": agora_uid(identity), "privileges": PUBLISH_PRIVILEGES}
+        return f"publish:{room}:{identity}", match
 
     def participant_present(self, room: str, identity: str) -> bool | None:
         """Ask Agora ("query user status") whether the identity's uid is in the channel."""
+        return self._user_role(room, identity) is not None
+
+    def _user_role(self, room: str, identity: str) -> int | None:
+        """The uid's role in the channel as Agora reports it (2 host, 3 audience); None when
+        it is not in the channel."""
         path = USER_STATUS_PATH.format(
             appid=self._app_id, uid=agora_uid(identity), channel=quote(room, safe="")
         )
-        answer = self._request("GET", path=path)
-        data = answer.get("data")
-        return isinstance(data, dict) and data.get("in_channel") is True
+        data = self._request("GET", path=path).get("data")
+        if not isinstance(data, dict) or data.get("in_channel") is not True:
+            return None
+        role = data.get("role")
+        return role if type(role) is int else 0
 
     def open_room(self, room: str) -> None:
         """Lift the join banning rule a `close_room` left on the channel, if any."""
@@ -178,7 +231,7 @@ class AgoraProvider(MediaProvider):
     def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check `Agora-Signature-V2` (hex HMAC-SHA256 of the raw body), then map the event."""
         if not self._webhook_secret:
-            raise WebhookVerificationFailed("AGORA_WEBHOOK_SECRET is not set.")
+            raise WebhookNotConfigured("AGORA_WEBHOOK_SECRET is not set.")
         signature = _header(headers, SIGNATURE_HEADER)
         expected = hmac.new(self._webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         given = (signature or "").strip().lower().encode("utf-8", "replace")
@@ -189,6 +242,14 @@ class AgoraProvider(MediaProvider):
             event_id = str(notice["noticeId"])
             event_type, product = int(notice["eventType"]), int(notice.get("productId", 1))
             payload = notice["payload"]
+        except (ValueError, KeyError, TypeError):
+            raise WebhookVerificationFailed("The Agora notification is malformed.") from None
+        known = EVENT_KINDS.get(event_type)
+        if known is None or product != RTC_PRODUCT_ID:
+            # Other products' notifications (cloud recording, media push...) share the URL
+            # and carry no channel event: acknowledged and ignored.
+            return []
+        try:
             room = str(payload["channelName"])
             # `ts` is when the event happened (s); `notifyMs` changes when Agora resends.
             if "ts" in payload:
@@ -197,9 +258,7 @@ class AgoraProvider(MediaProvider):
                 occurred_at = datetime.fromtimestamp(int(notice["notifyMs"]) / 1000, UTC)
         except (ValueError, KeyError, TypeError, OverflowError, OSError):
             raise WebhookVerificationFailed("The Agora notification is malformed.") from None
-        kind = EVENT_KINDS.get(event_type)
-        if kind is None or product != RTC_PRODUCT_ID:
-            return []
+        kind, can_publish = known
         uid = payload.get("uid")
         identity = _text(self._redis.hget(UIDS_KEY, str(uid))) if uid is not None else None
         sequence = payload.get("clientSeq")
@@ -213,6 +272,7 @@ class AgoraProvider(MediaProvider):
                 occurred_at=occurred_at,
                 payload=notice,
                 sequence=sequence if type(sequence) is int else None,
+                can_publish=can_publish,
             )
         ]
 

@@ -103,7 +103,8 @@ class MediaProvider(ABC):
     """
 
     name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    # Per instance where the vendor's behaviour depends on its project settings (Agora).
+    capabilities: Capabilities
 
     @classmethod
     @abstractmethod

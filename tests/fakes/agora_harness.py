@@ -64,13 +64,18 @@ class AgoraHarness(MediaHarness):
 
     name = "agora"
 
-    def __init__(self) -> None:
+    def __init__(self, *, cohost_authentication: bool = False) -> None:
         self.app_id = secrets.token_hex(16)
         self.app_certificate = secrets.token_hex(16)
         self.customer_id = secrets.token_hex(16)
         self.customer_secret = secrets.token_hex(16)
         self.webhook_secret = secrets.token_urlsafe(24)
-        self.server = FakeAgora(self.customer_id, self.customer_secret, self.app_id)
+        self.server = FakeAgora(
+            self.customer_id,
+            self.customer_secret,
+            self.app_id,
+            cohost_authentication=cohost_authentication,
+        )
         self._identities: dict[int, str] = {}
         # Agora's clientSeq: increasing with each event of a client.
         self._client_seq = int(time.time() * 1000)
@@ -93,6 +98,7 @@ class AgoraHarness(MediaHarness):
             "AGORA_CUSTOMER_SECRET": self.customer_secret,
             "AGORA_API_URL": self.server.base_url,
             "AGORA_WEBHOOK_SECRET": self.webhook_secret,
+            "AGORA_COHOST_AUTHENTICATION": str(self.server.cohost_authentication).lower(),
         }
 
     @property
@@ -165,10 +171,12 @@ class AgoraHarness(MediaHarness):
             raise ValueError("token signature does not verify")
         privileges = fields["privileges"]
         self.remember(credentials.identity)
+        # Without co-host authentication Agora does not check publish privileges at all.
+        may_publish = {PUBLISH_AUDIO, PUBLISH_VIDEO} <= privileges.keys()
         return {
             "room": credentials.room,
             "identity": credentials.identity,
-            "can_publish": {PUBLISH_AUDIO, PUBLISH_VIDEO} <= privileges.keys(),
+            "can_publish": may_publish or not self.server.cohost_authentication,
             "can_subscribe": JOIN_CHANNEL in privileges,
             "expires_at": datetime.fromtimestamp(
                 min(privileges.get(JOIN_CHANNEL, fields["ts"]), fields["ts"]), UTC
@@ -201,7 +209,7 @@ class AgoraHarness(MediaHarness):
                 self.remember(identity)
             uid = uid_of(identity) if identity is not None else secrets.randbelow(2**31) + 1
             payload.update(uid=uid, platform=7, clientSeq=self._client_seq)
-            if kind == "participant_left":
+            if kind in ("participant_left", "audience_left"):
                 payload["reason"] = 1
         notice = {
             "noticeId": event_id or f"{uuid.uuid4().int % 10**10}:{secrets.randbelow(9999)}:1",

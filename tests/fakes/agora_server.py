@@ -27,12 +27,15 @@ PRIVILEGES = {"join_channel", "publish_audio", "publish_video"}
 PUBLISH = {"publish_audio", "publish_video"}
 # "006" token privileges (AccessToken.py): join, publish audio/video/data.
 JOIN_CHANNEL, PUBLISH_AUDIO, PUBLISH_VIDEO = 1, 2, 3
+# Our normalised kinds (and Agora's audience events) → NCS eventType of a live channel.
 EVENT_TYPES = {
     "room_finished": 102,
-    "participant_joined": 103,
-    "participant_left": 104,
-    "track_published": 111,
-    "track_unpublished": 112,
+    "participant_joined": 103,  # broadcaster joins
+    "participant_left": 104,  # broadcaster leaves
+    "audience_joined": 105,
+    "audience_left": 106,
+    "track_published": 111,  # role changed to broadcaster
+    "track_unpublished": 112,  # role changed to audience
 }
 
 
@@ -63,8 +66,19 @@ class FakeAgora(FlakyFakeHttpServer):
     handler_class = _Handler
     failures_accumulate = False
 
-    def __init__(self, customer_id: str, customer_secret: str, app_id: str):
+    def __init__(
+        self,
+        customer_id: str,
+        customer_secret: str,
+        app_id: str,
+        *,
+        cohost_authentication: bool = False,
+    ):
         super().__init__()
+        # The project's co-host authentication switch (on only when Agora support turns it
+        # on): off, a token's publish privileges are not checked and any audience member
+        # may switch to broadcaster.
+        self.cohost_authentication = cohost_authentication
         self.customer_id, self.customer_secret, self.app_id = customer_id, customer_secret, app_id
         self.calls: list[dict[str, Any]] = []
         self.rules: dict[int, dict[str, Any]] = {}

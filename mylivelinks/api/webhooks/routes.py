@@ -18,7 +18,7 @@ from mylivelinks.payments.base import (
 )
 from mylivelinks.payments.events import receive_event
 from mylivelinks.providers import REGISTRY, media_provider
-from mylivelinks.providers.base import WebhookVerificationFailed
+from mylivelinks.providers.base import WebhookNotConfigured, WebhookVerificationFailed
 from mylivelinks.services.rooms.media_events import store_events
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks")
@@ -183,6 +183,9 @@ class MediaWebhook(MethodView):
     @blp.response(200, MediaWebhookAckSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="Signature did not verify")
     @blp.alt_response(404, schema=ErrorSchema, description="Not the configured provider")
+    @blp.alt_response(
+        503, schema=ErrorSchema, description="The provider's webhook secret is not configured"
+    )
     def post(self, provider):
         """Receive a LiveKit, Agora, Twilio (or local) webhook, verified with the vendor's scheme
 
@@ -196,5 +199,7 @@ class MediaWebhook(MethodView):
             events = adapter.verify_webhook(request.get_data(), request.headers, request.url)
         except WebhookVerificationFailed as exc:
             abort(400, message=f"The webhook did not verify: {exc}")
+        except WebhookNotConfigured as exc:
+            abort(503, message=f"{provider} webhooks are not configured on this server: {exc}")
         stored = store_events(events)
         return {"received": len(events), "stored": len(stored)}

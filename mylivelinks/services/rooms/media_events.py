@@ -19,10 +19,12 @@ from mylivelinks.jobs.enqueue import (
     check_streamer_gone_later,
     enqueue_media_events,
     reassert_revoke,
+    stop_viewer_publishing,
 )
 from mylivelinks.models import MediaEventRecord, Room, Stream
 from mylivelinks.models.media import MediaEventKind, MediaEventStatus
 from mylivelinks.models.streams import EndedReason, StreamStatus
+from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import MediaEvent
 from mylivelinks.services.rooms.live import SeatChange, end_streams
 from mylivelinks.transaction import after_commit
@@ -72,6 +74,8 @@ class Application:
     rerevoke: uuid.UUID | None = None
     # Whether that was a violation (a track published while revoked), not just a join.
     published_while_revoked: bool = False
+    # Someone without a live stream in the room publishes where tokens do not stop them.
+    stop_viewer: bool = False
 
 
 def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
@@ -87,6 +91,9 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
     if recheck is not None and left_at is not None:
         room, sequence = application.left_room or record.room, application.left_sequence
         after_commit(lambda: check_streamer_gone_later(recheck, left_at, room, sequence))
+    if application.stop_viewer and record.identity is not None:
+        room, identity = record.room, record.identity
+        after_commit(lambda: stop_viewer_publishing(room, identity))
     rerevoke = application.rerevoke
     if rerevoke is not None:
         # A job of its own (the event is already applied, so a failing vendor call is
@@ -98,8 +105,16 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
 def _decide(record: MediaEventRecord, now: datetime) -> Application:
     if record.kind == MediaEventKind.ROOM_FINISHED:
         return _end_room(record.room, record.occurred_at, now)
+    if _superseded(record):
+        # The vendor has since sent a later event of this participant (applied in its own
+        # job): this one no longer says where they are.
+        return Application("superseded by a later event of this participant")
     stream = _live_stream(record.room, record.identity)
     if stream is None:
+        if _publishing(record) and not media_provider().capabilities.token_enforces_role:
+            # Their token could not stop them (Agora without co-host authentication,
+            # Twilio): the vendor is told to stop them.
+            return Application("publishing without a live stream; stopped", stop_viewer=True)
         return Application("nothing live for this participant")
     if record.kind == MediaEventKind.PARTICIPANT_LEFT:
         return Application(
@@ -120,6 +135,35 @@ def _decide(record: MediaEventRecord, now: datetime) -> Application:
         # vendor is told now, when it can act on the participant.
         return Application("joined while revoked; revoked", rerevoke=stream.id)
     return Application("recorded")
+
+
+def _publishing(record: MediaEventRecord) -> bool:
+    """Whether the event says its participant publishes (or joined able to)."""
+    if record.kind == MediaEventKind.TRACK_PUBLISHED:
+        return True
+    return record.kind == MediaEventKind.PARTICIPANT_JOINED and record.can_publish is True
+
+
+def _superseded(record: MediaEventRecord) -> bool:
+    """Whether the vendor sequenced another stored event of the participant after this one."""
+    if record.sequence is None or record.identity is None:
+        return False
+    later = db.session.scalar(
+        select(MediaEventRecord.id)
+        .where(
+            MediaEventRecord.provider == record.provider,
+            MediaEventRecord.room == record.room,
+            MediaEventRecord.identity == record.identity,
+            MediaEventRecord.sequence > record.sequence,
+        )
+        .limit(1)
+    )
+    return later is not None
+
+
+def is_live_in(room_slug: str, identity: str) -> bool:
+    """Whether `identity` streams live in the room (a vendor participant may be anyone)."""
+    return _live_stream(room_slug, identity) is not None
 
 
 def _live_stream(room_slug: str, identity: str | None) -> Stream | None:
