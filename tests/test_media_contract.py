@@ -19,8 +19,8 @@ from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.media import end_stream_if_still_gone
 from mylivelinks.models import MediaEventRecord, Stream
 from mylivelinks.providers import media_credentials, media_provider
-from mylivelinks.providers.base import Credentials, ProviderRejected, ProviderUnavailable
-from tests.media_checks import publish_actions
+from mylivelinks.providers.base import ProviderRejected, ProviderUnavailable
+from tests.media_checks import credentials_from_json, publish_actions
 from tests.money import run_jobs
 
 pytestmark = pytest.mark.all_media_providers
@@ -55,6 +55,8 @@ def test_credentials_carry_room_identity_role_and_expiry(app, media_harness, rol
     assert abs((claims["expires_at"] - expected).total_seconds()) < 10
     assert abs((credentials.expires_at - claims["expires_at"]).total_seconds()) < 2
     assert claims["can_subscribe"] is True
+    # Agora joins with a number, named in the credentials; the others with the identity.
+    assert (credentials.uid is not None) == (media_harness.name == "agora")
     if capabilities.token_enforces_role:
         assert claims["can_publish"] is (role == "publisher")
 
@@ -294,10 +296,10 @@ def test_a_viewer_who_publishes_is_stopped_where_tokens_cannot_stop_them(
     viewer = api.register()
     opened = api.post("/api/v1/rooms/main/boxes/1/viewers", headers=api.auth(viewer))
     run_jobs(app)
-    credentials = Credentials(**opened.get_json()["credentials"])
+    credentials = credentials_from_json(opened.get_json()["credentials"])
     # What the vendor lets this token do, not what the adapter claims.
     enforced = not media_harness.decode(credentials)["can_publish"]
-    who = viewer["user"]["id"]
+    who = credentials.identity
     media_harness.connect("main", who, publishing=True)
     before = len(media_harness.calls())
     _post_webhook(api, media_harness, how, "main", who)
@@ -318,3 +320,25 @@ def test_a_viewer_who_publishes_is_stopped_where_tokens_cannot_stop_them(
     else:
         assert outcome == "publishing without a live stream; stopped"
         assert stopped == [("revoke", who)]
+
+
+def test_each_box_connection_has_its_own_vendor_identity(api, app, main_room, media_harness):
+    """Vendors replace an earlier session of the same identity: a viewer watching two boxes
+    and a streamer watching another box keep every connection."""
+    streamer, _ = _live(api, app)
+    _live(api, app)
+    viewer = api.register()
+    opened = [
+        api.post(f"/api/v1/rooms/main/boxes/{n}/viewers", headers=api.auth(session))
+        for n, session in ((1, viewer), (2, viewer), (2, streamer))
+    ]
+    assert [reply.status_code for reply in opened] == [200, 200, 200]
+    credentials = [reply.get_json()["credentials"] for reply in opened]
+    sessions = [(c["room"], c["identity"]) for c in credentials]
+    sessions.append(("main", streamer["user"]["id"]))
+    assert len(set(sessions)) == 4
+    for room, identity in sessions:
+        media_harness.connect(room, identity, publishing=False)
+    with app.app_context():
+        provider = media_provider()
+        assert all(provider.participant_present(*session) is not False for session in sessions)

@@ -346,3 +346,56 @@ def test_with_cohost_authentication_the_token_is_the_switch_and_a_ban_the_backup
         provider.set_publishing("main", "alice", True)
         assert [c["action"] for c in harness.calls()] == ["revoke", "allow"]
         provider.close()
+
+
+def _colliding_identities() -> tuple[str, str]:
+    """Two identities whose first Agora uid is the same (32 bits: a birthday search)."""
+    seen: dict[int, str] = {}
+    for n in range(1_000_000):
+        identity = f"user-{n}"
+        uid = agora_uid(identity)
+        if uid in seen:
+            return seen[uid], identity
+        seen[uid] = identity
+    raise AssertionError("no collision found")
+
+
+def test_a_uid_collision_gives_the_newcomer_another_uid(app, agora, harness):
+    first, second = _colliding_identities()
+    assert agora_uid(first) == agora_uid(second)
+    mine = agora.credentials("main", first, "publisher", timedelta(minutes=1))
+    theirs = agora.credentials("main", second, "subscriber", timedelta(minutes=1))
+    assert mine.uid == agora_uid(first)
+    assert theirs.uid != mine.uid and theirs.url.endswith(f"uid={theirs.uid}")
+    assert harness.decode(theirs)["identity"] == second  # the token is signed for that uid
+    # Both map back: a webhook about either names the right one.
+    for identity, uid in ((first, mine.uid), (second, theirs.uid)):
+        body, headers = harness.webhook("participant_left", "main", identity, url=HOOK_URL)
+        assert json.loads(body)["payload"]["uid"] == uid
+        (event,) = agora.verify_webhook(body, headers, HOOK_URL)
+        assert event.identity == identity
+    again = agora.credentials("main", second, "publisher", timedelta(minutes=1))
+    assert again.uid == theirs.uid  # stable
+
+
+def test_the_webhook_answers_503_without_a_secret_and_200_to_other_products(
+    server_urls, app, harness
+):
+    settings = {k: v for k, v in harness.settings().items() if k != "AGORA_WEBHOOK_SECRET"}
+    unset = create_app(make_config(server_urls, **settings)).test_client()
+    body, headers = harness.webhook("participant_left", "main", "alice", url=HOOK_URL)
+    reply = unset.post("/api/v1/webhooks/media/agora", data=body, headers=headers)
+    assert reply.status_code == 503
+    assert "AGORA_WEBHOOK_SECRET" in reply.get_json()["message"]
+    configured = create_app(
+        make_config(server_urls, **{k: str(v) for k, v in harness.settings().items()})
+    ).test_client()
+    recording = json.dumps(
+        {"noticeId": "rec-2", "productId": 3, "eventType": 40, "payload": {"cname": "main"}}
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Agora-Signature-V2": _sign(harness.webhook_secret, recording),
+    }
+    reply = configured.post("/api/v1/webhooks/media/agora", data=recording, headers=headers)
+    assert (reply.status_code, reply.get_json()) == (200, {"received": 0, "stored": 0})

@@ -40,6 +40,13 @@ def media_provider() -> MediaProvider:
     return current_app.extensions["media_provider"]
 
 
+def viewer_identity(viewer_id: object, position: int) -> str:
+    """The vendor identity of a viewer's connection to one box: unique per box, since
+    vendors replace an earlier session of the same identity (a client watching several
+    boxes, or a streamer watching another box, must not disconnect itself)."""
+    return f"{viewer_id}.{position}"
+
+
 def media_credentials(room: str, identity: str, role: Role) -> Credentials:
     """Credentials from the app's provider, valid for `MEDIA_CREDENTIALS_TTL_SECONDS`."""
     ttl = timedelta(seconds=current_app.config["MEDIA_CREDENTIALS_TTL_SECONDS"])

@@ -2,9 +2,10 @@
 Channel Management banning API ("kicking rules") behind revokes and room closing, and
 Agora Notifications (NCS) webhooks signed with `Agora-Signature-V2`.
 
-Agora identifies a participant by a 32-bit uid, not a string: each identity gets a stable
-uid (`agora_uid`), recorded in Redis when credentials are minted so webhooks can be mapped
-back. Clients get `url = "agora:<app id>?uid=<uid>"` and join channel `room` with that uid.
+Agora identifies a participant by a 32-bit uid, not a string: each identity claims a
+stable uid in Redis (`uid_of`; a collision moves the newcomer to another uid) so webhooks
+can be mapped back. Clients get `uid` (also in `url = "agora:<app id>?uid=<uid>"`) and
+join channel `room` with that numeric uid.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from mylivelinks.providers.base import (
 
 log = logging.getLogger(__name__)
 
-UIDS_KEY = "media:agora:uids"
+UIDS_KEY = "media:agora:uids"  # uid -> identity
+IDENTITY_UIDS_KEY = "media:agora:uid_of"  # identity -> uid
+UID_ATTEMPTS = 16
 RULE_KEY = "media:agora:rule:{slot}"
 PENDING_KEY = "media:agora:pending:{slot}"
 LOCK_KEY = "media:agora:lock:{slot}"
@@ -70,9 +73,11 @@ MAX_TOKEN_TTL = timedelta(hours=24)
 BAN_SECONDS_RANGE = (10, 86430)
 
 
-def agora_uid(identity: str) -> int:
-    """The stable Agora uid of `identity`: the first 4 bytes of its SHA-256, never 0."""
-    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:4], "big") or 1
+def agora_uid(identity: str, attempt: int = 0) -> int:
+    """The Agora uid `identity` is offered first (attempt 0: the first 4 bytes of its
+    SHA-256, never 0), and the next ones should another identity hold it."""
+    seed = identity if attempt == 0 else f"{identity}#{attempt}"
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") or 1
 
 
 # Co-host authentication off (Agora's default): a token's publish privileges are not
@@ -157,11 +162,7 @@ class AgoraProvider(MediaProvider):
             raise ProviderRejected("AGORA_APP_ID and AGORA_APP_CERTIFICATE are not set.")
         if role not in ("publisher", "subscriber"):
             raise ValueError(f"unknown role {role!r}")
-        uid = agora_uid(identity)
-        known = _text(self._redis.hget(UIDS_KEY, str(uid)))
-        if known is not None and known != identity:
-            log.warning("agora uid collision", extra={"uid": uid, "identities": [known, identity]})
-        self._redis.hset(UIDS_KEY, str(uid), identity)
+        uid = self.uid_of(identity)
         issued = int(time.time())
         expires = issued + int(min(ttl, MAX_TOKEN_TTL).total_seconds())
         token = RtcTokenBuilder.buildTokenWithUid(
@@ -174,7 +175,22 @@ class AgoraProvider(MediaProvider):
         )
         url = f"agora:{self._app_id}?uid={uid}"
         expires_at = datetime.fromtimestamp(expires, UTC)
-        return Credentials(self.name, url, token, room, identity, role, expires_at)
+        return Credentials(self.name, url, token, room, identity, role, expires_at, uid=uid)
+
+    def uid_of(self, identity: str) -> int:
+        """The identity's Agora uid, claimed once in Redis: an identity whose first uid
+        another one holds (32 bits collide) gets the next free one, never theirs."""
+        known = _text(self._redis.hget(IDENTITY_UIDS_KEY, identity))
+        if known is not None:
+            return int(known)
+        for attempt in range(UID_ATTEMPTS):
+            uid = agora_uid(identity, attempt)
+            claimed = self._redis.hsetnx(UIDS_KEY, str(uid), identity)
+            if claimed or _text(self._redis.hget(UIDS_KEY, str(uid))) == identity:
+                self._redis.hset(IDENTITY_UIDS_KEY, identity, uid)
+                return uid
+            log.warning("agora uid collision", extra={"uid": uid, "identity": identity})
+        raise ProviderUnavailable(f"no free Agora uid for {identity!r}")
 
     def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
         """Allow: delete the publish banning rule on (channel, uid), if any. Revoke: that
@@ -201,7 +217,7 @@ class AgoraProvider(MediaProvider):
         return True
 
     def _publish_rule(self, room: str, identity: str) -> tuple[str, dict[str, Any]]:
-        match = {"cname": room, "uid": agora_uid(identity), "privileges": PUBLISH_PRIVILEGES}
+        match = {"cname": room, "uid": self.uid_of(identity), "privileges": PUBLISH_PRIVILEGES}
         return f"publish:{room}:{identity}", match
 
     def participant_present(self, room: str, identity: str) -> bool | None:
@@ -212,7 +228,7 @@ class AgoraProvider(MediaProvider):
         """The uid's role in the channel as Agora reports it (2 host, 3 audience); None when
         it is not in the channel."""
         path = USER_STATUS_PATH.format(
-            appid=self._app_id, uid=agora_uid(identity), channel=quote(room, safe="")
+            appid=self._app_id, uid=self.uid_of(identity), channel=quote(room, safe="")
         )
         data = self._request("GET", path=path).get("data")
         if not isinstance(data, dict) or data.get("in_channel") is not True:

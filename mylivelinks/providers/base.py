@@ -75,6 +75,8 @@ class Credentials:
     identity: str
     role: Role
     expires_at: datetime
+    # Where the vendor identifies participants by number (Agora): the uid to join with.
+    uid: int | None = None
 
 
 @dataclass(frozen=True)

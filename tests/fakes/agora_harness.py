@@ -77,6 +77,7 @@ class AgoraHarness(MediaHarness):
             cohost_authentication=cohost_authentication,
         )
         self._identities: dict[int, str] = {}
+        self._uids: dict[str, int] = {}  # uids learned from credentials
         # Agora's clientSeq: increasing with each event of a client.
         self._client_seq = int(time.time() * 1000)
 
@@ -109,16 +110,20 @@ class AgoraHarness(MediaHarness):
     def remember(self, *identities: str) -> None:
         """Identities to report by name in `calls()` (decode and webhook learn them too)."""
         for identity in identities:
-            self._identities[uid_of(identity)] = identity
+            self._identities[self.uid_for(identity)] = identity
+
+    def uid_for(self, identity: str) -> int:
+        """The uid `identity` joins with: the one its credentials named, else its first."""
+        return self._uids.get(identity) or uid_of(identity)
 
     def connect(self, room: str, identity: str, *, publishing: bool = True) -> None:
         """`identity` joins the channel as host (`publishing`) or audience."""
         self.remember(identity)
-        self.server.join(room, uid_of(identity), broadcaster=publishing)
+        self.server.join(room, self.uid_for(identity), broadcaster=publishing)
 
     def disconnect(self, room: str, identity: str) -> None:
         """`identity` leaves the channel."""
-        self.server.leave(room, uid_of(identity))
+        self.server.leave(room, self.uid_for(identity))
 
     def identity_of(self, uid: int | None) -> str | None:
         """A known identity with `uid`, else an UidIdentity that equals any identity with it."""
@@ -155,10 +160,11 @@ class AgoraHarness(MediaHarness):
 
     def decode(self, credentials: Credentials) -> dict[str, Any]:
         """Parse the 006 token, check app id, CRCs, uid and HMAC signature; read privileges."""
-        if credentials.url != f"agora:{self.app_id}?uid={uid_of(credentials.identity)}":
-            raise ValueError(f"unexpected url {credentials.url!r}")
+        expected_url = f"agora:{self.app_id}?uid={credentials.uid}"
+        if credentials.uid is None or credentials.url != expected_url:
+            raise ValueError(f"unexpected uid {credentials.uid!r} or url {credentials.url!r}")
         fields = parse_token(credentials.token)
-        uid = str(uid_of(credentials.identity))
+        uid = str(credentials.uid)
         if fields["app_id"] != self.app_id:
             raise ValueError("token of another app")
         if fields["crc_channel"] != zlib.crc32(credentials.room.encode()):
@@ -170,6 +176,7 @@ class AgoraHarness(MediaHarness):
         if not hmac.compare_digest(expected, fields["signature"]):
             raise ValueError("token signature does not verify")
         privileges = fields["privileges"]
+        self._uids[credentials.identity] = credentials.uid
         self.remember(credentials.identity)
         # Without co-host authentication Agora does not check publish privileges at all.
         may_publish = {PUBLISH_AUDIO, PUBLISH_VIDEO} <= privileges.keys()
@@ -207,7 +214,7 @@ class AgoraHarness(MediaHarness):
         if kind != "room_finished":
             if identity is not None:
                 self.remember(identity)
-            uid = uid_of(identity) if identity is not None else secrets.randbelow(2**31) + 1
+            uid = self.uid_for(identity) if identity is not None else secrets.randbelow(2**31) + 1
             payload.update(uid=uid, platform=7, clientSeq=self._client_seq)
             if kind in ("participant_left", "audience_left"):
                 payload["reason"] = 1

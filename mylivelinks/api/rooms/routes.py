@@ -19,7 +19,7 @@ from mylivelinks.api.rooms.schemas import (
 )
 from mylivelinks.api.security import auth_required, current_user, current_user_id
 from mylivelinks.models import Profile, Stream
-from mylivelinks.providers import media_credentials, media_provider
+from mylivelinks.providers import media_credentials, media_provider, viewer_identity
 from mylivelinks.services.rooms import live, watching
 from mylivelinks.services.rooms.state import (
     BoxState,
@@ -150,7 +150,9 @@ class BoxViewers(MethodView):
         """Open a box as a viewer: subscriber credentials; keep it open with heartbeats"""
         viewer, now = current_user(), _now()
         room = get_room(slug)
-        credentials = media_credentials(room.slug, str(viewer.id), "subscriber")
+        credentials = media_credentials(
+            room.slug, viewer_identity(viewer.id, position), "subscriber"
+        )
         watching.open_box(room, position, viewer, now)
         return {"credentials": credentials, "box": _box_at(room.slug, position, now)}
 

@@ -16,9 +16,24 @@ class CredentialsSchema(ma.Schema):
     url = ma.fields.String(dump_only=True)
     token = ma.fields.String(dump_only=True)
     room = ma.fields.String(dump_only=True)
-    identity = ma.fields.String(dump_only=True)
+    identity = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": "who the vendor knows the client as: the streamer's profile id, or "
+            "for a viewer `<profile id>.<box>`, one identity per box connection"
+        },
+    )
     role = ma.fields.String(dump_only=True, metadata={"description": "publisher or subscriber"})
     expires_at = ma.fields.DateTime(dump_only=True)
+    uid = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "Agora only: the numeric uid to join channel `room` with (the "
+            "token is valid for that uid alone; it is also in `url`, `agora:<app id>?uid=`). "
+            "Null for other providers"
+        },
+    )
 
 
 class StreamSummarySchema(ma.Schema):
