@@ -200,10 +200,11 @@ def build_harness(name: str, redis_url: str, secret_key: str) -> MediaHarness:
         from tests.fakes.livekit_server import LiveKitHarness
 
         return LiveKitHarness()
-    if name == "agora":
+    if name in ("agora", "agora-cohost"):
         from tests.fakes.agora_harness import AgoraHarness
 
-        return AgoraHarness()
+        # "agora-cohost": a project where Agora support switched co-host authentication on.
+        return AgoraHarness(cohost_authentication=name == "agora-cohost")
     if name == "twilio":
         from tests.fakes.twilio_harness import TwilioHarness
 
