@@ -367,6 +367,7 @@ class Config:
     AGORA_WEBHOOK_SECRET: str | None
     AGORA_BAN_SECONDS: int
     AGORA_COHOST_AUTHENTICATION: bool
+    AGORA_BAN_REQUESTS_PER_SECOND: int
     TWILIO_ACCOUNT_SID: str | None
     TWILIO_API_KEY_SID: str | None
     TWILIO_API_KEY_SECRET: str | None

@@ -146,6 +146,13 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         "do tokens carry the role (a viewer's token cannot publish); off, a viewer who "
         "becomes a broadcaster is stopped by a kicking rule",
     ),
+    Setting(
+        "AGORA_BAN_REQUESTS_PER_SECOND",
+        parse_positive_int,
+        10,
+        "requests per second to Agora's banning (kicking-rule) API, shared by every process "
+        "through Redis: Agora's limit per account",
+    ),
     Setting("TWILIO_ACCOUNT_SID", parse_text, None, "Twilio account SID"),
     Setting("TWILIO_API_KEY_SID", parse_text, None, "Twilio API key SID (signs access tokens)"),
     Setting("TWILIO_API_KEY_SECRET", parse_text, None, "Twilio API key secret"),

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -399,3 +400,34 @@ def test_the_webhook_answers_503_without_a_secret_and_200_to_other_products(
     }
     reply = configured.post("/api/v1/webhooks/media/agora", data=recording, headers=headers)
     assert (reply.status_code, reply.get_json()) == (200, {"received": 0, "stored": 0})
+
+
+def test_the_fake_answers_429_past_ten_rule_requests_a_second(app, harness):
+    harness.reset()
+    with app.app_context():
+        unthrottled = make_provider(app, harness, rule_requests_per_second=1000)
+        with pytest.raises(ProviderUnavailable, match="429"):
+            for n in range(15):
+                unthrottled.set_publishing("main", f"burst-{n}", False)
+        unthrottled.close()
+    assert 429 in [c["status"] for c in harness.server.calls]
+
+
+def test_rule_requests_are_throttled_across_workers(app, harness):
+    """Three adapters (as three workers would hold) share Agora's 10 requests a second."""
+    harness.reset()
+    started = time.monotonic()
+    with app.app_context():
+        workers = [make_provider(app, harness) for _ in range(3)]
+
+        def revoke_many(worker: AgoraProvider, n: int) -> None:
+            for k in range(8):
+                worker.set_publishing("main", f"w{n}-{k}", False)
+
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(revoke_many, workers, range(3)))
+        for worker in workers:
+            worker.close()
+    statuses = [c["status"] for c in harness.server.calls]
+    assert statuses == [200] * 24
+    assert time.monotonic() - started >= 2.2  # 24 turns, a little over 0.1 s apart

@@ -15,19 +15,16 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from agora_token_builder.RtcTokenBuilder import Role_Publisher, Role_Subscriber, RtcTokenBuilder
 from flask import Flask
 from redis import Redis
-from redis.exceptions import LockError
 
 from mylivelinks.models.media import MediaEventKind
+from mylivelinks.providers.agora_api import AgoraChannelApi
 from mylivelinks.providers.base import (
     Capabilities,
     Credentials,
@@ -46,10 +43,6 @@ log = logging.getLogger(__name__)
 UIDS_KEY = "media:agora:uids"  # uid -> identity
 IDENTITY_UIDS_KEY = "media:agora:uid_of"  # identity -> uid
 UID_ATTEMPTS = 16
-RULE_KEY = "media:agora:rule:{slot}"
-PENDING_KEY = "media:agora:pending:{slot}"
-LOCK_KEY = "media:agora:lock:{slot}"
-RULES_PATH = "/dev/v1/kicking-rule"
 USER_STATUS_PATH = "/dev/v1/channel/user/property/{appid}/{uid}/{channel}"
 PUBLISH_PRIVILEGES = ("publish_audio", "publish_video")
 JOIN_PRIVILEGES = ("join_channel",)
@@ -69,8 +62,6 @@ EVENT_KINDS: dict[int, tuple[MediaEventKind, bool | None]] = {
 }
 # An "006" token itself expires 24 h after it is built, whatever its privileges say.
 MAX_TOKEN_TTL = timedelta(hours=24)
-# Agora clamps a rule's time_in_seconds to this range.
-BAN_SECONDS_RANGE = (10, 86430)
 
 
 def agora_uid(identity: str, attempt: int = 0) -> int:
@@ -120,6 +111,7 @@ class AgoraProvider(MediaProvider):
         webhook_secret: str | None = None,
         ban_seconds: int = 600,
         cohost_authentication: bool = False,
+        rule_requests_per_second: int = 10,
         timeout: float | tuple[float, float] = (10, 20),
     ):
         self._cohost = cohost_authentication
@@ -128,17 +120,18 @@ class AgoraProvider(MediaProvider):
         )
         self._app_id = app_id or ""
         self._certificate = app_certificate or ""
-        self._api_url = api_url.rstrip("/")
         self._webhook_secret = webhook_secret
-        self._ban_seconds = ban_seconds
-        # Agora advises ≥ 20 s for a rule creation, whose answer carries the rule id.
-        self._timeout = timeout
         self._redis = redis
-        self._session = requests.Session()
-        self._session.auth = (customer_id or "", customer_secret or "")
-        low, high = BAN_SECONDS_RANGE
-        # Forget a stored rule id a little before Agora forgets the rule itself.
-        self._rule_ttl = max(min(max(ban_seconds, low), high) - 5, 1)
+        self._api = AgoraChannelApi(
+            app_id=self._app_id,
+            customer_id=customer_id,
+            customer_secret=customer_secret,
+            redis=redis,
+            api_url=api_url,
+            ban_seconds=ban_seconds,
+            rule_requests_per_second=rule_requests_per_second,
+            timeout=timeout,
+        )
 
     @classmethod
     def from_app(cls, app: Flask) -> AgoraProvider:
@@ -153,6 +146,7 @@ class AgoraProvider(MediaProvider):
             webhook_secret=config.get("AGORA_WEBHOOK_SECRET"),
             ban_seconds=config.get("AGORA_BAN_SECONDS") or 600,
             cohost_authentication=bool(config.get("AGORA_COHOST_AUTHENTICATION")),
+            rule_requests_per_second=config.get("AGORA_BAN_REQUESTS_PER_SECOND") or 10,
             redis=app.extensions["redis"],
         )
 
@@ -198,9 +192,9 @@ class AgoraProvider(MediaProvider):
         `enforce_revoke` bans only a client still broadcasting after the grace)."""
         slot, match = self._publish_rule(room, identity)
         if allowed:
-            self._remove_rule(slot, match)
+            self._api.remove_rule(slot, match)
         elif not self._cohost:
-            self._ensure_rule(slot, match)
+            self._api.ensure_rule(slot, match)
 
     def enforce_revoke(self, room: str, identity: str) -> bool:
         """With co-host authentication: ban the publishing of a uid Agora still reports as
@@ -209,7 +203,7 @@ class AgoraProvider(MediaProvider):
             return False
         if self._user_role(room, identity) != HOST_ROLE:
             return False
-        self._ensure_rule(*self._publish_rule(room, identity))
+        self._api.ensure_rule(*self._publish_rule(room, identity))
         log.info(
             "agora broadcaster still publishing after a revoke was banned",
             extra={"media_call": {"room": room, "identity": identity}},
@@ -230,7 +224,7 @@ class AgoraProvider(MediaProvider):
         path = USER_STATUS_PATH.format(
             appid=self._app_id, uid=self.uid_of(identity), channel=quote(room, safe="")
         )
-        data = self._request("GET", path=path).get("data")
+        data = self._api.request("GET", path=path).get("data")
         if not isinstance(data, dict) or data.get("in_channel") is not True:
             return None
         role = data.get("role")
@@ -238,11 +232,11 @@ class AgoraProvider(MediaProvider):
 
     def open_room(self, room: str) -> None:
         """Lift the join banning rule a `close_room` left on the channel, if any."""
-        self._remove_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
+        self._api.remove_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
 
     def close_room(self, room: str) -> None:
         """A join banning rule on the channel: everyone is put offline and kept out."""
-        self._ensure_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
+        self._api.ensure_rule(f"close:{room}", {"cname": room, "privileges": JOIN_PRIVILEGES})
 
     def verify_webhook(self, body: bytes, headers: WebhookHeaders, url: str) -> list[MediaEvent]:
         """Check `Agora-Signature-V2` (hex HMAC-SHA256 of the raw body), then map the event."""
@@ -294,115 +288,7 @@ class AgoraProvider(MediaProvider):
 
     def close(self) -> None:
         """Close the HTTP session."""
-        self._session.close()
-
-    # --- banning rules ---------------------------------------------------------------------
-
-    def _ensure_rule(self, slot: str, match: dict[str, Any]) -> None:
-        """Create the rule unless one is stored (or an unsure earlier creation made one)."""
-        with self._locked(slot):
-            if self._redis.get(RULE_KEY.format(slot=slot)) is not None:
-                return
-            pending = PENDING_KEY.format(slot=slot)
-            if self._redis.get(pending) is not None:
-                found = self._find_rules(match)
-                if found:
-                    self._store_rule(slot, max(found))
-                    return
-            try:
-                rule_id = self._create_rule(match)
-            except ProviderUnavailable:
-                # It may exist all the same: look for it before creating another.
-                self._redis.set(pending, 1, ex=self._rule_ttl)
-                raise
-            self._store_rule(slot, rule_id)
-
-    def _remove_rule(self, slot: str, match: dict[str, Any]) -> None:
-        """Delete the stored rule (and any an unsure creation made); none: nothing to do."""
-        with self._locked(slot):
-            key, pending = RULE_KEY.format(slot=slot), PENDING_KEY.format(slot=slot)
-            stored = _text(self._redis.get(key))
-            rule_ids = {int(stored)} if stored is not None else set()
-            if self._redis.get(pending) is not None:
-                rule_ids.update(self._find_rules(match))
-            for rule_id in sorted(rule_ids):
-                self._request("DELETE", json={"appid": self._app_id, "id": rule_id}, gone_ok=True)
-            self._redis.delete(key, pending)
-
-    def _store_rule(self, slot: str, rule_id: int) -> None:
-        pipeline = self._redis.pipeline()
-        pipeline.set(RULE_KEY.format(slot=slot), rule_id, ex=self._rule_ttl)
-        pipeline.delete(PENDING_KEY.format(slot=slot))
-        pipeline.execute()
-
-    def _create_rule(self, match: dict[str, Any]) -> int:
-        rule = {
-            "appid": self._app_id,
-            **match,
-            "privileges": list(match["privileges"]),
-            "time_in_seconds": self._ban_seconds,
-        }
-        answer = self._request("POST", json=rule)
-        rule_id = answer.get("id")
-        if not isinstance(rule_id, int) or isinstance(rule_id, bool):
-            raise ProviderUnavailable(f"Agora created a rule without an id: {answer!r}")
-        return rule_id
-
-    def _find_rules(self, match: dict[str, Any]) -> list[int]:
-        """Ids of the existing rules on the same channel, uid and privileges."""
-        answer = self._request("GET", params={"appid": self._app_id})
-        found = []
-        for rule in answer.get("rules") or []:
-            if not isinstance(rule, dict) or not isinstance(rule.get("id"), int):
-                continue
-            if (
-                rule.get("cname") == match["cname"]
-                and (rule.get("uid") or None) == match.get("uid")
-                and set(rule.get("privileges") or ()) == set(match["privileges"])
-            ):
-                found.append(rule["id"])
-        return found
-
-    def _request(
-        self, method: str, *, path: str = RULES_PATH, gone_ok: bool = False, **kwargs: Any
-    ) -> dict[str, Any]:
-        """Call a Channel Management endpoint; vendor failures become MediaProviderErrors."""
-        try:
-            response = self._session.request(
-                method, self._api_url + path, timeout=self._timeout, **kwargs
-            )
-        except requests.RequestException as exc:
-            raise ProviderUnavailable(f"Agora could not be reached: {exc}") from None
-        status = response.status_code
-        if gone_ok and status == 404:
-            return {}
-        if status >= 500 or status == 429:
-            raise ProviderUnavailable(f"Agora answered {status}: {response.text[:200]}")
-        if status >= 400:
-            raise ProviderRejected(f"Agora refused {method} ({status}): {response.text[:200]}")
-        try:
-            answer = response.json()
-        except ValueError:
-            raise ProviderUnavailable(f"Agora answered {status} without JSON") from None
-        # The rule endpoints answer {"status": "success"}, the query ones {"success": true}.
-        succeeded = isinstance(answer, dict) and (
-            answer.get("status") == "success" or answer.get("success") is True
-        )
-        if not succeeded:
-            raise ProviderUnavailable(f"Agora answered {status}: {response.text[:200]}")
-        return answer
-
-    @contextmanager
-    def _locked(self, slot: str) -> Iterator[None]:
-        """One rule change per slot at a time, across workers."""
-        lock = self._redis.lock(LOCK_KEY.format(slot=slot), timeout=120, blocking_timeout=60)
-        if not lock.acquire():
-            raise ProviderUnavailable(f"another worker is changing Agora rule {slot}")
-        try:
-            yield
-        finally:
-            with suppress(LockError):  # expired meanwhile: nothing left to release
-                lock.release()
+        self._api.close()
 
 
 def _header(headers: WebhookHeaders, name: str) -> str | None:

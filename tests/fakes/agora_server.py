@@ -85,6 +85,9 @@ class FakeAgora(FlakyFakeHttpServer):
         # channel -> {uid: (role, joined at)}: who is in each channel, as Agora sees it.
         self.channels: dict[str, dict[int, tuple[int, int]]] = {}
         self._next_id = 1000
+        # Agora answers 429 past 10 banning-API requests per second per account.
+        self.rule_requests_per_second = 10
+        self._rule_requests: list[float] = []
 
     def reset(self) -> None:
         """Forget calls, rules, channels, pending failures and slowness."""
@@ -92,6 +95,7 @@ class FakeAgora(FlakyFakeHttpServer):
             self.calls.clear()
             self.rules.clear()
             self.channels.clear()
+            self._rule_requests.clear()
             self._forget_faults()
 
     def join(self, channel: str, uid: int, *, broadcaster: bool = True) -> None:
@@ -124,6 +128,8 @@ class FakeAgora(FlakyFakeHttpServer):
             if failure is not None:
                 raise _Refused(failure, "Service Unavailable (simulated)")
             self._authenticate(handler.headers.get("Authorization"))
+            if split.path == RULES_PATH:
+                self._count_rule_request()
             if raw:
                 try:
                     call["body"] = json.loads(raw)
@@ -155,6 +161,14 @@ class FakeAgora(FlakyFakeHttpServer):
             and hmac.compare_digest(password.encode(), self.customer_secret.encode())
         ):
             raise _Refused(401, "Invalid authentication credentials")
+
+    def _count_rule_request(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._rule_requests = [at for at in self._rule_requests if at > now - 1.0]
+            if len(self._rule_requests) >= self.rule_requests_per_second:
+                raise _Refused(429, "Too Many Requests")
+            self._rule_requests.append(now)
 
     def _dispatch(self, call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if call["path"].startswith(USER_STATUS_PREFIX) and call["method"] == "GET":
