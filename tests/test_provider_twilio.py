@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import jwt
 import pytest
+import requests
 from twilio.request_validator import RequestValidator
 
 from mylivelinks import create_app
@@ -19,6 +20,7 @@ from mylivelinks.providers.base import (
 from mylivelinks.providers.twilio import TwilioProvider
 from tests.conftest import make_config
 from tests.fakes.twilio_harness import TwilioHarness, twilio_signature
+from tests.fakes.twilio_server import RoomFull
 from tests.media_checks import VENDOR_FAILURES
 
 HOOK_URL = "https://api.example.com/webhooks/twilio"
@@ -352,3 +354,61 @@ def test_presence_is_twilio_s_view_of_the_connected_participant(harness, provide
     assert provider.participant_present("main", "dora") is True
     harness.disconnect("main", "dora")
     assert provider.participant_present("main", "dora") is False
+
+
+def test_open_room_asks_for_the_longest_durations_twilio_allows(provider, fake):
+    provider.open_room("main~3")
+    room = fake.room("main~3")
+    assert (room["max_participants"], room["max_participant_duration"]) == (50, 86400)
+    assert (room["unused_room_timeout"], room["empty_room_timeout"]) == (60, 5)
+    assert TwilioProvider.capabilities.max_participants_per_room == 50
+    assert TwilioProvider.capabilities.max_room_seconds == 86400
+
+
+def test_each_box_has_its_own_vendor_room(provider):
+    assert provider.vendor_room("main", 3) == "main~3"
+    assert provider.room_of("main~3") == ("main", 3)
+    assert provider.room_of("alice") == ("alice", None)
+    assert provider.vendor_room("main", None) == "main"
+
+
+def test_the_fake_admits_fifty_participants_and_no_more(fake):
+    fake.reset(rooms=True)
+    for n in range(50):
+        fake.join("full", f"p{n}", ())
+    with pytest.raises(RoomFull):
+        fake.join("full", "p50", ())
+    fake.join("full", "p7", ())  # the same identity again replaces its own session
+
+
+def test_the_fake_applies_twilio_s_timers(provider, fake):
+    fake.reset(rooms=True)
+    fake.join("ad-hoc", "client", ())  # a client creates it: defaults, no callback
+    assert fake.room("ad-hoc")["status_callback"] is None
+    assert fake.room("ad-hoc")["max_participant_duration"] == 14400
+    provider.open_room("ours")
+    fake.join("ours", "streamer", ())
+    provider.open_room("unused")
+    fake.elapse(6 * 60)
+    assert fake.room("unused")["status"] == "in-progress"  # 60 minutes to be joined
+    fake.elapse(4 * 3600)
+    assert fake.participant("ad-hoc", "client")["status"] == "disconnected"  # 4 h default
+    assert fake.participant("ours", "streamer")["status"] == "connected"  # up to 24 h
+    assert fake.room("unused")["status"] == "completed"
+    fake.elapse(20 * 3600)
+    assert fake.room("ours")["status"] == "completed"  # a room lasts 24 h at most
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"MaxParticipants": "51"}, {"MaxParticipantDuration": "90000"}, {"UnusedRoomTimeout": "0"}],
+    ids=str,
+)
+def test_the_fake_refuses_limits_twilio_refuses(harness, fake, params):
+    reply = requests.post(
+        f"{fake.base_url}/v1/Rooms",
+        data={"UniqueName": "bad", **params},
+        auth=(harness.api_key_sid, harness.api_key_secret),
+        timeout=5,
+    )
+    assert reply.status_code == 400

@@ -13,6 +13,7 @@ from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.publishing import sweep_rooms
 from mylivelinks.models import Stream
+from mylivelinks.providers import media_provider
 from mylivelinks.services.rooms.publishing import record_applied
 from tests.media_checks import publish_actions
 from tests.money import run_jobs
@@ -73,7 +74,11 @@ def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(
             "/api/v1/rooms/main/heartbeat", json={"positions": [1]}, headers=api.auth(streamer)
         )  # the streamer stays alive
         later = datetime.now(UTC) + timedelta(seconds=timeout + 1)
-        assert sweep_rooms(now=later) == {"stale_viewers": 1, "ended_streams": 0, "out_of_sync": 1}
+        assert sweep_rooms(now=later) == {
+            "stale_viewers": 1,
+            "ended_streams": 0,
+            "out_of_sync": 1,
+        }
     run_jobs(app)
     me = streamer["user"]["id"]
     assert publish_calls(streamer) == [("allow", me), ("revoke", me)]
@@ -224,4 +229,6 @@ def test_clients_are_told_through_the_room_and_private_streams(api, app, main_ro
     assert [e.data["viewer_count"] for e in room_events if e.type == "viewer:count"] == [1, 0]
     assert [e.type for e in private] == ["publish:start", "publish:stop"]
     credentials = private[0].data["credentials"]
-    assert (credentials["role"], credentials["room"]) == ("publisher", "main")
+    with app.app_context():
+        box_room = media_provider().vendor_room("main", 1)
+    assert (credentials["role"], credentials["room"]) == ("publisher", box_room)

@@ -26,7 +26,7 @@ from mylivelinks.events.streams import (
     publish_room_event,
     publish_user_event,
 )
-from mylivelinks.providers import media_credentials
+from mylivelinks.providers import box_room, media_credentials
 from mylivelinks.providers.base import Credentials
 
 
@@ -62,7 +62,7 @@ def streamer_seated(
 ) -> None:
     """A queued streamer got a freed box: the room sees it, they get publisher credentials."""
     stream_started(slug, position, stream_id, streamer)
-    credentials = media_credentials(slug, streamer["id"], "publisher")
+    credentials = media_credentials(box_room(slug, position), streamer["id"], "publisher")
     seated_from_queue(streamer["id"], notification, credentials)
 
 
@@ -94,7 +94,7 @@ def publishing_changed(
     """
     box = {"position": position, "stream_id": stream_id}
     credentials = media_credentials(
-        slug, str(streamer_id), "publisher" if allowed else "subscriber"
+        box_room(slug, position), str(streamer_id), "publisher" if allowed else "subscriber"
     )
     publish_user_event(
         streamer_id,

@@ -19,6 +19,7 @@ from mylivelinks.providers import media_provider
 SYNC_PUBLISH = "mylivelinks.jobs.publishing.sync_publish"
 ENFORCE_REVOKE = "mylivelinks.jobs.publishing.enforce_revoke"
 CLOSE_MEDIA_ROOM = "mylivelinks.jobs.publishing.close_media_room"
+OPEN_MEDIA_ROOM = "mylivelinks.jobs.media.open_media_room"
 APPLY_MEDIA_EVENT = "mylivelinks.jobs.media.apply_media_event"
 END_STREAM_IF_STILL_GONE = "mylivelinks.jobs.media.end_stream_if_still_gone"
 STOP_VIEWER_PUBLISHING = "mylivelinks.jobs.media.stop_viewer_publishing"
@@ -67,12 +68,22 @@ def enforce_revoke_later(stream_id: uuid.UUID) -> None:
     get_queue(DEFAULT_QUEUE).enqueue_in(grace, ENFORCE_REVOKE, str(stream_id))
 
 
-def close_room_when_empty(slug: str) -> None:
-    """Queue the closing of the vendor room (one at a time); the job checks that nobody is live."""
-    job_id = f"close-media-room-{slug}"
-    if not media_provider().capabilities.explicit_rooms or _waiting(job_id):
+def close_room_when_empty(slug: str, position: int | None) -> None:
+    """Queue the closing of the box's vendor room (one at a time); the job checks that nobody
+    is live in it."""
+    provider = media_provider()
+    job_id = f"close-media-room-{provider.vendor_room(slug, position)}"
+    if not provider.capabilities.explicit_rooms or _waiting(job_id):
         return
-    get_queue(DEFAULT_QUEUE).enqueue(CLOSE_MEDIA_ROOM, slug, job_id=job_id, retry=vendor_retry())
+    get_queue(DEFAULT_QUEUE).enqueue(
+        CLOSE_MEDIA_ROOM, slug, position, job_id=job_id, retry=vendor_retry()
+    )
+
+
+def open_room_later(slug: str, position: int) -> None:
+    """Queue opening the vendor room of a box where rooms are explicit."""
+    if media_provider().capabilities.explicit_rooms:
+        get_queue(DEFAULT_QUEUE).enqueue(OPEN_MEDIA_ROOM, slug, position, retry=vendor_retry())
 
 
 def enqueue_media_events(record_ids: list[uuid.UUID]) -> None:

@@ -59,16 +59,29 @@ def end_stream_if_still_gone(
         return False
     present = media_provider().participant_present(room, identity) if room else None
     ended = end_if_still_gone(
-        uuid.UUID(stream_id), left_at, datetime.now(UTC), present=present, left_sequence=sequence
+        uuid.UUID(stream_id),
+        left_at,
+        datetime.now(UTC),
+        present=present,
+        left_room=room,
+        left_sequence=sequence,
     )
     return bool(ended)
+
+
+@job
+def open_media_room(slug: str, position: int) -> str:
+    """Open the vendor room of a box a streamer was given (idempotent at the vendor)."""
+    room = media_provider().vendor_room(slug, position)
+    media_provider().open_room(room)
+    return room
 
 
 @job
 def stop_viewer_publishing(room: str, identity: str) -> str:
     """Stop a participant publishing in vendor `room` without a live stream there (their
     token could not stop them): revoked at the vendor, disconnected where that is the way."""
-    if is_live_in(room, identity):
+    if is_live_in(media_provider().room_of(room)[0], identity):
         return "live now: their stream's own sync decides"
     commit()
     provider = media_provider()

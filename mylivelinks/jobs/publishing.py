@@ -26,7 +26,7 @@ from mylivelinks.services.rooms.publishing import (
     record_intent,
     record_publishing,
 )
-from mylivelinks.services.rooms.state import someone_live_in
+from mylivelinks.services.rooms.state import live_positions
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,18 @@ def _sync(stream_id: uuid.UUID, now: datetime, reassert: bool) -> str:
     commit()  # no transaction stays open across the provider call
     if plan is not None and reassert and not plan.desired and not plan.applied:
         provider = media_provider()
-        provider.set_publishing(plan.room_slug, str(plan.streamer_id), False)
-        provider.enforce_revoke(plan.room_slug, str(plan.streamer_id))
+        room = provider.vendor_room(plan.room_slug, plan.position)
+        provider.set_publishing(room, str(plan.streamer_id), False)
+        provider.enforce_revoke(room, str(plan.streamer_id))
         return "revoked again"
     if plan is None or plan.in_sync:
         return "in_sync"
     record_intent(stream_id, plan.desired)
     commit()  # durable before the provider hears of it
     try:
-        media_provider().set_publishing(plan.room_slug, str(plan.streamer_id), plan.desired)
+        provider = media_provider()
+        room = provider.vendor_room(plan.room_slug, plan.position)
+        provider.set_publishing(room, str(plan.streamer_id), plan.desired)
     except ProviderRejected:
         fail_stream(stream_id, now)
         commit()
@@ -90,7 +93,9 @@ def enforce_revoke(stream_id: str) -> str:
     commit()
     if plan is None or plan.applied or plan.desired:
         return "allowed again"
-    if media_provider().enforce_revoke(plan.room_slug, str(plan.streamer_id)):
+    provider = media_provider()
+    room = provider.vendor_room(plan.room_slug, plan.position)
+    if provider.enforce_revoke(room, str(plan.streamer_id)):
         log.warning(
             "streamer disconnected: still publishing after a revoke",
             extra={"stream_id": stream_id, "room": plan.room_slug},
@@ -119,11 +124,13 @@ def sweep_rooms(now: datetime | None = None) -> dict[str, Any]:
 
 
 @job
-def close_media_room(slug: str) -> bool:
-    """Close the vendor room if no stream is live in the room (True when closed)."""
-    live = someone_live_in(slug)
+def close_media_room(slug: str, position: int | None = None) -> bool:
+    """Close the vendor room of box `position` if no stream is live in it (True when closed)."""
+    provider = media_provider()
+    target = provider.vendor_room(slug, position)
+    live = {provider.vendor_room(slug, box) for box in live_positions(slug)}
     db.session.commit()
-    if live:
+    if target in live:
         return False
-    media_provider().close_room(slug)
+    provider.close_room(target)
     return True

@@ -40,6 +40,11 @@ def media_provider() -> MediaProvider:
     return current_app.extensions["media_provider"]
 
 
+def box_room(room: str, position: int | None) -> str:
+    """The vendor room of a box (see MediaProvider.vendor_room)."""
+    return media_provider().vendor_room(room, position)
+
+
 def viewer_identity(viewer_id: object, position: int) -> str:
     """The vendor identity of a viewer's connection to one box: unique per box, since
     vendors replace an earlier session of the same identity (a client watching several

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from flask import Flask
 
 Role = Literal["publisher", "subscriber"]
+
+
+
 # A webhook's request headers: a plain mapping, or the framework's case-insensitive one.
 WebhookHeaders = Mapping[str, str] | Headers
 
@@ -62,6 +65,11 @@ class Capabilities:
     webhooks: bool
     # Subscriber credentials cannot publish at all (the token itself carries the role).
     token_enforces_role: bool = True
+    # The vendor's limits on one vendor room (None: no limit worth planning for): its
+    # participants at once, how long one may stay connected, how long the room may last.
+    max_participants_per_room: int | None = None
+    max_participant_seconds: int | None = None
+    max_room_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,15 @@ class MediaProvider(ABC):
     @abstractmethod
     def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
         """Allow or revoke one participant's publishing; idempotent for the same state."""
+
+    def vendor_room(self, room: str, position: int | None) -> str:
+        """The vendor room of box `position` of MyLiveLinks room `room` (None: the room as a
+        whole). By default every box shares one vendor room named by the room's slug."""
+        return room
+
+    def room_of(self, vendor_room: str) -> tuple[str, int | None]:
+        """The MyLiveLinks room slug and box (None: any box) of a vendor room."""
+        return vendor_room, None
 
     @abstractmethod
     def open_room(self, room: str) -> None:

@@ -50,6 +50,16 @@ MAX_TOKEN_TTL = timedelta(hours=24)  # Twilio refuses Video access tokens valid 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 ROOM_EXISTS = 53113  # Twilio error code: "Room exists" (an in-progress room has this name)
 MEDIA_KINDS = {"audio", "video"}
+# Group rooms: at most 50 participants; a participant may stay up to 24 h (4 h unless told);
+# a room lasts at most 24 h. A room nobody joins or everybody left closes after a timeout
+# of 1 to 60 minutes (5 unless told).
+MAX_PARTICIPANTS = 50
+MAX_PARTICIPANT_SECONDS = 24 * 3600
+MAX_ROOM_SECONDS = 24 * 3600
+UNUSED_ROOM_MINUTES = 60  # a seated streamer may take a while to connect
+EMPTY_ROOM_MINUTES = 5
+# One vendor room per box: `<room slug>~<box>` ("~" is unreserved in URLs, never in a slug).
+BOX_SEPARATOR = "~"
 EVENT_KINDS: dict[str, MediaEventKind] = {
     "participant-connected": MediaEventKind.PARTICIPANT_JOINED,
     "participant-disconnected": MediaEventKind.PARTICIPANT_LEFT,
@@ -69,6 +79,9 @@ class TwilioProvider(MediaProvider):
         explicit_rooms=True,
         webhooks=True,
         token_enforces_role=False,
+        max_participants_per_room=MAX_PARTICIPANTS,
+        max_participant_seconds=MAX_PARTICIPANT_SECONDS,
+        max_room_seconds=MAX_ROOM_SECONDS,
     )
 
     def __init__(
@@ -171,14 +184,35 @@ class TwilioProvider(MediaProvider):
         found = self._call("fetch participant", participant.fetch, absent_ok=True)
         return found is not None and found.status == "connected"
 
+    def vendor_room(self, room: str, position: int | None) -> str:
+        """One group room per box: 50 participants hold a box's streamer and its viewers,
+        where all twelve boxes in one room would leave 38 places."""
+        return room if position is None else f"{room}{BOX_SEPARATOR}{position}"
+
+    def room_of(self, vendor_room: str) -> tuple[str, int | None]:
+        """`main~3` is box 3 of `main`."""
+        slug, separator, position = vendor_room.rpartition(BOX_SEPARATOR)
+        if separator and position.isdigit():
+            return slug, int(position)
+        return vendor_room, None
+
     def open_room(self, room: str) -> None:
-        """Create the group room; one already in progress under that name is fine."""
+        """Create the group room with the longest durations Twilio allows; one already in
+        progress under that name is fine."""
         extra: dict[str, Any] = {}
         if self._status_callback:
             extra = {"status_callback": self._status_callback, "status_callback_method": "POST"}
         self._call(
             "create room",
-            lambda: self._client.video.v1.rooms.create(unique_name=room, type="group", **extra),
+            lambda: self._client.video.v1.rooms.create(
+                unique_name=room,
+                type="group",
+                max_participants=MAX_PARTICIPANTS,
+                max_participant_duration=MAX_PARTICIPANT_SECONDS,
+                unused_room_timeout=UNUSED_ROOM_MINUTES,
+                empty_room_timeout=EMPTY_ROOM_MINUTES,
+                **extra,
+            ),
             exists_ok=True,
         )
 

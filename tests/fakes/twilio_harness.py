@@ -16,6 +16,9 @@ from mylivelinks.providers.base import Credentials
 from tests.fakes.media import MediaHarness
 from tests.fakes.twilio_server import FakeTwilio, new_sid
 
+# Where the service tells Twilio to send room events (rooms clients create have none).
+STATUS_CALLBACK_URL = "https://api.example.test/api/v1/webhooks/media/twilio"
+
 TWILIO_EVENTS = {
     "participant_joined": "participant-connected",
     "participant_left": "participant-disconnected",
@@ -67,6 +70,7 @@ class TwilioHarness(MediaHarness):
             "TWILIO_API_KEY_SECRET": self.api_key_secret,
             "TWILIO_AUTH_TOKEN": self.auth_token,
             "TWILIO_API_URL": self.fake.base_url,
+            "TWILIO_STATUS_CALLBACK_URL": STATUS_CALLBACK_URL,
         }
 
     def calls(self) -> list[dict[str, Any]]:

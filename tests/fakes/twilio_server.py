@@ -18,6 +18,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.http_fake import FakeHandler, FlakyFakeHttpServer
 
 ROOM_TYPES = ("go", "peer-to-peer", "group", "group-small")
+# Twilio's limits and defaults for a group room.
+MAX_PARTICIPANTS = 50
+DEFAULT_PARTICIPANT_SECONDS, PARTICIPANT_SECONDS_RANGE = 14400, (600, 86400)
+DEFAULT_TIMEOUT_MINUTES, TIMEOUT_MINUTES_RANGE = 5, (1, 60)
+MAX_ROOM_SECONDS = 86400
+TOO_MANY_PARTICIPANTS = 53105  # "Room contains too many Participants"
+
+
+class RoomFull(Exception):
+    """A client's connect refused: the room holds its maximum of participants."""
 
 
 def new_sid(prefix: str) -> str:
@@ -36,6 +46,32 @@ def _lookup(
     if by_sid and key in items:
         return items[key]
     return next((x for x in items.values() if x[name] == key and x["status"] == live), None)
+
+
+def _room_limits(params: dict[str, str]) -> dict[str, int]:
+    """A new room's MaxParticipants, MaxParticipantDuration and timeouts, refused out of
+    Twilio's ranges as Twilio refuses them."""
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = params.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise _ApiError(400, 53123, f"Invalid {name}: must be from {low} to {high}")
+        return int(raw)
+
+    return {
+        "max_participants": number("MaxParticipants", MAX_PARTICIPANTS, 1, MAX_PARTICIPANTS),
+        "max_duration": number(
+            "MaxParticipantDuration", DEFAULT_PARTICIPANT_SECONDS, *PARTICIPANT_SECONDS_RANGE
+        ),
+        "unused_timeout": number(
+            "UnusedRoomTimeout", DEFAULT_TIMEOUT_MINUTES, *TIMEOUT_MINUTES_RANGE
+        ),
+        "empty_timeout": number(
+            "EmptyRoomTimeout", DEFAULT_TIMEOUT_MINUTES, *TIMEOUT_MINUTES_RANGE
+        ),
+    }
 
 
 def _latest(items: dict[str, dict[str, Any]], name: str, key: str) -> dict[str, Any] | None:
@@ -85,6 +121,35 @@ class FakeTwilio(FlakyFakeHttpServer):
             self._logins[account_sid] = auth_token
         self.calls: list[dict[str, Any]] = []
         self.rooms: dict[str, dict[str, Any]] = {}  # by sid, in creation order
+        self._offset = 0.0  # how far `elapse` moved the fake's clock
+
+    def clock(self) -> float:
+        """The fake's time (unix seconds): real time moved on by `elapse`."""
+        return time.time() + self._offset
+
+    def elapse(self, seconds: float) -> None:
+        """Move the clock on and let Twilio's timers act: a participant connected longer
+        than the room's MaxParticipantDuration is disconnected; a room completes once it
+        has lasted 24 h, was never joined for UnusedRoomTimeout or has been empty for
+        EmptyRoomTimeout."""
+        with self._lock:
+            self._offset += seconds
+            now = self.clock()
+            for room in self.rooms.values():
+                if room["status"] != "in-progress":
+                    continue
+                for participant in room["participants"].values():
+                    connected = participant["status"] == "connected"
+                    if connected and now - participant["since"] >= room["max_duration"]:
+                        self._disconnect(participant)
+                connected = [p for p in room["participants"].values() if p["status"] == "connected"]
+                ends = [p.get("ended") or now for p in room["participants"].values()]
+                idle_since = max(ends, default=room["created"])
+                timeout = room["empty_timeout" if room["participants"] else "unused_timeout"]
+                if now - room["created"] >= MAX_ROOM_SECONDS or (
+                    not connected and now - idle_since >= timeout * 60
+                ):
+                    self._complete(room)
 
     # --- test controls -----------------------------------------------------------------------
 
@@ -99,8 +164,10 @@ class FakeTwilio(FlakyFakeHttpServer):
     def join(self, room: str, identity: str, tracks: Sequence[str] = ("video", "audio")) -> str:
         """Connect `identity` to `room` (created ad hoc if needed) publishing `tracks` (kinds).
 
-        Like Twilio, an identity already connected there is disconnected first. Returns the
-        new participant SID.
+        Like Twilio, an identity already connected there is disconnected first, and a room a
+        client connects to before anyone created it is created then, with the defaults and
+        no status callback. RoomFull past the room's MaxParticipants. Returns the new
+        participant SID.
         """
         with self._lock:
             found = self._room(room)
@@ -109,12 +176,16 @@ class FakeTwilio(FlakyFakeHttpServer):
             old = self._participant(found, identity)
             if old is not None:
                 self._disconnect(old)
+            connected = [p for p in found["participants"].values() if p["status"] == "connected"]
+            if len(connected) >= found["max_participants"]:
+                raise RoomFull(f"{room!r} holds {found['max_participants']} participants")
             sid = new_sid("PA")
             found["participants"][sid] = {
                 "sid": sid,
                 "identity": identity,
                 "status": "connected",
                 "start_time": _now(),
+                "since": self.clock(),
                 "end_time": None,
                 "tracks": [self._track(kind, found["sid"], sid) for kind in tracks],
             }
@@ -253,8 +324,11 @@ class FakeTwilio(FlakyFakeHttpServer):
         return self._new_room(params)
 
     def _new_room(self, params: dict[str, str]) -> dict[str, Any]:
+        limits = _room_limits(params)
         sid = new_sid("RM")
         room = {
+            **limits,
+            "created": self.clock(),
             "sid": sid,
             "unique_name": params.get("UniqueName") or sid,
             "type": params.get("Type", "group"),
@@ -273,9 +347,12 @@ class FakeTwilio(FlakyFakeHttpServer):
         if params.get("Status") != "completed":
             raise _ApiError(400, 20001, "Invalid Status: must be completed")
         if room["status"] == "in-progress":
-            room.update(status="completed", end_time=_now())
-            for participant in room["participants"].values():
-                self._disconnect(participant)
+            self._complete(room)
+
+    def _complete(self, room: dict[str, Any]) -> None:
+        room.update(status="completed", end_time=_now())
+        for participant in room["participants"].values():
+            self._disconnect(participant)
 
     def _room(self, key: str) -> dict[str, Any] | None:
         return _lookup(self.rooms, key, "unique_name", "in-progress")
@@ -284,10 +361,11 @@ class FakeTwilio(FlakyFakeHttpServer):
     def _participant(room: dict[str, Any], key: str) -> dict[str, Any] | None:
         return _lookup(room["participants"], key, "identity", "connected")
 
-    @staticmethod
-    def _disconnect(participant: dict[str, Any]) -> None:
+    def _disconnect(self, participant: dict[str, Any]) -> None:
         if participant["status"] == "connected":
-            participant.update(status="disconnected", end_time=_now(), tracks=[])
+            participant.update(
+                status="disconnected", end_time=_now(), ended=self.clock(), tracks=[]
+            )
 
     @staticmethod
     def _track(kind: str, room_sid: str, participant_sid: str) -> dict[str, Any]:
@@ -318,15 +396,15 @@ class FakeTwilio(FlakyFakeHttpServer):
             "enable_turn": True,
             "status_callback": room["status_callback"],
             "status_callback_method": room["status_callback_method"],
-            "max_participants": 50,
-            "max_participant_duration": 14400,
+            "max_participants": room["max_participants"],
+            "max_participant_duration": room["max_duration"],
             "max_concurrent_published_tracks": 170,
             "record_participants_on_connect": False,
             "video_codecs": ["VP8", "H264"],
             "media_region": "us1",
             "audio_only": False,
-            "empty_room_timeout": 5,
-            "unused_room_timeout": 5,
+            "empty_room_timeout": room["empty_timeout"],
+            "unused_room_timeout": room["unused_timeout"],
             "large_room": False,
             "url": url,
             "links": {

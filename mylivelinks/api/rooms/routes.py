@@ -19,11 +19,12 @@ from mylivelinks.api.rooms.schemas import (
 )
 from mylivelinks.api.security import auth_required, current_user, current_user_id
 from mylivelinks.models import Profile, Stream
-from mylivelinks.providers import media_credentials, media_provider, viewer_identity
-from mylivelinks.services.rooms import live, watching
+from mylivelinks.providers import box_room, media_credentials, media_provider, viewer_identity
+from mylivelinks.services.rooms import announcements, live, watching
 from mylivelinks.services.rooms.state import (
     BoxState,
     get_room,
+    likely_box,
     live_seconds,
     published_seconds,
     room_for_going_live,
@@ -105,15 +106,19 @@ class GoLive(MethodView):
         streamer, now = current_user(), _now()
         if slug.lower() != streamer.username:
             get_room(slug)  # 404 before any vendor work
+        expected = likely_box(slug.lower(), data["position"])
         # The vendor is called with no transaction open and before the room is locked:
         # no provider latency while seats are held.
         end_read_only_transaction()
-        media_provider().open_room(slug.lower())
-        credentials = media_credentials(slug.lower(), str(streamer.id), "publisher")
+        if expected is not None:
+            media_provider().open_room(box_room(slug.lower(), expected))
         room = room_for_going_live(slug, streamer)
         result = live.go_live(
             room, streamer, title=data["title"], position=data["position"], now=now
         )
+        if result.box is not None and result.box.position != expected:
+            # Another streamer took that box meanwhile: this one's vendor room opens later.
+            announcements.vendor_room_needed(room.slug, result.box.position)
         if result.box is None:
             return {
                 "stream": None,
@@ -127,7 +132,9 @@ class GoLive(MethodView):
             "box": _box_at(room.slug, result.box.position, now),
             "queued": False,
             "queue_position": None,
-            "credentials": credentials,
+            "credentials": media_credentials(
+                box_room(room.slug, result.box.position), str(streamer.id), "publisher"
+            ),
         }
 
     @auth_required(blp)
@@ -145,15 +152,20 @@ class BoxViewers(MethodView):
     @blp.response(200, WatchResultSchema)
     @blp.alt_response(403, schema=ErrorSchema, description="Banned, or a guest not allowed here")
     @blp.alt_response(404, **NO_ROOM)
-    @blp.alt_response(409, schema=ErrorSchema, description="Nobody is live in this box")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Nobody is live in this box, or its vendor room holds as many participants "
+        "as the video provider allows (Twilio: 50 per box)",
+    )
     def post(self, slug, position):
         """Open a box as a viewer: subscriber credentials; keep it open with heartbeats"""
         viewer, now = current_user(), _now()
         room = get_room(slug)
-        credentials = media_credentials(
-            room.slug, viewer_identity(viewer.id, position), "subscriber"
-        )
         watching.open_box(room, position, viewer, now)
+        credentials = media_credentials(
+            box_room(room.slug, position), viewer_identity(viewer.id, position), "subscriber"
+        )
         return {"credentials": credentials, "box": _box_at(room.slug, position, now)}
 
     @auth_required(blp, allow_guests=True)

@@ -13,7 +13,12 @@ from datetime import datetime
 
 from mylivelinks.events import rooms as room_events
 from mylivelinks.extensions import db
-from mylivelinks.jobs.enqueue import close_room_when_empty, enforce_revoke_later, request_sync
+from mylivelinks.jobs.enqueue import (
+    close_room_when_empty,
+    enforce_revoke_later,
+    open_room_later,
+    request_sync,
+)
 from mylivelinks.models import Profile
 from mylivelinks.models.streams import EndedReason
 from mylivelinks.services.notifications import inbox
@@ -40,6 +45,14 @@ def streamer_seated(slug: str, position: int, stream_id: uuid.UUID, streamer_id:
     summary, stream = _streamer_summary(streamer_id), str(stream_id)
     notification = inbox.notify_seated(streamer_id, stream_id, slug, position)
     after_commit(lambda: room_events.streamer_seated(slug, position, stream, summary, notification))
+    vendor_room_needed(slug, position)
+
+
+def vendor_room_needed(slug: str, position: int) -> None:
+    """A streamer took a box whose vendor room going live did not open (seated from the
+    queue, or another box than expected): it is opened, so it is created with the
+    service's settings (Twilio: durations, status callback), not by the client joining."""
+    after_commit(lambda: open_room_later(slug, position))
 
 
 def stream_ended(
@@ -51,9 +64,9 @@ def stream_ended(
     after_commit(lambda: room_events.stream_ended(slug, position, str(stream_id), why))
 
 
-def room_may_be_empty(slug: str) -> None:
-    """A box freed with nobody to take it: the vendor room closes if nobody is live."""
-    after_commit(lambda: close_room_when_empty(slug))
+def room_may_be_empty(slug: str, position: int | None) -> None:
+    """A box freed with nobody to take it: its vendor room closes if nobody is live in it."""
+    after_commit(lambda: close_room_when_empty(slug, position))
 
 
 def viewers_changed(

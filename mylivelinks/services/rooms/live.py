@@ -136,7 +136,7 @@ def end_stream(
     announcements.stream_ended(room.slug, position, stream.id, reason)
     successor = seat_next(room, freed, now) if freed else None
     if successor is None:
-        announcements.room_may_be_empty(room.slug)
+        announcements.room_may_be_empty(room.slug, position)
     return successor
 
 

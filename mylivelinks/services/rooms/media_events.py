@@ -1,6 +1,7 @@
 """Verified vendor webhooks: stored once, then applied to the streams they are about.
 
-Our provider rooms are named by room slug and participants by profile id, so an event
+Vendor rooms are named after the room (and box, where the adapter gives each box a room of
+its own: `MediaProvider.room_of` reads them back) and streamers by profile id, so an event
 names the room and the person directly, whatever the vendor. Storing queues the events'
 application and applying queues what it decided (rechecks, revokes), once committed.
 """
@@ -21,7 +22,7 @@ from mylivelinks.jobs.enqueue import (
     reassert_revoke,
     stop_viewer_publishing,
 )
-from mylivelinks.models import MediaEventRecord, Room, Stream
+from mylivelinks.models import Box, MediaEventRecord, Room, Stream
 from mylivelinks.models.media import MediaEventKind, MediaEventStatus
 from mylivelinks.models.streams import EndedReason, StreamStatus
 from mylivelinks.providers import media_provider
@@ -103,13 +104,14 @@ def apply_event(record_id: uuid.UUID, now: datetime) -> Application | None:
 
 
 def _decide(record: MediaEventRecord, now: datetime) -> Application:
+    slug, position = media_provider().room_of(record.room)
     if record.kind == MediaEventKind.ROOM_FINISHED:
-        return _end_room(record.room, record.occurred_at, now)
+        return _end_room(slug, position, record.occurred_at, now)
     if _superseded(record):
         # The vendor has since sent a later event of this participant (applied in its own
         # job): this one no longer says where they are.
         return Application("superseded by a later event of this participant")
-    stream = _live_stream(record.room, record.identity)
+    stream = _live_stream(slug, record.identity)
     if stream is None:
         if _publishing(record) and not media_provider().capabilities.token_enforces_role:
             # Their token could not stop them (Agora without co-host authentication,
@@ -179,16 +181,22 @@ def _live_stream(room_slug: str, identity: str | None) -> Stream | None:
     )
 
 
-def _end_room(room_slug: str, finished_at: datetime, now: datetime) -> Application:
+def _end_room(
+    room_slug: str, position: int | None, finished_at: datetime, now: datetime
+) -> Application:
     # Only streams that started before the vendor room finished were in it; a stream the
     # queue seats now (or one that went live since) joins a room the vendor creates anew.
     # Vendors stamp events to the second: a stream of that same second counts as in it.
-    streams = db.session.scalars(
+    # A vendor room of one box holds that box's stream only.
+    query = (
         select(Stream)
         .join(Room, Room.id == Stream.room_id)
         .where(Room.slug == room_slug, Stream.status == StreamStatus.LIVE)
         .where(Stream.started_at < finished_at + timedelta(seconds=1))
-    ).all()
+    )
+    if position is not None:
+        query = query.join(Box, Box.id == Stream.box_id).where(Box.position == position)
+    streams = db.session.scalars(query).all()
     ended, _ = end_streams(list(streams), EndedReason.PROVIDER_ROOM_FINISHED, now)
     return Application(f"room finished; {len(ended)} streams ended")
 
@@ -207,6 +215,7 @@ def end_if_still_gone(
     now: datetime,
     *,
     present: bool | None = None,
+    left_room: str | None = None,
     left_sequence: int | None = None,
 ) -> list[SeatChange]:
     """End the stream unless its streamer is back in the vendor room.
@@ -220,16 +229,19 @@ def end_if_still_gone(
     stream = db.session.get(Stream, stream_id)
     if stream is None or stream.status != StreamStatus.LIVE or present is True:
         return []
-    if present is None and _rejoined(stream, left_at, left_sequence):
+    if present is None and _rejoined(stream, left_room, left_at, left_sequence):
         return []
     ended, _ = end_streams([stream], EndedReason.PROVIDER_LEFT, now)
     return ended
 
 
-def _rejoined(stream: Stream, left_at: datetime, left_sequence: int | None) -> bool:
-    room_slug = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
+def _rejoined(
+    stream: Stream, left_room: str | None, left_at: datetime, left_sequence: int | None
+) -> bool:
+    if left_room is None:
+        left_room = db.session.scalar(select(Room.slug).where(Room.id == stream.room_id))
     joins = select(MediaEventRecord.id).where(
-        MediaEventRecord.room == room_slug,
+        MediaEventRecord.room == left_room,
         MediaEventRecord.identity == str(stream.streamer_id),
         MediaEventRecord.kind == MediaEventKind.PARTICIPANT_JOINED,
     )

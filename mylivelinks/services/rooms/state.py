@@ -76,6 +76,31 @@ def someone_live_in(slug: str) -> bool:
     return live is not None
 
 
+def live_positions(slug: str) -> list[int]:
+    """The boxes of the room called `slug` that have a live stream."""
+    return list(
+        db.session.scalars(
+            select(Box.position)
+            .join(Stream, (Stream.box_id == Box.id) & (Stream.status == StreamStatus.LIVE))
+            .join(Room, Room.id == Box.room_id)
+            .where(Room.slug == slug)
+            .order_by(Box.position)
+        )
+    )
+
+
+def likely_box(slug: str, requested: int | None) -> int | None:
+    """The box going live in `slug` will most likely take: the requested one, else the lowest
+    free one (1 for a solo room not created yet); None when the room is full."""
+    if requested is not None:
+        return requested
+    room = db.session.scalar(select(Room).where(Room.slug == slug))
+    if room is None:
+        return 1
+    taken = set(live_positions(slug))
+    return next((n for n in range(1, room.box_count + 1) if n not in taken), None)
+
+
 def active_since(now: datetime) -> datetime:
     """Heartbeats at or after this instant count as active viewers."""
     return now - timedelta(seconds=current_app.config["VIEWER_TIMEOUT_SECONDS"])

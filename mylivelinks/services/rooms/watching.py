@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Box, BoxViewer, Profile, Room, Stream
 from mylivelinks.models.profiles import Role
 from mylivelinks.models.streams import StreamStatus
+from mylivelinks.providers import media_provider
 from mylivelinks.services.errors import Conflict, Forbidden
 from mylivelinks.services.moderation.bans import refuse_if_banned
 from mylivelinks.services.rooms import announcements, presence
@@ -37,6 +38,7 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
     stream = live_stream_in(box)
     if stream is None:
         raise Conflict(f"Box {position} is empty.")
+    _refuse_past_vendor_capacity(room, position, stream, viewer.id)
     db.session.execute(
         insert(BoxViewer)
         .values(id=uuid.uuid4(), stream_id=stream.id, viewer_id=viewer.id, joined_at=now)
@@ -46,6 +48,44 @@ def open_box(room: Room, position: int, viewer: Profile, now: datetime) -> tuple
     stats.start_session(stream, viewer.id, now)
     announcements.viewers_changed(room.slug, position, stream.id, viewer.id, joined=True, now=now)
     return stream, box
+
+
+def _refuse_past_vendor_capacity(
+    room: Room, position: int, stream: Stream, viewer_id: uuid.UUID
+) -> None:
+    """Conflict when the box's vendor room already holds as many participants as the vendor
+    admits (its streamer and every viewer connection): a join past it would fail there."""
+    provider = media_provider()
+    limit = provider.capabilities.max_participants_per_room
+    if limit is None:
+        return
+    # One viewer at a time per box, so two cannot both take the last place.
+    db.session.execute(select(Stream.id).where(Stream.id == stream.id).with_for_update())
+    already = db.session.scalar(
+        select(BoxViewer.id).where(
+            BoxViewer.stream_id == stream.id, BoxViewer.viewer_id == viewer_id
+        )
+    )
+    if already is not None:
+        return
+    target = provider.vendor_room(room.slug, position)
+    sharing = [
+        stream_id
+        for stream_id, box in db.session.execute(
+            select(Stream.id, Box.position)
+            .join(Box, Box.id == Stream.box_id)
+            .where(Stream.room_id == room.id, Stream.status == StreamStatus.LIVE)
+        )
+        if provider.vendor_room(room.slug, box) == target
+    ]
+    viewers = db.session.scalar(
+        select(func.count()).select_from(BoxViewer).where(BoxViewer.stream_id.in_(sharing))
+    )
+    if len(sharing) + (viewers or 0) >= limit:
+        raise Conflict(
+            f"Box {position} is full: the video provider admits {limit} participants "
+            "(the streamer and the viewers) in it. Try again later."
+        )
 
 
 def close_box(room: Room, position: int, viewer: Profile, now: datetime) -> Stream | None:
