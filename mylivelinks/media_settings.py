@@ -101,6 +101,13 @@ MEDIA_SETTINGS: tuple[Setting, ...] = (
         "reverse proxies in front of the API whose X-Forwarded-* headers are trusted "
         "(webhook URLs that vendors sign are rebuilt from them)",
     ),
+    Setting(
+        "MEDIA_VENDOR_VIEW_SECONDS",
+        parse_positive_int,
+        30,
+        "how often the sweep asks the vendor who is in a room with a revoked streamer and "
+        "whether it lets them publish (every sweep while a revoke is pending)",
+    ),
     Setting("LIVEKIT_URL", parse_media_url, None, "LiveKit server URL handed to clients"),
     Setting(
         "LIVEKIT_API_URL",

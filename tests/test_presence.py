@@ -56,7 +56,12 @@ def test_a_streamer_whose_presence_was_lost_and_who_stays_silent_is_ended(api, a
         get_redis().flushdb()
         lost = datetime.now(UTC)
         timeout = app.config["STREAMER_TIMEOUT_SECONDS"]
-        assert sweep_rooms(now=lost) == {"stale_viewers": 0, "ended_streams": 0, "out_of_sync": 0}
+        assert sweep_rooms(now=lost) == {
+            "stale_viewers": 0,
+            "ended_streams": 0,
+            "out_of_sync": 0,
+            "vendor_disagrees": 0,
+        }
         assert sweep_rooms(now=lost + timedelta(seconds=timeout - 5))["ended_streams"] == 0
         later = lost + timedelta(seconds=timeout + 1)
         assert sweep_rooms(now=later)["ended_streams"] == 1

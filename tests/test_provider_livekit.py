@@ -24,6 +24,7 @@ from mylivelinks.providers import media_provider
 from mylivelinks.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
+    PublishChange,
     WebhookVerificationFailed,
 )
 from mylivelinks.providers.livekit import LiveKitProvider
@@ -126,10 +127,10 @@ def test_set_publishing_always_sends_a_complete_permission(provider, livekit):
     assert (state.can_publish, state.can_subscribe) == (False, True)
 
 
-def test_a_participant_not_connected_yet_counts_as_done(provider, livekit, caplog):
+def test_a_participant_not_connected_yet_is_pending(provider, livekit, caplog):
     livekit.absent("bob")
     with caplog.at_level(logging.INFO, logger="mylivelinks.providers.livekit"):
-        provider.set_publishing("main", "bob", True)
+        assert provider.set_publishing("main", "bob", True) == PublishChange.PENDING
     assert [entry["status"] for entry in livekit.permissions()] == [404]
     # LiveKit received and answered it: the vendor's record shows the allow.
     assert livekit.calls() == [{"action": "allow", "room": "main", "identity": "bob"}]
@@ -403,3 +404,12 @@ def test_presence_is_the_vendors_view_and_a_duplicate_identity_replaces(provider
     assert provider.participant_present("main", "carol") is True
     livekit.disconnect("main", "carol")
     assert provider.participant_present("main", "carol") is False
+
+
+def test_publishers_is_livekit_s_list_of_participants_and_permissions(provider, livekit):
+    assert provider.publishers("nowhere") == {}  # LiveKit: no such room
+    livekit.connect("main", "ann", publishing=True)
+    livekit.connect("main", "ben", publishing=False)
+    assert provider.publishers("main") == {"ann": True, "ben": False}
+    assert provider.set_publishing("main", "ann", False) == PublishChange.APPLIED
+    assert provider.publishers("main") == {"ann": False, "ben": False}

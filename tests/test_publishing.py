@@ -78,6 +78,7 @@ def test_a_silent_viewer_is_removed_and_publishing_revoked_after_the_timeout(
             "stale_viewers": 1,
             "ended_streams": 0,
             "out_of_sync": 1,
+            "vendor_disagrees": 0,
         }
     run_jobs(app)
     me = streamer["user"]["id"]

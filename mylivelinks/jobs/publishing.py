@@ -18,8 +18,8 @@ from mylivelinks.extensions import db
 from mylivelinks.jobs.context import commit, job
 from mylivelinks.jobs.locks import renewed_lock
 from mylivelinks.providers import media_provider
-from mylivelinks.providers.base import ProviderRejected
-from mylivelinks.services.rooms import presence, sweep
+from mylivelinks.providers.base import ProviderRejected, PublishChange
+from mylivelinks.services.rooms import presence, sweep, vendor_view
 from mylivelinks.services.rooms.publishing import (
     fail_stream,
     plan_sync,
@@ -60,7 +60,8 @@ def _sync(stream_id: uuid.UUID, now: datetime, reassert: bool) -> str:
     if plan is not None and reassert and not plan.desired and not plan.applied:
         provider = media_provider()
         room = provider.vendor_room(plan.room_slug, plan.position)
-        provider.set_publishing(room, str(plan.streamer_id), False)
+        if provider.set_publishing(room, str(plan.streamer_id), False) == PublishChange.PENDING:
+            vendor_view.mark_pending(stream_id, room)
         provider.enforce_revoke(room, str(plan.streamer_id))
         return "revoked again"
     if plan is None or plan.in_sync:
@@ -70,12 +71,14 @@ def _sync(stream_id: uuid.UUID, now: datetime, reassert: bool) -> str:
     try:
         provider = media_provider()
         room = provider.vendor_room(plan.room_slug, plan.position)
-        provider.set_publishing(room, str(plan.streamer_id), plan.desired)
+        change = provider.set_publishing(room, str(plan.streamer_id), plan.desired)
     except ProviderRejected:
         fail_stream(stream_id, now)
         commit()
         log.error("stream failed: the provider refused it", extra={"stream_id": str(stream_id)})
         return "failed"
+    if change == PublishChange.PENDING and not plan.desired:
+        vendor_view.mark_pending(stream_id, room)  # the sweep applies it once they connect
     if not record_publishing(plan, now):
         return "in_sync"  # a concurrent run recorded it first, and told the clients
     commit()
@@ -116,10 +119,16 @@ def sweep_rooms(now: datetime | None = None) -> dict[str, Any]:
     commit()
     out_of_sync = sweep.resync(now)
     commit()
+    # The vendor's own view (its calls between transactions): revokes it does not hold.
+    due = vendor_view.rooms_to_check()
+    commit()
+    disagreeing = vendor_view.revoke_where_the_vendor_disagrees(due)
+    commit()
     return {
         "stale_viewers": len(thinned),
         "ended_streams": len(ended),
         "out_of_sync": len(out_of_sync),
+        "vendor_disagrees": len(disagreeing),
     }
 
 

@@ -32,6 +32,7 @@ from mylivelinks.providers.base import (
     MediaProvider,
     ProviderRejected,
     ProviderUnavailable,
+    PublishChange,
     Role,
     WebhookHeaders,
     WebhookNotConfigured,
@@ -186,7 +187,7 @@ class AgoraProvider(MediaProvider):
             log.warning("agora uid collision", extra={"uid": uid, "identity": identity})
         raise ProviderUnavailable(f"no free Agora uid for {identity!r}")
 
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> PublishChange:
         """Allow: delete the publish banning rule on (channel, uid), if any. Revoke: that
         rule, unless co-host authentication makes the subscriber token the switch (then
         `enforce_revoke` bans only a client still broadcasting after the grace)."""
@@ -195,6 +196,7 @@ class AgoraProvider(MediaProvider):
             self._api.remove_rule(slot, match)
         elif not self._cohost:
             self._api.ensure_rule(slot, match)
+        return PublishChange.APPLIED  # a rule holds whether the uid is connected or not
 
     def enforce_revoke(self, room: str, identity: str) -> bool:
         """With co-host authentication: ban the publishing of a uid Agora still reports as

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from werkzeug.datastructures import Headers
@@ -21,6 +22,14 @@ if TYPE_CHECKING:
 
 Role = Literal["publisher", "subscriber"]
 
+
+class PublishChange(StrEnum):
+    """What `set_publishing` achieved at the vendor."""
+
+    APPLIED = "applied"  # the vendor has it (or nothing at the vendor is needed)
+    # The participant is not connected, so the vendor holds nothing to change yet: the
+    # change must be made again once they are (a LiveKit permission).
+    PENDING = "pending"
 
 
 # A webhook's request headers: a plain mapping, or the framework's case-insensitive one.
@@ -129,7 +138,7 @@ class MediaProvider(ABC):
         """
 
     @abstractmethod
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> PublishChange:
         """Allow or revoke one participant's publishing; idempotent for the same state."""
 
     def vendor_room(self, room: str, position: int | None) -> str:
@@ -157,6 +166,11 @@ class MediaProvider(ABC):
         then); kinds the service does not use give an empty list.
         """
         raise NotSupported(f"{self.name} sends no webhooks")
+
+    def publishers(self, room: str) -> dict[str, bool] | None:
+        """The vendor's own view of the room: each connected participant's identity and
+        whether the vendor lets it publish; None where the vendor offers no such view."""
+        return None
 
     def participant_present(self, room: str, identity: str) -> bool | None:
         """Whether the vendor has `identity` connected to `room` now; None where it cannot tell."""

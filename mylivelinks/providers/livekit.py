@@ -35,6 +35,7 @@ from mylivelinks.providers.base import (
     MediaProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    PublishChange,
     Role,
     WebhookHeaders,
     WebhookVerificationFailed,
@@ -159,8 +160,13 @@ class LiveKitProvider(MediaProvider):
 
     # --- RoomService -------------------------------------------------------------------------
 
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
-        """Set the participant's permission; always complete, so can_subscribe stays True."""
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> PublishChange:
+        """Set the participant's permission; always complete, so can_subscribe stays True.
+
+        A participant not connected (yet) answers not_found: PENDING, as LiveKit holds
+        nothing to change. An allow needs nothing more (a publisher's token can publish);
+        a revoke must be made again once they connect (see `services/rooms/vendor_view.py`).
+        """
         request = api.UpdateParticipantRequest(
             room=room,
             identity=identity,
@@ -168,10 +174,6 @@ class LiveKitProvider(MediaProvider):
                 can_subscribe=True, can_publish=allowed, can_publish_data=True
             ),
         )
-        # A participant who is not connected (yet) answers not_found. The controller allows
-        # and revokes regardless of the client's state, so failing here would only make the
-        # job retry until it gives up. We count it as done: a publisher's credentials already
-        # carry can_publish, and a later revoke finds the participant once connected.
         done = self._call(
             f"update_participant {room}/{identity}",
             lambda client: client.room.update_participant(request),
@@ -179,10 +181,28 @@ class LiveKitProvider(MediaProvider):
         )
         if done is None:
             log.info(
-                "livekit participant not in room; %s recorded as done",
+                "livekit participant not in room; %s pending",
                 "allow" if allowed else "revoke",
                 extra={"room": room, "identity": identity},
             )
+            return PublishChange.PENDING
+        return PublishChange.APPLIED
+
+    def publishers(self, room: str) -> dict[str, bool] | None:
+        """ListParticipants: every connected participant and its can_publish permission."""
+        request = api.ListParticipantsRequest(room=room)
+        listed = self._call(
+            f"list_participants {room}",
+            lambda client: client.room.list_participants(request),
+            not_found_ok=True,
+        )
+        if listed is None:  # no such room: nobody in it
+            return {}
+        return {
+            p.identity: p.permission.can_publish
+            for p in listed.participants
+            if p.state != api.ParticipantInfo.State.DISCONNECTED
+        }
 
     def participant_present(self, room: str, identity: str) -> bool | None:
         """Ask LiveKit (GetParticipant): a reconnect replaces the participant under the same

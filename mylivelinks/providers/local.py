@@ -29,6 +29,7 @@ from mylivelinks.providers.base import (
     MediaProvider,
     ProviderRejected,
     ProviderUnavailable,
+    PublishChange,
     Role,
     WebhookHeaders,
     WebhookVerificationFailed,
@@ -106,12 +107,13 @@ class LocalProvider(MediaProvider):
         """The claims of a token this provider minted (what a local media server would check)."""
         return jwt.decode(token, self._key, algorithms=["HS256"], issuer=ISSUER)
 
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> PublishChange:
         """Record the allow or revoke."""
         self._maybe_down()
         self._record(
             "allow_publishing" if allowed else "revoke_publishing", room=room, identity=identity
         )
+        return PublishChange.APPLIED
 
     def open_room(self, room: str) -> None:
         """Record the opening (rooms are implicit)."""

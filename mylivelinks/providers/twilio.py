@@ -35,6 +35,7 @@ from mylivelinks.providers.base import (
     MediaProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    PublishChange,
     Role,
     WebhookHeaders,
     WebhookVerificationFailed,
@@ -151,12 +152,13 @@ class TwilioProvider(MediaProvider):
         token.add_grant(VideoGrant(room=room))
         return Credentials(self.name, self._url, token.to_jwt(), room, identity, role, expires)
 
-    def set_publishing(self, room: str, identity: str, allowed: bool) -> None:
+    def set_publishing(self, room: str, identity: str, allowed: bool) -> PublishChange:
         """Nothing to call: the client signal is the mechanism (see `enforce_revoke`)."""
         log.info(
             "twilio publishing change is a client signal only",
             extra={"media_call": {"room": room, "identity": identity, "allowed": allowed}},
         )
+        return PublishChange.APPLIED
 
     def enforce_revoke(self, room: str, identity: str) -> bool:
         """Disconnect `identity` if it still publishes audio or video; False if it is absent."""

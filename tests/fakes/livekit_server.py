@@ -288,6 +288,8 @@ class FakeLiveKit(FlakyFakeHttpServer):
         return participant
 
     def _ListParticipants(self, request: api.ListParticipantsRequest) -> Message:
+        if request.room not in self.rooms:
+            raise _TwirpError(404, "requested room does not exist")
         found = [p for (room, _), p in self.participants.items() if room == request.room]
         return api.ListParticipantsResponse(participants=found)
 
