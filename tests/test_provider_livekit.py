@@ -413,3 +413,26 @@ def test_publishers_is_livekit_s_list_of_participants_and_permissions(provider, 
     assert provider.publishers("main") == {"ann": True, "ben": False}
     assert provider.set_publishing("main", "ann", False) == PublishChange.APPLIED
     assert provider.publishers("main") == {"ann": False, "ben": False}
+
+
+def test_rooms_are_opened_with_timeouts_a_slow_streamer_survives(provider, livekit):
+    provider.open_room("main")
+    room = livekit.fake.rooms["main"]
+    assert (room.empty_timeout, room.departure_timeout) == (600, 60)
+    livekit.fake.elapse(400)
+    assert "main" in livekit.fake.rooms  # LiveKit's own 300 s would have closed it
+    livekit.connect("main", "slow")
+    livekit.fake.elapse(3600)
+    assert "main" in livekit.fake.rooms  # occupied
+    livekit.disconnect("main", "slow")
+    livekit.fake.elapse(30)
+    assert "main" in livekit.fake.rooms  # back within the departure timeout
+    livekit.fake.elapse(31)
+    assert "main" not in livekit.fake.rooms
+
+
+def test_the_fake_closes_empty_rooms_after_livekit_s_default_timeouts(livekit):
+    livekit.connect("auto", "someone")  # auto-created by joining: LiveKit's defaults
+    livekit.disconnect("auto", "someone")
+    livekit.fake.elapse(21)
+    assert "auto" not in livekit.fake.rooms

@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# LiveKit closes a room nobody joined after `empty_timeout` (5 min unless told) and one
+# everybody left after `departure_timeout` (20 s), ending its streams: a seated streamer
+# gets 10 minutes to connect, and a streamer whose connection drops finds the room still
+# there for a minute (longer than MEDIA_LEFT_GRACE_SECONDS' default).
+EMPTY_TIMEOUT_SECONDS = 600
+DEPARTURE_TIMEOUT_SECONDS = 60
 # LiveKit event names equal our normalised kinds; any other event is ignored.
 EVENT_KINDS = frozenset(MediaEventKind)
 
@@ -217,7 +223,11 @@ class LiveKitProvider(MediaProvider):
 
     def open_room(self, room: str) -> None:
         """Create the room (LiveKit answers with the existing room when it is already open)."""
-        request = api.CreateRoomRequest(name=room)
+        request = api.CreateRoomRequest(
+            name=room,
+            empty_timeout=EMPTY_TIMEOUT_SECONDS,
+            departure_timeout=DEPARTURE_TIMEOUT_SECONDS,
+        )
         self._call(f"create_room {room}", lambda client: client.room.create_room(request))
 
     def close_room(self, room: str) -> None:

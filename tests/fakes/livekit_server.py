@@ -100,6 +100,10 @@ class FakeLiveKit(FlakyFakeHttpServer):
         self.rooms: dict[str, api.Room] = {}
         # (room, identity) -> the participant as LiveKit would report it
         self.participants: dict[tuple[str, str], api.ParticipantInfo] = {}
+        # room -> when it last had nobody (its creation, or the last participant leaving),
+        # and whether anyone ever joined: LiveKit closes an empty room after its timeout.
+        self._idle: dict[str, tuple[float, bool]] = {}
+        self._offset = 0.0
         self._calls: list[dict[str, Any]] = []
         self._stopping = threading.Event()
 
@@ -131,6 +135,8 @@ class FakeLiveKit(FlakyFakeHttpServer):
             self._calls.clear()
             self.rooms.clear()
             self.participants.clear()
+            self._idle.clear()
+            self._offset = 0.0
             self._forget_faults()
 
     def absent(self, identity: str) -> None:
@@ -138,11 +144,31 @@ class FakeLiveKit(FlakyFakeHttpServer):
         with self._lock:
             for key in [key for key in self.participants if key[1] == identity]:
                 del self.participants[key]
+                self._left(key[0])
 
     def leave(self, room: str, identity: str) -> None:
         """`identity` disconnects from `room`."""
         with self._lock:
-            self.participants.pop((room, identity), None)
+            if self.participants.pop((room, identity), None) is not None:
+                self._left(room)
+
+    def elapse(self, seconds: float) -> None:
+        """Move the clock on: a room nobody joined closes after its `empty_timeout`, one
+        everybody left after its `departure_timeout`, as LiveKit closes them."""
+        with self._lock:
+            self._offset += seconds
+            now = time.time() + self._offset
+            occupied = {room for room, _ in self.participants}
+            for name, room in list(self.rooms.items()):
+                since, joined = self._idle.get(name, (now, False))
+                timeout = room.departure_timeout if joined else room.empty_timeout
+                if name not in occupied and now - since >= timeout:
+                    del self.rooms[name]
+                    self._idle.pop(name, None)
+
+    def _left(self, room: str) -> None:
+        if not any(key[0] == room for key in self.participants):
+            self._idle[room] = (time.time() + self._offset, True)
 
     def join(self, room: str, identity: str, *, can_publish: bool = False) -> None:
         """`identity` connects to `room` (creating it, as LiveKit's auto-create does).
@@ -236,14 +262,21 @@ class FakeLiveKit(FlakyFakeHttpServer):
 
     # --- RoomService (called with the lock held) ---------------------------------------------
 
-    def _room(self, name: str, empty_timeout: int = 0, max_participants: int = 0) -> api.Room:
+    def _room(
+        self,
+        name: str,
+        empty_timeout: int = 0,
+        max_participants: int = 0,
+        departure_timeout: int = 0,
+    ) -> api.Room:
         if name not in self.rooms:
             now = time.time()
+            self._idle[name] = (now + self._offset, False)
             self.rooms[name] = api.Room(
                 sid=_sid("RM_"),
                 name=name,
-                empty_timeout=empty_timeout or 300,
-                departure_timeout=20,
+                empty_timeout=empty_timeout or 300,  # LiveKit's defaults
+                departure_timeout=departure_timeout or 20,
                 max_participants=max_participants,
                 creation_time=int(now),
                 creation_time_ms=int(now * 1000),
@@ -263,7 +296,12 @@ class FakeLiveKit(FlakyFakeHttpServer):
     def _CreateRoom(self, request: api.CreateRoomRequest) -> api.Room:
         if not request.name:
             raise _TwirpError(400, "room name is required")
-        return self._room(request.name, request.empty_timeout, request.max_participants)
+        return self._room(
+            request.name,
+            request.empty_timeout,
+            request.max_participants,
+            request.departure_timeout,
+        )
 
     def _DeleteRoom(self, request: api.DeleteRoomRequest) -> api.DeleteRoomResponse:
         if self.rooms.pop(request.room, None) is None:
