@@ -110,7 +110,7 @@ def test_every_job_services_queue_by_name_is_a_job_function():
     from mylivelinks.jobs import enqueue
 
     names = [value for key, value in vars(enqueue).items() if key.isupper() and "." in value]
-    assert len(names) == 8
+    assert len(names) == 10
     for name in names:
         module, function = name.rsplit(".", 1)
         found = getattr(importlib.import_module(module), function)
