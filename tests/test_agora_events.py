@@ -11,7 +11,7 @@ from sqlalchemy import select
 from mylivelinks.extensions import db, get_redis
 from mylivelinks.jobs import DEFAULT_QUEUE
 from mylivelinks.jobs.media import end_stream_if_still_gone
-from mylivelinks.jobs.publishing import enforce_revoke
+from mylivelinks.jobs.publishing import enforce_revoke, sweep_rooms
 from mylivelinks.models import MediaEventRecord, Stream
 from tests.money import run_jobs
 
@@ -93,4 +93,14 @@ def test_with_cohost_authentication_a_revoke_is_banned_only_if_still_host(
     media_harness.connect("main", who, publishing=True)  # ignores it, still a host
     with app.app_context():
         assert enforce_revoke(str(stream_id)) == "disconnected"
+    assert [(c["action"], c["identity"]) for c in media_harness.calls()] == [("revoke", who)]
+
+
+@pytest.mark.parametrize("media_name", ["agora-cohost"], indirect=True)
+def test_the_sweep_finds_a_revoked_streamer_agora_lists_as_host(api, app, main_room, media_harness):
+    who, _ = _live(api, app)  # nobody watches: revoked, told to be audience
+    media_harness.connect("main", who, publishing=True)  # still a host; no webhook came
+    with app.app_context():
+        assert sweep_rooms()["vendor_disagrees"] == 1
+    run_jobs(app)
     assert [(c["action"], c["identity"]) for c in media_harness.calls()] == [("revoke", who)]

@@ -431,3 +431,17 @@ def test_rule_requests_are_throttled_across_workers(app, harness):
     statuses = [c["status"] for c in harness.server.calls]
     assert statuses == [200] * 24
     assert time.monotonic() - started >= 2.2  # 24 turns, a little over 0.1 s apart
+
+
+def test_publishers_is_agora_s_user_list_with_cohost_authentication_only(app, agora, harness):
+    assert agora.publishers("main") is None  # without it, a ban does not show in the roles
+    with app.app_context():
+        provider = make_provider(app, harness, cohost_authentication=True)
+        assert provider.publishers("main") == {}
+        provider.credentials("main", "host", "publisher", timedelta(minutes=1))
+        provider.credentials("main", "fan", "subscriber", timedelta(minutes=1))
+        harness.connect("main", "host", publishing=True)
+        harness.connect("main", "fan", publishing=False)
+        harness.server.join("main", 4242, broadcaster=True)  # a uid we never gave out
+        assert provider.publishers("main") == {"host": True, "fan": False}
+        provider.close()

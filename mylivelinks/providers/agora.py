@@ -45,6 +45,7 @@ UIDS_KEY = "media:agora:uids"  # uid -> identity
 IDENTITY_UIDS_KEY = "media:agora:uid_of"  # identity -> uid
 UID_ATTEMPTS = 16
 USER_STATUS_PATH = "/dev/v1/channel/user/property/{appid}/{uid}/{channel}"
+USER_LIST_PATH = "/dev/v1/channel/user/{appid}/{channel}"
 PUBLISH_PRIVILEGES = ("publish_audio", "publish_video")
 JOIN_PRIVILEGES = ("join_channel",)
 SIGNATURE_HEADER = "Agora-Signature-V2"
@@ -215,6 +216,26 @@ class AgoraProvider(MediaProvider):
     def _publish_rule(self, room: str, identity: str) -> tuple[str, dict[str, Any]]:
         match = {"cname": room, "uid": self.uid_of(identity), "privileges": PUBLISH_PRIVILEGES}
         return f"publish:{room}:{identity}", match
+
+    def publishers(self, room: str) -> dict[str, bool] | None:
+        """With co-host authentication, Agora's "query user list": hosts may publish,
+        audience members not. Without it a revoke is a kicking rule, which Agora's roles do
+        not show (a banned host is still listed as host): no view then."""
+        if not self._cohost:
+            return None
+        path = USER_LIST_PATH.format(appid=self._app_id, channel=quote(room, safe=""))
+        data = self._api.request("GET", path=path).get("data")
+        if not isinstance(data, dict) or data.get("channel_exist") is not True:
+            return {}
+        roles = {uid: True for uid in data.get("broadcasters") or []}
+        roles.update({uid: False for uid in data.get("audience") or []})
+        uids = list(roles)
+        names = self._redis.hmget(UIDS_KEY, [str(uid) for uid in uids]) if uids else []
+        return {
+            identity: roles[uid]
+            for uid, name in zip(uids, names, strict=True)
+            if (identity := _text(name)) is not None
+        }
 
     def participant_present(self, room: str, identity: str) -> bool | None:
         """Ask Agora ("query user status") whether the identity's uid is in the channel."""

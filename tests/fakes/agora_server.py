@@ -21,6 +21,7 @@ from tests.fakes.http_fake import FakeHandler, FlakyFakeHttpServer
 
 RULES_PATH = "/dev/v1/kicking-rule"
 USER_STATUS_PREFIX = "/dev/v1/channel/user/property/"
+USER_LIST_PREFIX = "/dev/v1/channel/user/"
 # Roles as "query user status" reports them in a live-broadcast channel.
 HOST_ROLE, AUDIENCE_ROLE = 2, 3
 PRIVILEGES = {"join_channel", "publish_audio", "publish_video"}
@@ -173,6 +174,8 @@ class FakeAgora(FlakyFakeHttpServer):
     def _dispatch(self, call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if call["path"].startswith(USER_STATUS_PREFIX) and call["method"] == "GET":
             return self._user_status(call["path"].removeprefix(USER_STATUS_PREFIX))
+        if call["path"].startswith(USER_LIST_PREFIX) and call["method"] == "GET":
+            return self._user_list(call["path"].removeprefix(USER_LIST_PREFIX))
         if call["path"] != RULES_PATH:
             raise _Refused(404, "no Route matched with those values")
         method, body = call["method"], call["body"]
@@ -218,6 +221,26 @@ class FakeAgora(FlakyFakeHttpServer):
             return 200, {"success": True, "data": {"in_channel": False}}
         role, joined = found
         data = {"in_channel": True, "uid": uid, "join": joined, "role": role, "platform": 7}
+        return 200, {"success": True, "data": data}
+
+    def _user_list(self, rest: str) -> tuple[int, dict[str, Any]]:
+        parts = [unquote(part) for part in rest.split("/")]
+        if len(parts) != 2 or not parts[1]:
+            raise _Refused(404, "no Route matched with those values")
+        self._check_appid(parts[0])
+        with self._lock:
+            users = dict(self.channels.get(parts[1], {}))
+        if not users:
+            return 200, {"success": True, "data": {"channel_exist": False}}
+        hosts = [uid for uid, (role, _) in users.items() if role == HOST_ROLE]
+        audience = [uid for uid, (role, _) in users.items() if role != HOST_ROLE]
+        data = {
+            "channel_exist": True,
+            "mode": 2,
+            "broadcasters": hosts,
+            "audience": audience,
+            "audience_total": len(audience),
+        }
         return 200, {"success": True, "data": data}
 
     def _check_appid(self, appid: Any) -> None:
