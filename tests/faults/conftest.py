@@ -37,9 +37,12 @@ class Scene:
         self.streamers: list[tuple[dict, object]] = []
 
     def live_streamer(self) -> tuple[dict, int, object]:
-        """A streamer live in room main and heartbeating: (session, position, stream id)."""
+        """A streamer live in room main, connected to LiveKit with their publisher token and
+        heartbeating: (session, position, stream id). LiveKit only updates the permission
+        of a connected participant."""
         streamer = self.stack.register()
         position, stream_id = self.stack.go_live(streamer)
+        self.stack.livekit.connect("main", streamer["user"]["id"], publishing=True)
         self.stack.heartbeats.add(streamer, [])
         self.streamers.append((streamer, stream_id))
         return streamer, position, stream_id
