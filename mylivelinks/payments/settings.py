@@ -7,6 +7,7 @@ from typing import Any
 
 from mylivelinks.settings_types import (
     Setting,
+    parse_bool,
     parse_choice,
     parse_http_url,
     parse_positive_int,
@@ -18,16 +19,6 @@ APPLE_ENVIRONMENTS = ("Production", "Sandbox", "Xcode", "LocalTesting")
 # Data of these environments is not signed by Apple: the verifier skips every check.
 APPLE_UNSIGNED_ENVIRONMENTS = ("Xcode", "LocalTesting")
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-
-
-def parse_flag(raw: str) -> bool:
-    """true/false, 1/0, yes/no, on/off."""
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
 
 
 def parse_directory(raw: str) -> str:
@@ -75,7 +66,7 @@ STORE_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "APPLE_ONLINE_CHECKS",
-        parse_flag,
+        parse_bool,
         True,
         "check Apple's certificates for revocation (OCSP) when verifying signed data",
     ),
@@ -95,7 +86,7 @@ STORE_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "APPLE_CONSUMPTION_CONSENT",
-        parse_flag,
+        parse_bool,
         False,
         "buyers consented to share consumption data with Apple: consumption requests are "
         "answered through the App Store Server API (else only logged)",
