@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,9 @@ import redis
 
 from mylivelinks.dev import EmbeddedRedis
 from mylivelinks.supervision import restart_wait
+from tests.event_server import free_port
 
 ROOT = Path(__file__).parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request(url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -114,7 +108,7 @@ def _children_exiting_are_restarted(supervisor: subprocess.Popen) -> None:
 
 
 def test_run_starts_everything_stops_everything_and_keeps_data(tmp_path):
-    var_dir, port = tmp_path / "var", _free_port()
+    var_dir, port = tmp_path / "var", free_port()
     account = {"username": "persisted", "email": "persisted@example.com", "password": "password1"}
 
     def first(base, supervisor):
@@ -141,7 +135,7 @@ def _readme_cli_block() -> list[str]:
 
 
 def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
-    var_dir, port = tmp_path / "var", _free_port()
+    var_dir, port = tmp_path / "var", free_port()
     commands = _readme_cli_block()
     assert [c.split()[1:3] for c in commands] == [
         ["users", "create-admin"],

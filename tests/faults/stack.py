@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from sqlalchemy import create_engine, make_url, text
 from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedRedis
+from tests.event_server import free_port
 from tests.fakes.livekit_harness import LiveKitHarness
 
 ROOT = Path(__file__).parent.parent.parent
@@ -57,12 +57,6 @@ SETTINGS = {
     # Every account of every test registers from 127.0.0.1.
     "REGISTER_RATE_LIMIT": "10000 per minute",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], Any], bound: float, what: str, step: float = 0.1) -> float:
@@ -131,7 +125,7 @@ class Stack:
         self.database_url = admin_url.set(database=DATABASE).render_as_string(False)
         self.redis_server = EmbeddedRedis(tmp / "redis")
         self.livekit = LiveKitHarness()
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/api/v1"
         self.http = requests.Session()
         self.supervisor: subprocess.Popen | None = None
