@@ -79,13 +79,13 @@ class Listener(SSEListener):
         super().__init__()
         self.received: dict[bytes, float] = {}
 
-    def handle(self, block: bytes, received: float) -> None:
+    def handle(self, block: bytes, arrived: float, read: float) -> None:
         if b"event: chat:message" in block:
             # The tag is ASCII without quotes: no JSON parsing needed to find it.
             start = block.find(TAG_MARK)
             if start >= 0:
                 start += len(TAG_MARK)
-                self.received[block[start : block.index(b'"', start)]] = received
+                self.received[block[start : block.index(b'"', start)]] = read
 
 
 async def _listen(port: int, token: str, count: int, pipe) -> None:

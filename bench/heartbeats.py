@@ -155,7 +155,7 @@ def _summary(samples: list[tuple[float, int]], seconds: float) -> dict:
 class _Quiet(SSEListener):
     """A room stream held open; its events are not looked at."""
 
-    def handle(self, block: bytes, received: float) -> None:
+    def handle(self, block: bytes, arrived: float, read: float) -> None:
         pass
 
 

@@ -1,34 +1,50 @@
-"""Server-Sent Events listeners on asyncio protocols (standard library only).
+"""Server-Sent Events listeners on raw non-blocking sockets in an asyncio loop (uvloop).
 
 `SSEListener.run` connects, sends the GET, checks the status, then reads the stream (chunked
-or not) and hands each event block, with the time its bytes arrived, to `handle`, which a
-subclass defines. The stream's first block (`retry:`) marks the listener connected.
-`connect_all` starts many of them and waits until every one is connected or has failed;
-`close_all` cancels them.
+or not) and hands each event block to `handle`, which a subclass defines, with two times:
+when the block's bytes arrived at the listener's socket (the kernel's receive timestamp,
+SO_TIMESTAMPNS) and when the listener read them. The stream's first block (`retry:`) marks
+the listener connected. `connect_all` starts many of them and waits until every one is
+connected or has failed; `close_all` cancels them.
 
-The bytes are parsed in the protocol's `data_received` callback rather than by a coroutine
-reading a StreamReader: the clients share the cores with the server they measure, and a
-callback costs several times less CPU per event than waking a task for each chunk.
+Why two times: the listeners share the machine's cores with the server they measure. The
+arrival time is what a client on another machine would see (minus the network): the moment
+the server's write reached it. The read time adds however long this process took to get to
+the socket, which grows with the listeners' own CPU, not the server's.
+
+The socket is read in a reader callback (`loop.add_reader`) rather than by a coroutine: a
+callback costs several times less CPU per event than waking a task for each chunk, and
+`recvmsg` is what returns the receive timestamp.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 import urllib.parse
 
+# Linux: the receive time of a socket's data, as a struct timespec in each recvmsg's
+# ancillary data (the standard library names SO_TIMESTAMP but not its nanosecond sibling).
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("@qq")
+RECEIVE_BYTES = 65536
+ANCILLARY_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
+
 
 class SSEListener:
-    """One SSE connection; `handle(block, received)` sees every event block."""
+    """One SSE connection; `handle(block, arrived, read)` sees every event block."""
 
     def __init__(self) -> None:
         self.ready = asyncio.Event()
         self.connected = False
         self.error: str | None = None
 
-    def handle(self, block: bytes, received: float) -> None:
-        """One event block (without its blank line), received at `received` (time.time()),
-        after the stream's opening `retry:` block."""
+    def handle(self, block: bytes, arrived: float, read: float) -> None:
+        """One event block (without its blank line) after the stream's opening `retry:`
+        block: its bytes arrived at the socket at `arrived` and were read at `read`
+        (both time.time())."""
         raise NotImplementedError
 
     async def run(
@@ -39,43 +55,48 @@ class SSEListener:
         request = (
             f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAccept: text/event-stream\r\n\r\n"
         ).encode()
-        stream = _SSEProtocol(self, request, loop.create_future(), loop.create_future())
-        transport = None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        stream = _SSEStream(self, sock, loop.create_future(), loop.create_future())
+        reading = False
         try:
             async with connect:
-                transport, _ = await loop.create_connection(
-                    lambda: stream, url.hostname, url.port or 80
-                )
+                await loop.sock_connect(sock, (url.hostname or "127.0.0.1", url.port or 80))
+                await loop.sock_sendall(sock, request)
+                loop.add_reader(sock.fileno(), stream.readable)
+                reading = True
                 await stream.answered
             await stream.ended
         except (OSError, ConnectionError) as exc:
             self.error = repr(exc)
             self.ready.set()
         finally:
-            if transport is not None:
-                transport.close()
+            if reading:
+                loop.remove_reader(sock.fileno())
+            sock.close()
 
-    def _block(self, block: bytes, received: float) -> None:
+    def _block(self, block: bytes, arrived: float, read: float) -> None:
         if block.startswith(b"retry:"):
             # The stream has begun: this listener counts, and stops being waited for.
             self.connected = True
             self.ready.set()
         else:
-            self.handle(block, received)
+            self.handle(block, arrived, read)
 
 
-class _SSEProtocol(asyncio.Protocol):
+class _SSEStream:
     """The HTTP exchange of one listener: the status and headers, then the event blocks."""
 
     def __init__(
         self,
         listener: SSEListener,
-        request: bytes,
+        sock: socket.socket,
         answered: asyncio.Future[None],
         ended: asyncio.Future[None],
     ) -> None:
         self.listener = listener
-        self.request = request
+        self.sock = sock
         self.answered = answered  # the status line and headers are in
         self.ended = ended  # fails with why the stream stopped
         self.raw = b""  # received, not yet parsed
@@ -83,11 +104,26 @@ class _SSEProtocol(asyncio.Protocol):
         self.head_done = False
         self.chunked = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(self.request)  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        received = time.time()
+    def readable(self) -> None:
+        """Read what the socket holds and hand on the complete blocks."""
+        if self.ended.done():
+            return
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(RECEIVE_BYTES, ANCILLARY_BYTES)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        read = time.time()
+        if not data:
+            self._fail(ConnectionError("the stream ended"))
+            return
+        arrived = read
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                arrived = seconds + nanoseconds / 1e9
         self.raw += data
         try:
             if not self.head_done and not self._head():
@@ -101,10 +137,7 @@ class _SSEProtocol(asyncio.Protocol):
             return
         *blocks, self.body = self.body.split(b"\n\n")
         for block in blocks:
-            self.listener._block(block, received)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or ConnectionError("the stream ended"))
+            self.listener._block(block, arrived, read)
 
     def _head(self) -> bool:
         head, found, rest = self.raw.partition(b"\r\n\r\n")

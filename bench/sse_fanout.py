@@ -10,13 +10,16 @@ worker may hold them all); otherwise it uses the server at --base-url and its Re
 inherit it), then:
 
 * memory: the RSS of the gunicorn worker(s) before any listener connects;
-* connect: --clients listeners, asyncio raw sockets (bench/sse_client.py) split over
-  --client-processes processes, on `GET /api/v1/rooms/{room}/events?access_token=...`;
-  once all are connected and --idle-seconds have passed, the RSS again: (after - before) /
-  listeners is the memory per idle listener;
+* connect: --clients listeners, raw sockets in uvloop reader callbacks (bench/sse_client.py)
+  split over --client-processes processes at niceness --client-nice (they stand in for
+  other machines, so the server gets the cores first), on
+  `GET /api/v1/rooms/{room}/events?access_token=...`; once all are connected and
+  --idle-seconds have passed, the RSS again: (after - before) / listeners is the memory per
+  idle listener;
 * events: --events events, one every --interval seconds, published to the room's Redis
   stream the way the app does it (`publish_room_event`), each carrying its publish time; a
-  delivery's latency is its receive time minus that (one clock: same machine);
+  delivery's latency is the kernel's receive time of its bytes at the listener's socket
+  minus that (one clock: same machine), and under `read` the time the listener read them;
 * meanwhile a separate client process sends `GET /healthz` every --healthz-interval
   seconds, each on a new connection, and records its latency.
 
@@ -143,22 +146,25 @@ def rss_bytes(pids: list[int]) -> int:
 
 
 class Client(SSEListener):
-    """One SSE connection; records the latency of every bench event it receives."""
+    """One SSE connection; records when every bench event arrived and was read."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.latencies: dict[int, float] = {}
+        self.arrived: dict[int, float] = {}  # seq -> latency to the socket
+        self.read: dict[int, float] = {}  # seq -> latency to this process's read
 
-    def handle(self, block: bytes, received: float) -> None:
+    def handle(self, block: bytes, arrived: float, read: float) -> None:
         if b"event: " + EVENT_TYPE.encode() not in block:
             return  # a keep-alive
         fields = dict(line.partition(b": ")[::2] for line in block.split(b"\n"))
         data = json.loads(fields[b"data"])
-        self.latencies[data["seq"]] = received - data["sent_at"]
+        self.arrived[data["seq"]] = arrived - data["sent_at"]
+        self.read[data["seq"]] = read - data["sent_at"]
 
 
-def client_process(base_url: str, path: str, count: int, concurrency: int, pipe) -> None:
-    """A process holding `count` listeners; talks with the parent over `pipe`."""
+def client_process(base_url: str, path: str, count: int, concurrency: int, nice: int, pipe) -> None:
+    """A process holding `count` listeners, at `nice`; talks with the parent over `pipe`."""
+    os.nice(nice)
     uvloop.run(_client_main(base_url, path, count, concurrency, pipe))
 
 
@@ -194,19 +200,23 @@ async def _client_main(base_url: str, path: str, count: int, concurrency: int, p
     events = await loop.run_in_executor(None, pipe.recv)  # the last one is published
     deadline = time.monotonic() + DRAIN_SECONDS
     while time.monotonic() < deadline:
-        if all(len(client.latencies) == events for client in connected):
+        if all(len(client.read) == events for client in connected):
             break
         await asyncio.sleep(0.05)
     cpu, wall = time.process_time() - cpu_before, time.monotonic() - started
     ticking.cancel()
-    by_event: dict[int, list[float]] = {}
+    arrived: dict[int, list[float]] = {}
+    read: dict[int, list[float]] = {}
     for client in connected:
-        for seq, latency in client.latencies.items():
-            by_event.setdefault(seq, []).append(latency)
+        for seq, latency in client.arrived.items():
+            arrived.setdefault(seq, []).append(latency)
+        for seq, latency in client.read.items():
+            read.setdefault(seq, []).append(latency)
     dropped = [client.error for client in connected if client.error]
     pipe.send(
         {
-            "by_event": by_event,
+            "arrived": arrived,
+            "read": read,
             "dropped": len(dropped),
             "first_drop": dropped[0] if dropped else None,
             "cpu_seconds": cpu,
@@ -253,6 +263,11 @@ def _ms(values: list[float], fraction: float) -> float | None:
     return round(percentile(values, fraction) * 1000, 1) if values else None
 
 
+def _latencies(results: list[dict], which: str) -> list[float]:
+    """Every delivery's latency of kind `which` (arrived, read) over the client processes."""
+    return sorted(x for r in results for values in r[which].values() for x in values)
+
+
 def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
     """Connect the clients, publish the events, gather the latencies."""
     from flask import Flask
@@ -279,7 +294,8 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
     for share in shares:
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=client_process, args=(args.base_url, path, share, concurrency, theirs)
+            target=client_process,
+            args=(args.base_url, path, share, concurrency, args.client_nice, theirs),
         )
         process.start()
         pipes.append(ours)
@@ -322,10 +338,11 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
             if process.is_alive():
                 process.terminate()
 
-    latencies = sorted(x for r in results for values in r["by_event"].values() for x in values)
+    latencies = _latencies(results, "arrived")
+    read_latencies = _latencies(results, "read")
     slowest = []
     for seq in range(args.events):
-        values = [x for r in results for x in r["by_event"].get(seq, [])]
+        values = [x for r in results for x in r["arrived"].get(seq, [])]
         if values:
             slowest.append(max(values))
     health = sorted(latency for latency, _ in healthz)
@@ -350,6 +367,13 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
         "last_client_median_ms": round(statistics.median(slowest) * 1000, 1) if slowest else None,
         "last_client_ms": [round(x * 1000) for x in slowest],
+        # The same deliveries as the clients read them: plus the clients' own CPU queue.
+        "read": {
+            "p50_ms": _ms(read_latencies, 0.50),
+            "p95_ms": _ms(read_latencies, 0.95),
+            "p99_ms": _ms(read_latencies, 0.99),
+        },
+        "client_nice": args.client_nice,
         "healthz": {
             "requests": len(healthz),
             "errors": sum(1 for _, status in healthz if status != 200),
@@ -401,6 +425,12 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between events")
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=10,
+        help="the client processes' niceness: they stand in for other machines",
+    )
     parser.add_argument("--connect-concurrency", type=int, default=200, help="in all")
     parser.add_argument("--idle-seconds", type=float, default=5, help="before the idle RSS")
     parser.add_argument("--healthz-interval", type=float, default=0.05)
