@@ -47,11 +47,11 @@ from gifts_database import (
     floor_phase,
     install_floor,
 )
+from processes import CpuMeter
 from system import (
     HIGH_RATE_LIMIT,
     LONG_LIVED,
     LONG_SECONDS,
-    CpuMeter,
     KeepAliveClient,
     database_url,
     log,

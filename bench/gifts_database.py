@@ -13,7 +13,8 @@ import threading
 import time
 import uuid
 
-from system import CpuMeter, log
+from processes import CpuMeter
+from system import log
 
 QUANTITIES = (1, 1, 2, 3, 5)  # a Rose, or a few
 

@@ -37,7 +37,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from system import LONG_LIVED, CpuMeter, log, running_system, seeding_app
+from processes import CpuMeter
+from system import LONG_LIVED, log, running_system, seeding_app
 
 BOARDS = ("streamers", "gifters")
 PERIODS = ("day", "week", "month", "all_time")

@@ -46,8 +46,9 @@ import uuid
 from pathlib import Path
 
 import uvloop
+from processes import CpuMeter, cpu_seconds_of, gunicorn_workers, open_sockets, rss_bytes
 from sse_client import SSEListener, close_all, connect_all
-from system import CpuMeter, cpu_seconds_of, log, redis_socket, running_system
+from system import log, redis_socket, running_system
 
 EVENT_TYPE = "bench:ping"
 LAG_TICK_SECONDS = 0.05
@@ -82,64 +83,6 @@ def raise_open_files() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-# --- the server's processes ---------------------------------------------------------------
-
-
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every process: pid -> (parent pid, command line)."""
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            parent = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        found[int(pid)] = (parent, command)
-    return found
-
-
-def gunicorn_workers(under: int | None) -> list[int]:
-    """The gunicorn workers (a gunicorn process whose parent is gunicorn), descendants of
-    `under` when given."""
-    table = _processes()
-
-    def descends(pid: int) -> bool:
-        while pid > 1:
-            if pid == under:
-                return True
-            pid = table.get(pid, (0, ""))[0]
-        return False
-
-    return sorted(
-        pid
-        for pid, (parent, command) in table.items()
-        if "gunicorn" in command
-        and "gunicorn" in table.get(parent, (0, ""))[1]
-        and (under is None or descends(pid))
-    )
-
-
-def open_sockets(pid: int) -> int:
-    """How many sockets `pid` holds open (its listeners, when idle)."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-        except OSError:
-            continue
-    return count
-
-
-def rss_bytes(pids: list[int]) -> int:
-    """The resident memory of `pids`, summed (VmRSS)."""
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 # --- the listeners, in client processes ----------------------------------------------------

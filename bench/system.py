@@ -41,63 +41,6 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-_ROLES = (
-    ("gunicorn", "web"),
-    ("postgres", "postgresql"),
-    ("redis-server", "redis"),
-    ("rq", "jobs"),
-)
-
-
-def cpu_seconds_by_process() -> dict[str, tuple[str, float]]:
-    """Every process's role and CPU seconds used so far (Linux /proc): web (gunicorn),
-    postgresql, redis, jobs (rq) or other (the benchmark's own clients)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, tuple[str, float]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # the process ended while we looked
-        role = next((name for marker, name in _ROLES if marker in command), "other")
-        used[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
-    return used
-
-
-def cpu_seconds_of(pids: Iterable[int]) -> float:
-    """CPU seconds used so far by `pids` together (a process that has ended counts 0)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-class CpuMeter:
-    """CPU seconds used by each role during a `with` block, counted per process (a process
-    that ends inside the block is not counted)."""
-
-    def __enter__(self) -> CpuMeter:
-        self._before = cpu_seconds_by_process()
-        self.used: dict[str, float] = {}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for pid, (role, seconds) in cpu_seconds_by_process().items():
-            spent = seconds - self._before.get(pid, (role, 0.0))[1]
-            self.used[role] = self.used.get(role, 0.0) + spent
-
-    def per_item_ms(self, items: int) -> dict[str, float]:
-        """Milliseconds of CPU per item done in the block, by role (busiest first)."""
-        ranked = sorted(self.used.items(), key=lambda kv: -kv[1])
-        return {role: round(seconds / items * 1000, 3) for role, seconds in ranked if items}
-
-
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:
