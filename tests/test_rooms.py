@@ -74,6 +74,44 @@ def test_a_full_room_queues_the_13th_streamer_and_seats_them_when_a_box_frees(ap
     assert room["boxes"][4]["stream"]["streamer"]["id"] == streamers[12]["user"]["id"]
 
 
+def test_a_streamer_reads_their_place_again_seated_with_fresh_credentials_or_queued(
+    api, main_room, media_harness
+):
+    streamers = [api.register() for _ in range(14)]
+
+    def place(session, slug="main"):
+        return api.get(f"/api/v1/rooms/{slug}/live", headers=api.auth(session))
+
+    assert place(streamers[0]).status_code == 404  # neither live nor queued
+    for streamer in streamers[:12]:
+        go_live(api, streamer)
+    go_live(api, streamers[12])
+    go_live(api, streamers[13])
+
+    seated = place(streamers[2])
+    assert seated.status_code == 200
+    body = seated.get_json()
+    assert (body["queued"], body["box"]["position"], body["queue_position"]) == (False, 3, None)
+    assert body["stream"]["streamer"]["id"] == streamers[2]["user"]["id"]
+    claims = media_harness.decode(credentials_from_json(body["credentials"]))
+    assert (claims["identity"], claims["can_publish"]) == (streamers[2]["user"]["id"], True)
+    assert place(streamers[13]).get_json() == {
+        "stream": None,
+        "box": None,
+        "queued": True,
+        "queue_position": 2,
+        "credentials": None,
+    }
+
+    api.delete("/api/v1/rooms/main/live", headers=api.auth(streamers[12]))  # leaves the queue
+    assert place(streamers[13]).get_json()["queue_position"] == 1
+    api.delete("/api/v1/rooms/main/live", headers=api.auth(streamers[0]))  # box 1 frees
+    assert place(streamers[13]).get_json()["box"]["position"] == 1
+    assert place(streamers[0]).status_code == 404
+    assert place(streamers[1], slug="nowhere").status_code == 404
+    assert api.get("/api/v1/rooms/main/live").status_code == 401
+
+
 def test_a_streamer_goes_live_on_their_own_page(api):
     solo = api.register("solo_star")
     body = go_live(api, solo, slug="solo_star").get_json()

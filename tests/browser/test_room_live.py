@@ -55,6 +55,8 @@ def test_the_thirteenth_streamer_waits_in_the_queue_and_is_seated(system, open_p
     page.click("#go-live")
     expect(page.locator("#queue-place")).to_have_attribute("data-place", "1")
     expect(page.locator("#queue-length")).to_have_attribute("data-queue-length", "1")
+    page.reload()  # the place is read again, not lost with the page
+    expect(page.locator("#queue-place")).to_have_attribute("data-place", "1")
 
     system.call("DELETE", "/rooms/main/live", seated[4])  # box 5 frees
     expect(page.locator("#my-box")).to_have_text("You are live in box 5.")

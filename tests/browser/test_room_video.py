@@ -70,6 +70,10 @@ def test_the_camera_is_published_only_while_someone_watches(system, livekit, ope
     assert url == harness.settings()["LIVEKIT_URL"] and options == {"autoSubscribe": False}
     grant = jwt_claims(token)["video"]
     assert grant["room"] == "main" and grant["canPublish"] is True
+    streamer_page.reload()  # back in box 1, with fresh publisher credentials
+    expect(streamer_page.locator("#my-box")).to_contain_text("box 1")
+    (connect,) = _calls(streamer_page, 1)
+    assert jwt_claims(connect[2])["video"]["canPublish"] is True
 
     viewer_page.locator("#box-1").get_by_role("button", name="Open").click()
     # This test's own worker builds its app at its first job, and the vendor calls go to a

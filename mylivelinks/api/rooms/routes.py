@@ -94,6 +94,26 @@ class RoomView(MethodView):
         }
 
 
+def _place_answer(slug: str, place: live.GoLiveResult, streamer: Profile, now: datetime) -> dict:
+    if place.box is None:
+        return {
+            "stream": None,
+            "box": None,
+            "queued": True,
+            "queue_position": place.queue_position,
+            "credentials": None,
+        }
+    return {
+        "stream": _stream_summary(place.stream, streamer, now),
+        "box": _box_at(slug, place.box.position, now),
+        "queued": False,
+        "queue_position": None,
+        "credentials": media_credentials(
+            box_room(slug, place.box.position), str(streamer.id), "publisher"
+        ),
+    }
+
+
 @blp.route("/<slug:slug>/live")
 class GoLive(MethodView):
     @auth_required(blp)
@@ -119,23 +139,19 @@ class GoLive(MethodView):
         if result.box is not None and result.box.position != expected:
             # Another streamer took that box meanwhile: this one's vendor room opens later.
             announcements.vendor_room_needed(room.slug, result.box.position)
-        if result.box is None:
-            return {
-                "stream": None,
-                "box": None,
-                "queued": True,
-                "queue_position": result.queue_position,
-                "credentials": None,
-            }
-        return {
-            "stream": _stream_summary(result.stream, streamer, now),
-            "box": _box_at(room.slug, result.box.position, now),
-            "queued": False,
-            "queue_position": None,
-            "credentials": media_credentials(
-                box_room(room.slug, result.box.position), str(streamer.id), "publisher"
-            ),
-        }
+        return _place_answer(room.slug, result, streamer, now)
+
+    @auth_required(blp)
+    @blp.response(200, GoLiveResultSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such room, or not live or queued")
+    def get(self, slug):
+        """Your place in the room: your box with fresh publisher credentials, or queue place
+
+        What a client shows again after a reload; 404 when you are neither live nor queued here.
+        """
+        streamer, now = current_user(), _now()
+        room = get_room(slug)
+        return _place_answer(room.slug, live.place_of(room, streamer), streamer, now)
 
     @auth_required(blp)
     @blp.response(200, LeaveResultSchema)

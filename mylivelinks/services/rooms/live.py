@@ -98,14 +98,34 @@ def go_live(
         return GoLiveResult(stream=stream, box=free[0], queued=False)
     db.session.add(RoomQueueEntry(room_id=room.id, streamer_id=streamer.id, title=title))
     db.session.flush()
+    return GoLiveResult(
+        stream=None, box=None, queued=True, queue_position=_queue_place(room, streamer.id)
+    )
+
+
+def _queue_place(room: Room, streamer_id: uuid.UUID) -> int | None:
     waiting = db.session.scalars(
         select(RoomQueueEntry.streamer_id)
         .where(RoomQueueEntry.room_id == room.id)
         .order_by(RoomQueueEntry.queued_at, RoomQueueEntry.id)
     ).all()
-    return GoLiveResult(
-        stream=None, box=None, queued=True, queue_position=waiting.index(streamer.id) + 1
+    return waiting.index(streamer_id) + 1 if streamer_id in waiting else None
+
+
+def place_of(room: Room, streamer: Profile) -> GoLiveResult:
+    """Where the streamer is in the room: seated (stream and box) or queued (their place)."""
+    stream = db.session.scalar(
+        select(Stream).where(
+            Stream.room_id == room.id,
+            Stream.streamer_id == streamer.id,
+            Stream.status == StreamStatus.LIVE,
+        )
     )
+    if stream is not None and stream.box_id is not None:
+        return GoLiveResult(stream=stream, box=db.session.get(Box, stream.box_id), queued=False)
+    if (place := _queue_place(room, streamer.id)) is not None:
+        return GoLiveResult(stream=None, box=None, queued=True, queue_position=place)
+    raise NotFound("You are not live or queued in this room.")
 
 
 def end_stream(

@@ -77,7 +77,29 @@ class Room {
     await this.feed.opened(STREAM_WAIT_MS);
     await Promise.all([this.reload(), this.chat.load(), this.user ? this.gifts.load() : null]);
     if (!this.user) return;
+    await this.restorePlace();
     this.renderLive();
+  }
+
+  // Where this user already is, after a page reload: back in their box (and its video), or
+  // their place in the queue. Also read again while queued, as the streamers ahead leave.
+  async restorePlace() {
+    let place;
+    try {
+      place = await api(`/rooms/${SLUG}/live`);
+    } catch (error) {
+      if (error.status !== 404) this.liveStatus.show(explain(error));
+      this.queuePlace = null;
+      return;
+    }
+    if (place.queued) {
+      this.queuePlace = place.queue_position;
+    } else if (!this.mine || !this.media) {
+      this.queuePlace = null;
+      this.mine = { position: place.box.position, stream_id: place.stream.id };
+      this.publishing = Boolean(place.box.is_published);
+      this.joinVideo(place.credentials);
+    }
   }
 
   box(position) {
@@ -119,6 +141,7 @@ class Room {
     this.queueInfo.dataset.queueLength = this.room.queue_length;
     this.gifts.setBoxes(this.room.boxes);
     this.syncHeartbeat();
+    if (this.queuePlace) await this.restorePlace();
     if (this.user) this.renderLive();
   }
 
