@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from flask import Flask
@@ -95,6 +96,17 @@ class VerifiedPaymentEvent:
     payload: dict[str, Any] = field(compare=False)
 
 
+@dataclass(frozen=True)
+class ListedVoid:
+    """A refund or chargeback read from the store's list of voided purchases: the event
+    its notification would be stored as, what the store listed (handed to `read_facts`
+    as the event's store record) and those listed bytes."""
+
+    event: VerifiedPaymentEvent
+    store_record: dict[str, Any] = field(compare=False)
+    raw_body: bytes = field(compare=False)
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of header `name` in any letter case, or None."""
     wanted = name.lower()
@@ -109,6 +121,8 @@ class PaymentProvider(ABC):
     has_checkout: ClassVar[bool]
     # The store expects the seller to confirm each purchase once delivered (Google's consume).
     finishes_purchases: ClassVar[bool] = False
+    # How far back the store lists voided purchases (Google: 30 days); zero lists none.
+    voided_history: ClassVar[timedelta] = timedelta(0)
 
     @classmethod
     @abstractmethod
@@ -147,6 +161,19 @@ class PaymentProvider(ABC):
         PaymentRejected.
         """
         return None
+
+    def lists_voided_purchases(self) -> bool:
+        """Whether the store's list of voided purchases can be read now (configured)."""
+        return False
+
+    def voided_purchases(self, start: datetime, end: datetime | None = None) -> list[ListedVoid]:
+        """The purchases the store recorded as voided (refunded, charged back) from `start`
+        to `end` (to the store's own now without one), every page of them.
+
+        Called by a job outside any transaction. Raises PaymentUnavailable or
+        PaymentRejected; PaymentNotSupported where the store keeps no such list.
+        """
+        raise PaymentNotSupported(f"{self.name} lists no voided purchases")
 
     def answer_event(
         self, event_type: str, payload: dict[str, Any], purchase: CoinPurchase | None

@@ -15,8 +15,8 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import google.auth.exceptions
@@ -30,6 +30,7 @@ from googleapiclient.errors import HttpError
 
 from mylivelinks.models.payments import CoinPurchase, DisputeState
 from mylivelinks.payments.base import (
+    ListedVoid,
     PaymentNotConfigured,
     PaymentProvider,
     PaymentRejected,
@@ -42,6 +43,7 @@ from mylivelinks.payments.base import (
     header,
 )
 from mylivelinks.payments.facts import WHOLE_SHARE, PaymentFacts
+from mylivelinks.payments.settings import GOOGLE_VOIDED_MAX_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,19 @@ CONSUMED = 1
 VOIDED_REASON_CHARGEBACK = 7
 # How far before the notification the Voided Purchases API is searched.
 VOIDED_SEARCH_WINDOW = timedelta(days=3)
+# The Voided Purchases API: the largest page it serves, the type listing one-time products
+# only (1 would add subscriptions, which the app does not sell), and the prefix of the
+# event id a listed void is stored under (one per order, so a second read adds nothing).
+VOIDED_PAGE_SIZE = 1000
+VOIDED_TYPE_ONE_TIME = 0
+LISTED_VOID_PREFIX = "voidedpurchases:"
+VOIDED_CLOCK_MARGIN = timedelta(minutes=1)  # kept from the oldest day Google lists
+PRODUCT_TYPE_ONE_TIME = 2  # voidedPurchaseNotification.productType
+REFUND_TYPE_FULL = 1  # voidedPurchaseNotification.refundType
+
+
+def _millis(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
 
 
 def payment_id_of(record: Mapping[str, Any], purchase_token: str) -> str:
@@ -113,6 +128,7 @@ class GoogleProvider(PaymentProvider):
     name = "google"
     has_checkout = False
     finishes_purchases = True  # consumed once credited, so the buyer can buy it again
+    voided_history = timedelta(days=GOOGLE_VOIDED_MAX_DAYS)
 
     def __init__(
         self,
@@ -216,34 +232,90 @@ class GoogleProvider(PaymentProvider):
                 raise PaymentUnavailable(f"Google Play is unavailable: {exc}") from exc
             raise PaymentRejected(f"Google Play refused to consume: {exc}") from exc
 
-    def _voided(self, notification: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The Voided Purchases API's entry for the notification's order, if listed."""
-        voided = notification["voidedPurchaseNotification"]
-        since = int(notification.get("eventTimeMillis") or 0) - int(
-            VOIDED_SEARCH_WINDOW.total_seconds() * 1000
-        )
-        request = (
-            self._publisher()
-            .purchases()
-            .voidedpurchases()
-            .list(packageName=self._package, startTime=str(max(since, 0)), maxResults=1000)
+    def _voided_entries(self, **window: str) -> Iterator[dict[str, Any]]:
+        """Every entry the Voided Purchases API lists for `window` (startTime, endTime),
+        page after page; a page token carries the window, so later pages name none."""
+        purchases = self._publisher().purchases()
+        request = purchases.voidedpurchases().list(
+            packageName=self._package,
+            maxResults=VOIDED_PAGE_SIZE,
+            type=VOIDED_TYPE_ONE_TIME,
+            **window,
         )
         while True:
             page = request.execute()
-            for entry in page.get("voidedPurchases", []):
-                if entry.get("purchaseToken") == voided.get("purchaseToken") or (
-                    voided.get("orderId") and entry.get("orderId") == voided.get("orderId")
-                ):
-                    return entry
+            yield from page.get("voidedPurchases", [])
             next_token = (page.get("tokenPagination") or {}).get("nextPageToken")
             if not next_token:
-                return None
-            request = (
-                self._publisher()
-                .purchases()
-                .voidedpurchases()
-                .list(packageName=self._package, token=next_token, maxResults=1000)
+                return
+            request = purchases.voidedpurchases().list(
+                packageName=self._package,
+                maxResults=VOIDED_PAGE_SIZE,
+                type=VOIDED_TYPE_ONE_TIME,
+                token=next_token,
             )
+
+    def _voided(self, notification: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The Voided Purchases API's entry for the notification's order, if listed."""
+        voided = notification["voidedPurchaseNotification"]
+        event_ms = int(notification.get("eventTimeMillis") or 0)
+        since = datetime.fromtimestamp(event_ms / 1000, UTC) - VOIDED_SEARCH_WINDOW
+        # Google refuses a startTime older than it lists (a late or undated notification).
+        oldest = datetime.now(UTC) - self.voided_history + VOIDED_CLOCK_MARGIN
+        for entry in self._voided_entries(startTime=_millis(max(since, oldest))):
+            if entry.get("purchaseToken") == voided.get("purchaseToken") or (
+                voided.get("orderId") and entry.get("orderId") == voided.get("orderId")
+            ):
+                return entry
+        return None
+
+    def lists_voided_purchases(self) -> bool:
+        """Whether the package and the service account are set."""
+        return bool(self._package and self._service_account_file)
+
+    def voided_purchases(self, start: datetime, end: datetime | None = None) -> list[ListedVoid]:
+        """The one-time purchases Google recorded as voided from `start` to `end` (to
+        Google's now without one), each as the notification Google would have pushed."""
+        window = {"startTime": _millis(start)}
+        if end is not None:
+            window["endTime"] = _millis(end)
+        try:
+            entries = list(self._voided_entries(**window))
+        except _CALL_ERRORS as exc:
+            if _unavailable(exc):
+                raise PaymentUnavailable(f"Google Play is unavailable: {exc}") from exc
+            raise PaymentRejected(f"Google Play refused to list voided purchases: {exc}") from exc
+        return [
+            self._listed_void(entry)
+            for entry in entries
+            if isinstance(entry.get("purchaseToken"), str) and entry["purchaseToken"]
+        ]
+
+    def _listed_void(self, entry: dict[str, Any]) -> ListedVoid:
+        token = entry["purchaseToken"]
+        notification = {
+            "version": "1.0",
+            "packageName": self._package,
+            "eventTimeMillis": entry.get("voidedTimeMillis"),
+            "voidedPurchaseNotification": {
+                "purchaseToken": token,
+                "orderId": entry.get("orderId", ""),
+                "productType": PRODUCT_TYPE_ONE_TIME,
+                "refundType": REFUND_TYPE_FULL,
+            },
+        }
+        event = VerifiedPaymentEvent(
+            provider=self.name,
+            event_id=LISTED_VOID_PREFIX + payment_id_of(entry, token),
+            event_type=VOIDED,
+            payment_ref=token,
+            payload=notification,
+        )
+        return ListedVoid(
+            event=event,
+            store_record={"voided": entry},
+            raw_body=json.dumps(entry, sort_keys=True).encode(),
+        )
 
     def look_up(self, event_type: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The purchase (products.get) a purchase notification names, or the voided purchase

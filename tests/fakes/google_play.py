@@ -5,12 +5,19 @@ certificates Google signs Pub/Sub push tokens with (plus a signer for such token
 It refuses what Google refuses: no or unknown access token (401), an assertion not signed
 by the service account's key (invalid_grant), another app's package (404), a token it does
 not know or of another product (400 "Invalid Value"), consuming twice (400
-invalidPurchaseState).
+invalidPurchaseState), and a voided purchases window Google does not serve (400): a
+startTime older than 30 days, an endTime in the future or before the startTime, a page
+size outside 1..1000, a type other than 0 or 1, index paging, a page token it did not
+issue. As Google does, it files a void under the time it recorded it (`void(at=...)`), a
+page token carries its window (startTime and endTime are ignored beside one), and the
+list reaches back 30 days only.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import json
 import re
 import secrets
@@ -40,6 +47,8 @@ _PRODUCT_RE = re.compile(
     r"(:consume|:acknowledge)?"
 )
 _VOIDED_RE = re.compile(r"/androidpublisher/v3/applications/([^/]+)/purchases/voidedpurchases")
+VOIDED_HISTORY_MS = 30 * 24 * 3600 * 1000
+VOIDED_MAX_RESULTS = 1000
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
@@ -99,6 +108,8 @@ class FakeGooglePlay(FlakyFakeHttpServer):
         self.voided: list[dict[str, Any]] = []
         self.access_tokens: set[str] = set()
         self.calls: list[tuple[str, str]] = []
+        self.voided_queries: list[dict[str, str]] = []  # each voidedpurchases.list's query
+        self._page_key = secrets.token_bytes(16)
 
     # --- what tests set up ------------------------------------------------------------------
 
@@ -160,8 +171,10 @@ class FakeGooglePlay(FlakyFakeHttpServer):
         with self._lock:
             self.purchases[token]["purchaseState"] = 0
 
-    def void(self, token: str, reason: int = 1) -> dict[str, Any]:
-        """Refund (or charge back, reason 7) a purchase; returns its voided entry."""
+    def void(self, token: str, reason: int = 1, at: datetime | None = None) -> dict[str, Any]:
+        """Refund (or charge back, reason 7) a purchase, recorded by Google now or `at`;
+        returns its voided entry."""
+        voided_ms = int((at.timestamp() if at else time.time()) * 1000)
         with self._lock:
             record = self.purchases[token]
             record["refundableQuantity"] = 0
@@ -169,14 +182,21 @@ class FakeGooglePlay(FlakyFakeHttpServer):
                 "kind": "androidpublisher#voidedPurchase",
                 "purchaseToken": token,
                 "purchaseTimeMillis": record["purchaseTimeMillis"],
-                "voidedTimeMillis": str(int(time.time() * 1000)),
+                "voidedTimeMillis": str(voided_ms),
                 "voidedSource": 0,
                 "voidedReason": reason,
             }
             if "orderId" in record:
                 entry["orderId"] = record["orderId"]
             self.voided.append(entry)
+            self.voided.sort(key=lambda e: int(e["voidedTimeMillis"]))
             return dict(entry)
+
+    def forget_voids(self) -> None:
+        """Forget every void and listing recorded so far (a new test's clean list)."""
+        with self._lock:
+            self.voided.clear()
+            self.voided_queries.clear()
 
     def notification(self, kind: str, record: dict[str, Any], **extra: Any) -> dict[str, Any]:
         """A developer notification about a purchase: `purchased`, `canceled` or `voided`."""
@@ -365,16 +385,69 @@ class FakeGooglePlay(FlakyFakeHttpServer):
                 "applicationNotFound",
                 "androidpublisher",
             )
-        start = int(query.get("startTime", ["0"])[0])
-        size = int(query.get("maxResults", ["1000"])[0])
-        offset = int(query.get("token", ["0"])[0] or 0)
+        params = {name: values[-1] for name, values in query.items()}
         with self._lock:
-            entries = [e for e in self.voided if int(e["voidedTimeMillis"]) >= start]
+            self.voided_queries.append(params)
+        size = _int_param(params, "maxResults", VOIDED_MAX_RESULTS)
+        if not 1 <= size <= VOIDED_MAX_RESULTS:
+            raise _GoogleError(
+                400, f"maxResults must be between 1 and {VOIDED_MAX_RESULTS}.", "invalid"
+            )
+        if "startIndex" in params:
+            raise _GoogleError(400, "Index paging is not enabled for this list.", "invalid")
+        if params.get("token"):
+            start, end, kind, offset = self._read_page_token(params["token"])
+        else:
+            now = int(time.time() * 1000)
+            start = _int_param(params, "startTime", now - VOIDED_HISTORY_MS)
+            end = _int_param(params, "endTime", now)
+            kind = _int_param(params, "type", 0)
+            offset = 0
+            if start < now - VOIDED_HISTORY_MS:
+                raise _GoogleError(400, "startTime cannot be older than 30 days.", "invalid")
+            if end > now:
+                raise _GoogleError(400, "endTime cannot be in the future.", "invalid")
+            if start > end:
+                raise _GoogleError(400, "startTime must not be after endTime.", "invalid")
+            if kind not in (0, 1):
+                raise _GoogleError(400, "type must be 0 or 1.", "invalid")
+        with self._lock:
+            entries = [dict(e) for e in self.voided if start <= int(e["voidedTimeMillis"]) <= end]
         page = entries[offset : offset + size]
         result: dict[str, Any] = {
-            "pageInfo": {"totalResults": len(page), "resultPerPage": size},
+            "pageInfo": {
+                "totalResults": len(entries),
+                "resultPerPage": len(page),
+                "startIndex": offset,
+            },
             "voidedPurchases": page,
         }
         if offset + size < len(entries):
-            result["tokenPagination"] = {"nextPageToken": str(offset + size)}
+            token = self._page_token(start, end, kind, offset + size)
+            result["tokenPagination"] = {"nextPageToken": token}
         return 200, result
+
+    def _page_token(self, start: int, end: int, kind: int, offset: int) -> str:
+        body = json.dumps([start, end, kind, offset]).encode()
+        signature = hashlib.sha256(self._page_key + body).hexdigest()[:16]
+        return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + signature
+
+    def _read_page_token(self, token: str) -> tuple[int, int, int, int]:
+        encoded, _, signature = token.partition(".")
+        try:
+            body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            if hashlib.sha256(self._page_key + body).hexdigest()[:16] != signature:
+                raise ValueError("not issued here")
+            start, end, kind, offset = json.loads(body)
+            return int(start), int(end), int(kind), int(offset)
+        except (ValueError, TypeError, binascii.Error):
+            raise _GoogleError(400, "Invalid pagination token.", "invalid") from None
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    if name not in params:
+        return default
+    try:
+        return int(params[name])
+    except ValueError:
+        raise _GoogleError(400, f"Invalid value for {name}.", "invalid") from None
