@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
 
 from mylivelinks.extensions import db
 from mylivelinks.jobs.context import job
@@ -23,6 +27,7 @@ from mylivelinks.payments.events import (
     stuck_event_ids,
 )
 from mylivelinks.payments.store_purchases import mark_finished, unfinished_purchase_ids
+from mylivelinks.payments.voided_poll import poll_voided_purchases
 from mylivelinks.transaction import end_read_only_transaction
 
 log = logging.getLogger(__name__)
@@ -96,3 +101,29 @@ def requeue_stuck_payment_events() -> int:
     if ids:
         log.warning("re-enqueued stuck payment events", extra={"count": len(ids)})
     return len(ids)
+
+
+@job
+def poll_google_voided_purchases(now: datetime | None = None) -> dict[str, Any] | None:
+    """Read Google Play's voided purchases since the last read and queue each refund or
+    chargeback of a known purchase (the notification's safety net); None, without asking
+    anyone, when Google Play is not configured."""
+    provider = payment_provider("google")
+    if not provider.lists_voided_purchases():
+        return None
+    lookback = timedelta(days=current_app.config["GOOGLE_VOIDED_LOOKBACK_DAYS"])
+    try:
+        poll = poll_voided_purchases(provider, lookback, now=now)
+    except Exception:
+        log.warning("reading Google Play's voided purchases failed", exc_info=True)
+        raise
+    summary = poll.summary()
+    log.info(
+        "voided purchases read: %d listed, %d queued, %d already stored, %d unknown",
+        poll.listed,
+        poll.queued,
+        poll.already_stored,
+        poll.unknown,
+        extra=summary,
+    )
+    return summary

@@ -15,7 +15,12 @@ from mylivelinks.models.ledger import (
 from mylivelinks.models.media import MediaEventRecord
 from mylivelinks.models.moderation import ModerationAction, RoomBan
 from mylivelinks.models.notifications import Notification
-from mylivelinks.models.payments import CoinPurchase, IdempotencyRecord, PaymentEvent
+from mylivelinks.models.payments import (
+    CoinPurchase,
+    IdempotencyRecord,
+    PaymentEvent,
+    StoreSyncMark,
+)
 from mylivelinks.models.profiles import ROLES, Profile, ProfileLink
 from mylivelinks.models.rooms import Box, Room
 from mylivelinks.models.schedules import Schedule, ScheduleOccurrence
@@ -59,6 +64,7 @@ __all__ = [
     "RoomQueueEntry",
     "Schedule",
     "ScheduleOccurrence",
+    "StoreSyncMark",
     "Stream",
     "StreamStatus",
     "ViewerSession",

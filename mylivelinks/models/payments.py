@@ -185,3 +185,17 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column()
     body: Mapped[Any] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class StoreSyncMark(Base):
+    """How far a periodic read of a store's list (Google's voided purchases) has got."""
+
+    __tablename__ = "store_sync_marks"
+
+    # What is read, e.g. "google:voided_purchases".
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The end of the last window read whole: the next read starts a little before it.
+    synced_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

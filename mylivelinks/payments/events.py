@@ -53,31 +53,45 @@ def _store_event(
     payment_ref: str | None,
     payload: dict[str, Any],
     raw_body: bytes,
+    store_record: dict[str, Any] | None,
 ) -> uuid.UUID | None:
     """Insert a verified webhook; returns its row id, or None when it was already stored."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "provider": provider,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payment_ref": payment_ref,
+        "payload": _without_nul(payload),
+        "raw_body": raw_body,
+    }
+    if store_record is not None:  # else SQL NULL (None would be stored as JSON null)
+        values["store_record"] = _without_nul(store_record)
     return db.session.execute(
         insert(PaymentEvent)
-        .values(
-            id=uuid.uuid4(),
-            provider=provider,
-            event_id=event_id,
-            event_type=event_type,
-            payment_ref=payment_ref,
-            payload=_without_nul(payload),
-            raw_body=raw_body,
-        )
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(PaymentEvent.id)
     ).scalar()
 
 
-def receive_event(event: VerifiedPaymentEvent, raw_body: bytes) -> uuid.UUID | None:
+def receive_event(
+    event: VerifiedPaymentEvent, raw_body: bytes, store_record: dict[str, Any] | None = None
+) -> uuid.UUID | None:
     """Store a verified webhook event and, once committed, queue its application.
 
     Returns the stored row's id, or None when the event was already stored (a redelivery).
+    `store_record` is what the store already said about its purchase (a void read from
+    the store's list), so the job need not ask again.
     """
     stored = _store_event(
-        event.provider, event.event_id, event.event_type, event.payment_ref, event.payload, raw_body
+        event.provider,
+        event.event_id,
+        event.event_type,
+        event.payment_ref,
+        event.payload,
+        raw_body,
+        store_record,
     )
     if stored is not None:
         after_commit(lambda: enqueue_payment_event(stored))
@@ -97,6 +111,11 @@ def _purchase_for(provider: str, found: PaymentFacts, *, lock: bool = True) -> C
         return None
     query = select(CoinPurchase).where(CoinPurchase.provider == provider, or_(*conditions))
     return db.session.scalar(query.with_for_update() if lock else query)
+
+
+def known_purchase(provider: str, found: PaymentFacts) -> CoinPurchase | None:
+    """The purchase `found` names, if one is recorded (read without a lock)."""
+    return _purchase_for(provider, found, lock=False)
 
 
 def apply_event(event: PaymentEvent) -> PaymentEventStatus:

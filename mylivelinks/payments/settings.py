@@ -19,6 +19,8 @@ APPLE_ENVIRONMENTS = ("Production", "Sandbox", "Xcode", "LocalTesting")
 # Data of these environments is not signed by Apple: the verifier skips every check.
 APPLE_UNSIGNED_ENVIRONMENTS = ("Xcode", "LocalTesting")
 GOOGLE_OIDC_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+# Google's Voided Purchases API lists no further back than this.
+GOOGLE_VOIDED_MAX_DAYS = 30
 
 
 def parse_directory(raw: str) -> str:
@@ -35,6 +37,14 @@ def parse_file(raw: str) -> str:
     if not Path(path).is_file():
         raise ValueError(f"{path!r} is not a file")
     return path
+
+
+def parse_voided_lookback_days(raw: str) -> int:
+    """Whole days from 1 to the 30 Google's Voided Purchases API lists."""
+    days = parse_positive_int(raw)
+    if days > GOOGLE_VOIDED_MAX_DAYS:
+        raise ValueError(f"Google lists voided purchases of the last {GOOGLE_VOIDED_MAX_DAYS} days")
+    return days
 
 
 STORE_SETTINGS: tuple[Setting, ...] = (
@@ -127,6 +137,19 @@ STORE_SETTINGS: tuple[Setting, ...] = (
         parse_http_url,
         GOOGLE_OIDC_CERTS_URL,
         "where Google's OIDC signing certificates are published",
+    ),
+    Setting(
+        "GOOGLE_VOIDED_POLL_SECONDS",
+        parse_positive_int,
+        900,
+        "how often Google's Voided Purchases API is read for refunds and chargebacks whose "
+        "notification did not arrive (RQ cron)",
+    ),
+    Setting(
+        "GOOGLE_VOIDED_LOOKBACK_DAYS",
+        parse_voided_lookback_days,
+        7,
+        "how far back the first read of the Voided Purchases API looks (1 to 30 days)",
     ),
 )
 
