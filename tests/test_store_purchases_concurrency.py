@@ -220,3 +220,51 @@ def test_a_new_users_first_purchases_from_both_stores_at_once_all_credit(
 
     assert run_concurrently(store_app, 20, redeem) == [200] * 20
     assert apple.wallet()["coin_balance"] == 20 * 50
+
+
+def test_googles_void_notification_and_the_poll_applying_at_once_take_back_once(
+    store_app, fake_google_play
+):
+    from mylivelinks.jobs.payments import apply_payment_event, poll_google_voided_purchases
+
+    fake_google_play.forget_voids()
+    buyer = GoogleBuyer(ApiClient(store_app), fake_google_play)
+    record = buyer.buy("android_25")
+    assert buyer.redeem(record).status_code == 200
+    run_jobs(store_app)
+    fake_google_play.void(record["purchaseToken"], 7)
+    assert buyer.notify("voided", record).status_code == 200
+    with store_app.app_context():
+        assert poll_google_voided_purchases()["queued"] == 1
+        get_redis().flushdb()  # the queued jobs: the race applies them instead
+        notified, polled = (
+            str(event_id)
+            for event_id in db.session.scalars(
+                text("SELECT id FROM payment_events ORDER BY event_id LIKE 'voidedpurchases:%'")
+            )
+        )
+    rounds = 6
+    barrier = Barrier(rounds * 2 + 2)
+
+    def worker(index: int):
+        with store_app.app_context():
+            barrier.wait()
+            if index >= rounds * 2:
+                return poll_google_voided_purchases()["already_stored"]
+            return apply_payment_event(notified if index % 2 else polled)
+
+    with ThreadPoolExecutor(max_workers=rounds * 2 + 2) as pool:
+        results = list(pool.map(worker, range(rounds * 2 + 2)))
+    assert results[-2:] == [1, 1]  # the poll running again meanwhile stores nothing new
+    assert set(results[:-2]) <= {"processed", None}
+    run_jobs(store_app)
+    state = buyer.only_purchase()
+    assert (state["status"], state["coins_credited"], state["coins_reversed"]) == (
+        "chargeback",
+        25 * 50,
+        25 * 50,
+    )
+    assert buyer.wallet()["coin_balance"] == 0 and buyer.wallet()["debt_coins"] == 0
+    with store_app.app_context():
+        statuses = db.session.scalars(text("SELECT status FROM payment_events")).all()
+    assert statuses == ["processed", "processed"]
