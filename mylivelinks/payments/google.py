@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import threading
@@ -28,7 +27,7 @@ from google.oauth2 import id_token, service_account
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-from mylivelinks.models.payments import CoinPurchase, DisputeState
+from mylivelinks.models.payments import CoinPurchase
 from mylivelinks.payments.base import (
     ListedVoid,
     PaymentNotConfigured,
@@ -42,7 +41,18 @@ from mylivelinks.payments.base import (
     WebhookSignatureInvalid,
     header,
 )
-from mylivelinks.payments.facts import WHOLE_SHARE, PaymentFacts
+from mylivelinks.payments.facts import PaymentFacts
+from mylivelinks.payments.google_records import (
+    CONSUMED,
+    PURCHASE_STATE_PURCHASED,
+    PURCHASED,
+    VOIDED,
+    event_facts,
+    listed_void_notification,
+    notification_kind,
+    payment_id_of,
+    purchase_facts,
+)
 from mylivelinks.payments.settings import GOOGLE_VOIDED_MAX_DAYS
 
 log = logging.getLogger(__name__)
@@ -52,16 +62,6 @@ GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 HTTP_TIMEOUT_SECONDS = 20
 TOKEN_CLOCK_SKEW_SECONDS = 10
 
-# Event types this adapter stores, from the notification's kind (and type).
-PURCHASED = "ONE_TIME_PRODUCT_PURCHASED"  # oneTimeProductNotification.notificationType 1
-CANCELED = "ONE_TIME_PRODUCT_CANCELED"  # 2: a pending purchase cancelled before payment
-VOIDED = "VOIDED_PURCHASE"  # voidedPurchaseNotification: refunds and chargebacks
-SUBSCRIPTION = "SUBSCRIPTION"
-TEST = "TEST"
-# ProductPurchase.purchaseState and consumptionState; VoidedPurchase.voidedReason.
-PURCHASE_STATE_PURCHASED = 0
-CONSUMED = 1
-VOIDED_REASON_CHARGEBACK = 7
 # How far before the notification the Voided Purchases API is searched.
 VOIDED_SEARCH_WINDOW = timedelta(days=3)
 # The Voided Purchases API: the largest page it serves, the type listing one-time products
@@ -71,35 +71,10 @@ VOIDED_PAGE_SIZE = 1000
 VOIDED_TYPE_ONE_TIME = 0
 LISTED_VOID_PREFIX = "voidedpurchases:"
 VOIDED_CLOCK_MARGIN = timedelta(minutes=1)  # kept from the oldest day Google lists
-PRODUCT_TYPE_ONE_TIME = 2  # voidedPurchaseNotification.productType
-REFUND_TYPE_FULL = 1  # voidedPurchaseNotification.refundType
 
 
 def _millis(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
-
-
-def payment_id_of(record: Mapping[str, Any], purchase_token: str) -> str:
-    """The order id; license testers' purchases have none, so their token's digest."""
-    order_id = record.get("orderId")
-    if order_id:
-        return str(order_id)
-    return "test:" + hashlib.sha256(purchase_token.encode()).hexdigest()
-
-
-def purchase_facts(record: Mapping[str, Any], purchase_token: str, product_id: str) -> PaymentFacts:
-    """What a ProductPurchase says: paid while purchased, refunded once nothing is left."""
-    paid = record.get("purchaseState") == PURCHASE_STATE_PURCHASED
-    refundable = record.get("refundableQuantity")
-    refunded = paid and refundable is not None and int(refundable) == 0
-    return PaymentFacts(
-        payment_id=payment_id_of(record, purchase_token),
-        session_id=purchase_token,
-        product_id=record.get("productId") or product_id,
-        buyer_id=record.get("obfuscatedExternalAccountId") or None,
-        store_paid=paid,
-        refunded_share=WHOLE_SHARE if refunded else None,
-    )
 
 
 def _status(exc: HttpError) -> int:
@@ -293,17 +268,7 @@ class GoogleProvider(PaymentProvider):
 
     def _listed_void(self, entry: dict[str, Any]) -> ListedVoid:
         token = entry["purchaseToken"]
-        notification = {
-            "version": "1.0",
-            "packageName": self._package,
-            "eventTimeMillis": entry.get("voidedTimeMillis"),
-            "voidedPurchaseNotification": {
-                "purchaseToken": token,
-                "orderId": entry.get("orderId", ""),
-                "productType": PRODUCT_TYPE_ONE_TIME,
-                "refundType": REFUND_TYPE_FULL,
-            },
-        }
+        notification = listed_void_notification(entry, self._package or "")
         event = VerifiedPaymentEvent(
             provider=self.name,
             event_id=LISTED_VOID_PREFIX + payment_id_of(entry, token),
@@ -374,7 +339,7 @@ class GoogleProvider(PaymentProvider):
             raise WebhookPayloadInvalid("the message is not a developer notification")
         if notification.get("packageName") != self._package:
             raise WebhookPayloadInvalid("the notification is about another app")
-        event_type, token = _kind(notification)
+        event_type, token = notification_kind(notification)
         return VerifiedPaymentEvent(
             provider=self.name,
             event_id=message_id,
@@ -391,43 +356,4 @@ class GoogleProvider(PaymentProvider):
     ) -> PaymentFacts | None:
         """A purchase's facts as products.get answered; a void refunds it (a chargeback is
         also a lost dispute); cancellations of pending purchases change nothing."""
-        if event_type == PURCHASED:
-            one_time = payload["oneTimeProductNotification"]
-            record = (store_record or {}).get("purchase")
-            if not record:
-                return PaymentFacts(session_id=one_time["purchaseToken"])
-            return purchase_facts(record, one_time["purchaseToken"], one_time["sku"])
-        if event_type == VOIDED:
-            voided = payload["voidedPurchaseNotification"]
-            entry = (store_record or {}).get("voided") or {}
-            chargeback = entry.get("voidedReason") == VOIDED_REASON_CHARGEBACK
-            return PaymentFacts(
-                payment_id=voided.get("orderId") or None,
-                session_id=voided["purchaseToken"],
-                refunded_share=WHOLE_SHARE,
-                dispute=DisputeState.LOST if chargeback else None,
-            )
-        return None
-
-
-def _kind(notification: Mapping[str, Any]) -> tuple[str, str | None]:
-    """The event type and purchase token of a developer notification."""
-    one_time = notification.get("oneTimeProductNotification")
-    if isinstance(one_time, dict):
-        if not isinstance(one_time.get("purchaseToken"), str) or not one_time.get("sku"):
-            raise WebhookPayloadInvalid("the one-time product notification has no token")
-        kinds = {1: PURCHASED, 2: CANCELED}
-        kind = kinds.get(one_time["notificationType"]) if "notificationType" in one_time else None
-        if kind is None:
-            raise WebhookPayloadInvalid("unknown one-time product notification type")
-        return kind, one_time["purchaseToken"]
-    voided = notification.get("voidedPurchaseNotification")
-    if isinstance(voided, dict):
-        if not isinstance(voided.get("purchaseToken"), str):
-            raise WebhookPayloadInvalid("the voided purchase notification has no token")
-        return VOIDED, voided["purchaseToken"]
-    if isinstance(notification.get("subscriptionNotification"), dict):
-        return SUBSCRIPTION, None
-    if isinstance(notification.get("testNotification"), dict):
-        return TEST, None
-    raise WebhookPayloadInvalid("the notification is of no known kind")
+        return event_facts(event_type, payload, store_record)
