@@ -15,7 +15,7 @@ inherit it), then:
   other machines, so the server gets the cores first), on
   `GET /api/v1/rooms/{room}/events?access_token=...`; once all are connected and
   --idle-seconds have passed, the RSS again: (after - before) / listeners is the memory per
-  idle listener;
+  idle listener, and the workers' CPU over that idle time;
 * events: --events events, one every --interval seconds, published to the room's Redis
   stream the way the app does it (`publish_room_event`), each carrying its publish time; a
   delivery's latency is the kernel's receive time of its bytes at the listener's socket
@@ -247,7 +247,11 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         connects = [pipe.recv() for pipe in pipes]
         connected = sum(c["connected"] for c in connects)
         log(f"{connected} connected; idle {args.idle_seconds} s")
-        time.sleep(args.idle_seconds)
+        time.sleep(1)  # the last connections' own work done
+        idle_cpu_before, idle_from = cpu_seconds_of(workers), time.monotonic()
+        time.sleep(max(0.0, args.idle_seconds - 1))
+        idle_cpu = cpu_seconds_of(workers) - idle_cpu_before
+        idle_wall = time.monotonic() - idle_from
         rss_idle = rss_bytes(workers) if workers else None
         sockets = [open_sockets(pid) for pid in workers]
 
@@ -328,6 +332,10 @@ def bench(args: argparse.Namespace, token: str, workers: list[int]) -> dict:
         "worker_sockets_idle": sockets if workers else None,
         "rss_before_mb": round(rss_before / 2**20, 1) if workers else None,
         "rss_idle_mb": round(rss_idle / 2**20, 1) if workers else None,
+        # What idle listeners cost: the workers' CPU while no event is sent.
+        "worker_cpu_idle_ms_per_s": round(idle_cpu / idle_wall * 1000, 1)
+        if workers and idle_wall > 0
+        else None,
         "rss_after_events_mb": round(rss_after / 2**20, 1) if workers else None,
         "kb_per_idle_listener": round(rss_delta / connected / 1024, 1)
         if workers and connected
