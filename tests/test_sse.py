@@ -329,6 +329,30 @@ def test_a_disconnected_client_stops_its_stream(app, api, connect, room, monkeyp
 
 
 @pytest.mark.real_session
+def test_a_hub_wakes_its_streams_as_often_as_the_most_frequent_keep_alive_needs(
+    app, api, connect, room, monkeypatch
+):
+    # Streams wait for their hub's wake-ups, not on timers of their own.
+    headers = api.auth(api.register())
+    monkeypatch.setitem(app.config, "SSE_KEEPALIVE_SECONDS", 30)
+    patient = connect(f"/rooms/{room}/events", headers)
+    patient.start_id()
+    assert wait_for(lambda: hub_connections(app, room_stream_key(room)) == 1)
+    monkeypatch.setitem(app.config, "SSE_KEEPALIVE_SECONDS", 0.2)
+    eager = connect(f"/rooms/{room}/events", headers)
+    eager.start_id()
+    # The first one comes at the end of the hub's current wait (up to HUB_BLOCK_SECONDS, 2 s),
+    # the next ones as often as this stream needs, where the hub's own 2 s would space them.
+    assert eager.block() == {":": "keep-alive"}
+    started = time.monotonic()
+    for _ in range(3):
+        assert eager.block() == {":": "keep-alive"}
+    assert time.monotonic() - started < 2
+    event_id = publish(app, room, streams.VIEWER_LEFT, {"user": "ann"})
+    assert patient.event()["id"] == event_id  # no keep-alive before it: 30 s is not due
+
+
+@pytest.mark.real_session
 def test_streams_of_one_key_share_one_redis_connection(app, api, connect, monkeypatch):
     monkeypatch.setitem(app.config, "SSE_KEEPALIVE_SECONDS", 0.1)
     session = api.register()

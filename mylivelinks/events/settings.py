@@ -9,14 +9,15 @@ EVENT_SETTINGS: tuple[Setting, ...] = (
         "SSE_KEEPALIVE_SECONDS",
         parse_positive_number,
         15,
-        "an event stream without events sends a keep-alive comment this often",
+        "an event stream without events sends a keep-alive comment this often (at its hub's "
+        "next wake, every 2 s or sooner)",
     ),
     Setting(
         "SSE_MAX_SECONDS",
         parse_positive_number,
         3600,
-        "an event stream ends after this long (proxies recycle the connection; the client "
-        "resumes with `Last-Event-ID`)",
+        "an event stream ends after this long, up to 2 s later (proxies recycle the "
+        "connection; the client resumes with `Last-Event-ID`)",
     ),
     Setting(
         "SSE_RETRY_MS",

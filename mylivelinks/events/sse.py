@@ -3,15 +3,22 @@
 Each process reads a stream key once, whatever the number of its clients: a hub thread
 waits in XREAD BLOCK on a Redis connection of its own and keeps the recent events in
 wire format (bytes); every open SSE stream of that key waits on one of the hub's events and
-writes what is new. Idle, that costs no CPU; a room event costs one Redis read and one JSON
-encoding per process, not per client. A stream holds no database connection, and its body
-runs without an app or request context (what it needs is taken in the request).
+writes what is new. A room event costs one Redis read and one JSON encoding per process, not
+per client. A stream holds no database connection, and its body runs without an app or
+request context (what it needs is taken in the request).
+
+The streams wait without a timer each: a hub with nothing to deliver wakes all of its
+streams every HUB_BLOCK_SECONDS (or as often as the shortest keep-alive among them needs),
+and each sees whether its keep-alive or its end is due. A timer per wait, started and
+cancelled at every event, cost a fifth to a quarter of the server's CPU per delivery
+(bench/sse_fanout.py, paired runs).
 
 A stream starts with a `retry:` hint and the id it starts after (so a client that receives
 nothing still resumes from the right place), sends a keep-alive comment after
 SSE_KEEPALIVE_SECONDS without events and ends after SSE_MAX_SECONDS so proxies recycle
-connections; EventSource then reconnects with `Last-Event-ID`. A client resuming from
-further back than the hub holds catches up from Redis first.
+connections, each at the hub's next wake (so up to HUB_BLOCK_SECONDS later); EventSource
+then reconnects with `Last-Event-ID`. A client resuming from further back than the hub
+holds catches up from Redis first.
 
 The server runs each stream as a gevent greenlet (gunicorn's gevent worker patches
 threading and sockets), so the hub's thread, its condition and the streams' waits are
@@ -47,7 +54,8 @@ from mylivelinks.extensions import get_redis
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE = b": keep-alive\n\n"
-# How long a hub blocks per read: also how soon it notices its last stream has gone.
+# How long a hub blocks per read: also how soon it notices its last stream has gone, and
+# (or the shortest keep-alive of its streams, if shorter) how often it wakes idle streams.
 HUB_BLOCK_SECONDS = 2
 HUB_READ_COUNT = 100
 # Events a hub keeps; a stream further behind catches up from Redis.
@@ -95,6 +103,9 @@ class _Hub:
         self.snapshot: tuple[Position, tuple[tuple[Position, bytes], ...]] = (self.floor, ())
         self.lanes = [threading.Event() for _ in range(HUB_LANES)]
         self.next_lane = 0
+        # How often an idle hub wakes its streams (to send keep-alives, to end at their
+        # deadline), so that they wait without a timer each.
+        self.tick_seconds: float = HUB_BLOCK_SECONDS
         self.read_after = start_id
         self.streams = 0  # guarded by hubs.lock
         self.failed = False
@@ -111,12 +122,14 @@ class _Hub:
                     batch = read_events(
                         self.key,
                         self.read_after,
-                        HUB_BLOCK_SECONDS * 1000,
+                        max(1, round(self.tick_seconds * 1000)),
                         count=HUB_READ_COUNT,
                         redis=redis,
                     )
                     if batch:
                         self._add(batch)
+                    else:
+                        self._wake()
             except Exception as exc:
                 # Its streams end and their clients reconnect to a fresh hub.
                 log.log(
@@ -140,6 +153,12 @@ class _Hub:
                 self.floor = self.recent.popleft()[0]
             self.read_after = events[-1].id
             self.snapshot = (self.floor, tuple(self.recent))
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake every stream, lane by lane: to write what is new, or (on a tick) to see whether
+        a keep-alive or its end is due."""
+        with self.lock:
             arrived, self.lanes = self.lanes, [threading.Event() for _ in range(HUB_LANES)]
         for index, lane in enumerate(arrived):
             if index:
@@ -157,16 +176,14 @@ class _Hub:
         floor, recent = self.snapshot
         return recent[-1][0] if recent else floor
 
-    def after(
-        self, position: Position, timeout: float, lane: int
-    ) -> list[tuple[Position, bytes]] | None:
-        """The events after `position`, waiting up to `timeout` for one in `lane`; None when
-        behind."""
+    def after(self, position: Position, lane: int) -> list[tuple[Position, bytes]] | None:
+        """The events after `position`, waiting in `lane` for new ones or the hub's next tick
+        (then none); None when behind."""
         # Taken before the snapshot is read: anything added later sets this event.
         arrived = self.lanes[lane]
         newer = self._newer(position)
         if newer == []:
-            arrived.wait(timeout)
+            arrived.wait()
             newer = self._newer(position)
         return newer
 
@@ -193,8 +210,9 @@ class _Hubs:
         self.lock = threading.Lock()
         self.hubs: dict[str, _Hub] = {}
 
-    def join(self, key: str, redis: Redis) -> _Hub:
-        """The hub of `key` (started if needed), counting one more stream on it."""
+    def join(self, key: str, redis: Redis, keepalive: float) -> _Hub:
+        """The hub of `key` (started if needed), counting one more stream on it, which sends
+        a keep-alive after `keepalive` seconds without events."""
         with self.lock:
             hub = self.hubs.get(key)
             if hub is None:
@@ -202,6 +220,7 @@ class _Hubs:
                 self.hubs[key] = hub
                 hub.thread.start()
             hub.streams += 1
+            hub.tick_seconds = min(hub.tick_seconds, keepalive)
             return hub
 
     def leave(self, hub: _Hub) -> None:
@@ -271,16 +290,17 @@ def _events(stream_key: str, start: str, settings: _StreamSettings) -> Iterator[
     sent = 0
     # The start id makes an EventSource that never gets an event reconnect from here.
     yield f"retry: {settings.retry_ms}\nid: {start}\n\n".encode()
+    written = time.monotonic()
     hubs = settings.hubs
     try:
-        hub = hubs.join(stream_key, settings.redis)
+        hub = hubs.join(stream_key, settings.redis, keepalive)
     except RedisError:
         log.warning("event stream %s could not reach Redis", stream_key)
         return
     lane = hub.lane()
     try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            newer = hub.after(position, min(keepalive, remaining), lane)
+        while time.monotonic() < deadline:
+            newer = hub.after(position, lane)
             if newer is None:
                 newer = _catch_up(stream_key, position, settings.redis)
                 if not newer:
@@ -292,8 +312,10 @@ def _events(stream_key: str, start: str, settings: _StreamSettings) -> Iterator[
                 sent += len(newer)
                 position = newer[-1][0]
                 yield b"".join(wire for _, wire in newer)
-            elif remaining > keepalive:
+                written = time.monotonic()
+            elif (now := time.monotonic()) - written >= keepalive and now < deadline:
                 yield KEEP_ALIVE
+                written = now
     except (HubFailed, RedisError):
         # End the response; the client reconnects after `retry` and resumes.
         log.warning("event stream %s lost Redis", stream_key)
