@@ -9,13 +9,11 @@ them, read them all with one selector, or never read one at all.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import selectors
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,38 +23,16 @@ from urllib.parse import urlencode
 
 from mylivelinks.dev import gunicorn_arguments
 from tests.conftest import TEST_SECRET_KEY
-
-ROOT = Path(__file__).parent.parent
-HOST = "127.0.0.1"
+from tests.processes import HOST, ChildProcess, JsonClient, free_port, inherited_environment
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Reply:
-    """One HTTP answer: status, headers (lower-case names) and the JSON body, if any."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-class EventServer:
+class EventServer(JsonClient):
     """gunicorn serving the API with gevent workers; `settings` become its environment."""
 
     def __init__(self, server_urls: dict[str, str], log_path: Path, **settings: Any):
-        self.port = free_port()
+        super().__init__(free_port(), timeout=10)
         self.log_path = log_path
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
-        }
+        self.env = inherited_environment()
         self.env.update(
             {
                 "APP_ENV": "testing",
@@ -68,7 +44,7 @@ class EventServer:
                 **{name: str(value) for name, value in settings.items()},
             }
         )
-        self.process: subprocess.Popen | None = None
+        self.process: ChildProcess | None = None
 
     @property
     def listeners(self) -> int:
@@ -77,68 +53,19 @@ class EventServer:
 
     def start(self, timeout: float = 60) -> EventServer:
         """Start one gevent worker and wait until /readyz answers 200."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                gunicorn_arguments(HOST, self.port, 1, self.listeners),
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; its log:\n{self.log()}")
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/readyz", timeout=2).status == 200:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn not ready within {timeout} s; its log:\n{self.log()}")
+        command = gunicorn_arguments(HOST, self.port, 1, self.listeners)
+        self.process = ChildProcess("gunicorn", command, self.env, self.log_path).start()
+        self.process.wait_ready(self, timeout)
+        return self
 
     def stop(self, signum: int = signal.SIGKILL) -> None:
-        """Send `signum` to the server's process group and wait until the master exits."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signum)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # a worker the master left behind
-        self.process = None
+        """Send `signum` to the server's process group and wait until it has all exited."""
+        if self.process is not None:
+            self.process.stop(signum, grace=15)
 
     def log(self) -> str:
         """The tail of the server's output."""
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = None,
-        timeout: float = 10,
-    ) -> Reply:
-        """One request on a fresh connection; `body` is sent as JSON."""
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-        try:
-            data = json.dumps(body) if body is not None else None
-            connection.request(method, path, body=data, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-            reply_headers = {name.lower(): value for name, value in response.getheaders()}
-            parsed = json.loads(raw) if raw.strip() else None
-            return Reply(response.status, reply_headers, parsed)
-        finally:
-            connection.close()
+        return self.process.log() if self.process else "(never started)"
 
     def register(self) -> dict:
         """Register a fresh account over HTTP; the 201 body (user, access_token, ...)."""

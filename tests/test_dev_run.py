@@ -18,7 +18,7 @@ import redis
 
 from mylivelinks.dev import EmbeddedRedis
 from mylivelinks.supervision import restart_wait
-from tests.event_server import free_port
+from tests.processes import free_port
 
 ROOT = Path(__file__).parent.parent
 

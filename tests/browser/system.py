@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.event_server import HOST, Reply, free_port
+from tests.processes import HOST, Reply, free_port
 
 ROOT = Path(__file__).parent.parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

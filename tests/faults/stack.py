@@ -33,8 +33,8 @@ from sqlalchemy import create_engine, make_url, text
 from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedRedis
-from tests.event_server import free_port
 from tests.fakes.livekit_harness import LiveKitHarness
+from tests.processes import free_port
 
 ROOT = Path(__file__).parent.parent.parent
 SECRET_KEY = "faults-secret-key-that-is-long-enough-for-hs256"
