@@ -9,21 +9,24 @@ as a registered user and records every request its pages make.
 from __future__ import annotations
 
 import base64
-import contextlib
+import http.client
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.processes import HOST, Reply, free_port
+from tests.processes import (
+    HOST,
+    ChildProcess,
+    JsonClient,
+    free_port,
+    inherited_environment,
+)
 
-ROOT = Path(__file__).parent.parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # The network of CI machines is closed: Chromium must not call home.
 CHROMIUM_ARGS = [
@@ -52,40 +55,12 @@ def with_redis_database(url: str, database: int) -> str:
     return parts._replace(path=f"/{database}").geturl()
 
 
-class Http:
+class Http(JsonClient):
     """JSON over HTTP to a server on 127.0.0.1 (one connection per request)."""
-
-    def __init__(self, port: int):
-        self.port = port
-
-    @property
-    def base_url(self) -> str:
-        """http://127.0.0.1:<port>"""
-        return f"http://{HOST}:{self.port}"
-
-    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Reply:
-        """One request; `body` is sent as JSON."""
-        import http.client
-
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=15)
-        try:
-            data = json.dumps(body) if body is not None else None
-            connection.request(method, path, body=data, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-            reply_headers = {name.lower(): value for name, value in response.getheaders()}
-            return Reply(response.status, reply_headers, json.loads(raw) if raw.strip() else None)
-        finally:
-            connection.close()
 
     def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         """POST `body` as it is (a signed webhook); the status."""
-        import http.client
-
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=15)
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
         try:
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
@@ -114,12 +89,7 @@ class WebSystem(Http):
     def __init__(self, environment: dict[str, str], var_dir: Path):
         super().__init__(free_port())
         self.var_dir = var_dir
-        self.log_path = var_dir / "system.log"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
-        }
+        self.env = inherited_environment()
         self.env.update(
             {
                 "APP_ENV": "testing",
@@ -132,80 +102,37 @@ class WebSystem(Http):
                 **environment,
             }
         )
-        self.process: subprocess.Popen | None = None
+        command = [sys.executable, "-m", "mylivelinks.dev", "run"]
+        self.process = ChildProcess("the system", command, self.env, var_dir / "system.log")
 
     def start(self, timeout: float = 90) -> WebSystem:
         """Start the supervisor and wait until /readyz answers 200."""
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mylivelinks.dev", "run"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the system exited; its log:\n{self.log()}")
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/readyz").status == 200:
-                    return self
-            time.sleep(0.2)
-        raise RuntimeError(f"the system was not ready within {timeout} s:\n{self.log()}")
+        self.process.start().wait_ready(self, timeout)
+        return self
 
     def stop(self) -> None:
         """SIGTERM to the supervisor (it stops its children), SIGKILL to what is left."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(30)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        self.process = None
+        self.process.stop(signal.SIGTERM, grace=30, group=False)
 
     def log(self) -> str:
         """The tail of the system's output."""
-        return self.log_path.read_text(errors="replace")[-6000:]
+        return self.process.log()
 
 
-class Worker:
+class Worker(ChildProcess):
     """One RQ worker (as `make run` starts it) with the given environment."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
-        self.env, self.log_path = env, log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Worker:
-        """Start the worker on every queue of the app."""
         from mylivelinks.dev import WORKER_CLASS
         from mylivelinks.jobs import QUEUES
 
         rq = str(Path(sys.executable).parent / "rq")
-        command = [rq, "worker", "--url", self.env["REDIS_URL"], "--worker-class", WORKER_CLASS]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, *QUEUES],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
+        command = [rq, "worker", "--url", env["REDIS_URL"], "--worker-class", WORKER_CLASS]
+        super().__init__("the RQ worker", [*command, *QUEUES], env, log_path)
 
-    def stop(self) -> None:
+    def stop(self, signum: int = signal.SIGKILL, grace: float = 15, group: bool = True) -> None:
         """Kill the worker's process group."""
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            self.process = None
+        super().stop(signum, grace, group)
 
 
 def jwt_claims(token: str) -> dict:

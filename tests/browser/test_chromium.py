@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.browser import system
+from tests.processes import ROOT
 
 
 def test_a_missing_chromium_fails_with_how_to_install_it(monkeypatch, tmp_path):
@@ -16,6 +15,6 @@ def test_a_missing_chromium_fails_with_how_to_install_it(monkeypatch, tmp_path):
 
 
 def test_the_ci_entry_point_installs_chromium_before_the_suite():
-    script = (Path(system.ROOT) / ".ci" / "run").read_text()
+    script = (ROOT / ".ci" / "run").read_text()
     install = script.index("apt-get install -y --no-install-recommends chromium")
     assert script.index("[ ! -x /usr/bin/chromium ]") < install < script.index("make test")
