@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from tests.faults.stack import SWEEP_INTERVAL, VIEWER_TIMEOUT, Stack, wait_until
+from tests.faults.stack import SWEEP_INTERVAL, VIEWER_TIMEOUT, Stack
+from tests.processes import wait_until
 
 # Past this, a box without an active viewer must be unpublished: timeout, one sweep, and
 # the time a sync and the worker take.

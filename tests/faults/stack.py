@@ -15,17 +15,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
-import requests
 from flask import Flask
 from redis import Redis
 from sqlalchemy import create_engine, make_url, text
@@ -34,7 +31,15 @@ from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedRedis
 from tests.fakes.livekit_harness import LiveKitHarness
-from tests.processes import free_port
+from tests.processes import (
+    CONNECTION_ERRORS,
+    ChildProcess,
+    JsonClient,
+    Reply,
+    free_port,
+    inherited_environment,
+    wait_until,
+)
 
 ROOT = Path(__file__).parent.parent.parent
 SECRET_KEY = "faults-secret-key-that-is-long-enough-for-hs256"
@@ -57,18 +62,6 @@ SETTINGS = {
     # Every account of every test registers from 127.0.0.1.
     "REGISTER_RATE_LIMIT": "10000 per minute",
 }
-
-
-def wait_until(condition: Callable[[], Any], bound: float, what: str, step: float = 0.1) -> float:
-    """Seconds until `condition()` is truthy; fails the test past `bound` seconds."""
-    started = time.monotonic()
-    while True:
-        with contextlib.suppress(requests.RequestException):
-            if condition():
-                return time.monotonic() - started
-        if time.monotonic() - started > bound:
-            raise AssertionError(f"{what}: not within {bound} s")
-        time.sleep(step)
 
 
 class Heartbeats:
@@ -105,7 +98,7 @@ class Heartbeats:
             with self._lock:
                 beating = list(self.beating.values())
             for session, positions in beating:
-                with contextlib.suppress(requests.RequestException):
+                with contextlib.suppress(*CONNECTION_ERRORS):
                     self.stack.heartbeat(session, positions)
 
     def stop(self) -> None:
@@ -126,9 +119,8 @@ class Stack:
         self.redis_server = EmbeddedRedis(tmp / "redis")
         self.livekit = LiveKitHarness()
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}/api/v1"
-        self.http = requests.Session()
-        self.supervisor: subprocess.Popen | None = None
+        self.api = JsonClient(self.port, prefix="/api/v1", timeout=10)
+        self.supervisor: ChildProcess | None = None
         self.app: Flask | None = None
         self.heartbeats = Heartbeats(self)
 
@@ -148,7 +140,7 @@ class Stack:
             **SETTINGS,
             **vendor,
         }
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env = inherited_environment()
         env.update(environment)
         env.update(
             {
@@ -158,22 +150,12 @@ class Stack:
                 "PYTHONPATH": str(self.code_root),
             }
         )
-        self.log_path = self.tmp / "stack.log"
-        with open(self.log_path, "w") as log:
-            self.supervisor = subprocess.Popen(
-                [sys.executable, "-m", "mylivelinks.dev", "run"],
-                cwd=self.code_root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        command = [sys.executable, "-m", "mylivelinks.dev", "run"]
+        self.supervisor = ChildProcess(
+            "make run", command, env, self.tmp / "stack.log", cwd=self.code_root
+        ).start()
         self.app = create_app(Config(environment))
-        wait_until(self._ready, 120, "the stack answering /readyz", step=0.25)
-
-    def _ready(self) -> bool:
-        assert self.supervisor is not None
-        assert self.supervisor.poll() is None, f"make run exited; see {self.log_path}"
-        return self.http.get(f"{self.base[:-7]}/readyz", timeout=2).status_code == 200
+        self.supervisor.wait_ready(JsonClient(self.port), 120)
 
     def _recreate_database(self) -> None:
         engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
@@ -186,15 +168,7 @@ class Stack:
         """Stop everything this stack started and drop its database."""
         self.heartbeats.stop()
         if self.supervisor is not None:
-            descendants = psutil.Process(self.supervisor.pid).children(recursive=True)
-            self.supervisor.send_signal(signal.SIGTERM)
-            try:
-                self.supervisor.wait(60)
-            except subprocess.TimeoutExpired:
-                self.supervisor.kill()
-            for process in descendants:
-                with contextlib.suppress(psutil.Error):
-                    process.kill()
+            self.supervisor.stop(signal.SIGTERM, grace=60, group=False)
         if self.app is not None:
             with self.app.app_context():
                 from mylivelinks.extensions import db
@@ -212,11 +186,7 @@ class Stack:
     def child(self, marker: str) -> psutil.Process | None:
         """The supervisor's child whose command line contains `marker`, if running."""
         assert self.supervisor is not None
-        for process in psutil.Process(self.supervisor.pid).children():
-            with contextlib.suppress(psutil.Error):
-                if marker in " ".join(process.cmdline()) and process.status() != "zombie":
-                    return process
-        return None
+        return self.supervisor.child(marker)
 
     def worker(self) -> psutil.Process:
         """The RQ worker process (waiting for one to be running)."""
@@ -252,32 +222,33 @@ class Stack:
 
     # --- the API ------------------------------------------------------------------------------
 
-    def call(self, method: str, path: str, session: dict | None = None, **kwargs):
+    def call(
+        self,
+        method: str,
+        path: str,
+        session: dict | None = None,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
         """One API request (`path` under /api/v1), as `session` when given."""
-        headers = kwargs.pop("headers", {})
-        if session is not None:
-            headers["Authorization"] = f"Bearer {session['access_token']}"
-        return self.http.request(
-            method,
-            f"{self.base}{path}",
-            headers=headers,
-            timeout=kwargs.pop("timeout", 10),
-            **kwargs,
-        )
+        token = session["access_token"] if session is not None else None
+        return self.api.request(method, path, body, token, headers=headers, timeout=timeout)
 
     def register(self) -> dict:
         """A new account's session."""
         name = f"f{uuid.uuid4().hex[:12]}"
         body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
-        response = self.call("POST", "/auth/register", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
+        reply = self.call("POST", "/auth/register", body=body)
+        assert reply.status == 201, reply
+        return reply.body
 
     def go_live(self, streamer: dict) -> tuple[int, uuid.UUID]:
         """Go live in room main; (box position, stream id)."""
-        response = self.call("POST", "/rooms/main/live", streamer, json={})
-        assert response.status_code in (200, 201), response.text
-        for box in self.call("GET", "/rooms/main").json()["boxes"]:
+        reply = self.call("POST", "/rooms/main/live", streamer, {})
+        assert reply.status in (200, 201), reply
+        for box in self.call("GET", "/rooms/main").body["boxes"]:
             stream = box["stream"]
             if stream and stream["streamer"]["id"] == streamer["user"]["id"]:
                 return box["position"], uuid.UUID(stream["id"])
@@ -285,20 +256,20 @@ class Stack:
 
     def open_box(self, viewer: dict, position: int) -> None:
         """The viewer opens the box at `position`."""
-        response = self.call("POST", f"/rooms/main/boxes/{position}/viewers", viewer)
-        assert response.status_code in (200, 201), response.text
+        reply = self.call("POST", f"/rooms/main/boxes/{position}/viewers", viewer)
+        assert reply.status in (200, 201), reply
 
     def close_box(self, viewer: dict, position: int) -> None:
         """The viewer closes the box at `position`."""
-        response = self.call("DELETE", f"/rooms/main/boxes/{position}/viewers", viewer)
-        assert response.status_code in (200, 204), response.text
+        reply = self.call("DELETE", f"/rooms/main/boxes/{position}/viewers", viewer)
+        assert reply.status in (200, 204), reply
 
     def heartbeat(self, session: dict, positions: list[int]) -> dict:
         """One heartbeat; its answer."""
-        response = self.call(
-            "POST", "/rooms/main/heartbeat", session, json={"positions": positions}, timeout=3
+        reply = self.call(
+            "POST", "/rooms/main/heartbeat", session, {"positions": positions}, timeout=3
         )
-        return response.json()
+        return reply.body
 
     def end_live(self, streamer: dict) -> None:
         """The streamer ends their stream (if still live)."""

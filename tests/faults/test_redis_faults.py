@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.faults.stack import STREAMER_TIMEOUT, SWEEP_INTERVAL, VIEWER_TIMEOUT, wait_until
+from tests.faults.stack import STREAMER_TIMEOUT, SWEEP_INTERVAL, VIEWER_TIMEOUT
+from tests.processes import wait_until
 
 # Long enough for the sweep to have timed out anyone it would: both timeouts, then sweeps.
 WATCH_SECONDS = STREAMER_TIMEOUT + 3 * SWEEP_INTERVAL
@@ -20,7 +21,7 @@ def _nothing_ended(stack, position, stream_id, since: float) -> None:
     after = f"{time.monotonic() - since:.1f} s after the fault"
     row = stack.stream_row(stream_id)
     assert row["status"] == "live", f"{after}: {row}"
-    boxes = stack.call("GET", "/rooms/main").json()["boxes"]
+    boxes = stack.call("GET", "/rooms/main").body["boxes"]
     box = next(b for b in boxes if b["position"] == position)
     assert box["viewer_count"] == 1 and box["is_published"], f"{after}: {box}"
 
@@ -68,7 +69,7 @@ def test_a_redis_restart_ends_nothing_and_every_process_carries_on(stack, scene)
     stack.redis_server.start()
     restarted = time.monotonic()
 
-    assert stack.supervisor is not None and stack.supervisor.poll() is None
+    assert stack.supervisor is not None and stack.supervisor.running()
     assert cron.is_running(), "the cron process exited"
     took = wait_until(lambda: _workers_registered(stack), WORKERS_BOUND, "workers registered")
     print(f"\nRedis restarted: workers registered {took:.1f} s after it was back")

@@ -8,10 +8,9 @@ import threading
 import uuid
 
 import pytest
-import requests
 from sqlalchemy import text
 
-from tests.faults.stack import wait_until
+from tests.processes import CONNECTION_ERRORS, Reply, wait_until
 
 RETRY_BOUND = 10
 
@@ -28,13 +27,13 @@ def test_a_gift_killed_before_commit_is_booked_by_its_retry_within_seconds(stack
         set_role(admin["user"]["username"], "admin")
         db.session.commit()
     grant = {"username": fan["user"]["username"], "coins": 1000, "reason": "fault test"}
-    assert stack.call("POST", "/admin/adjustments", admin, json=grant).status_code == 201
-    gift = min(stack.call("GET", "/gifts").json()["items"], key=lambda g: g["coin_cost"])
+    assert stack.call("POST", "/admin/adjustments", admin, grant).status == 201
+    gift = min(stack.call("GET", "/gifts").body["items"], key=lambda g: g["coin_cost"])
     body = {"gift_type_id": gift["id"], "recipient": streamer["user"]["username"]}
     key = {"Idempotency-Key": str(uuid.uuid4())}
 
-    def send() -> requests.Response:
-        return stack.call("POST", "/gifts", fan, json=body, headers=dict(key), timeout=30)
+    def send() -> Reply:
+        return stack.call("POST", "/gifts", fan, body, headers=dict(key), timeout=30)
 
     with stack.context():
         engine = db.engine
@@ -56,21 +55,21 @@ def test_a_gift_killed_before_commit_is_booked_by_its_retry_within_seconds(stack
 
     def booked() -> bool:
         response = send()
-        outcomes.append(response.status_code)
-        return response.status_code == 201
+        outcomes.append(response.status)
+        return response.status == 201
 
     took = wait_until(booked, RETRY_BOUND, f"the retry booked ({_lock_note(stack, fan, key)})")
     print(f"\nrequest killed before commit: the retry booked it after {took:.1f} s")
     assert set(outcomes) <= {201, 409, 502, 503}
     replay = send()
-    assert replay.status_code == 201
-    assert replay.headers["Idempotent-Replayed"] == "true"
-    wallet = stack.call("GET", "/me/wallet", fan).json()
+    assert replay.status == 201
+    assert replay.headers["idempotent-replayed"] == "true"
+    wallet = stack.call("GET", "/me/wallet", fan).body
     assert wallet["coin_balance"] == 1000 - gift["coin_cost"]  # booked exactly once
 
 
 def _ignore_errors(send) -> None:
-    with contextlib.suppress(requests.RequestException):  # its process was killed
+    with contextlib.suppress(*CONNECTION_ERRORS):  # its process was killed
         send()
 
 

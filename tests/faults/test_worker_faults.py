@@ -7,7 +7,8 @@ import signal
 import psutil
 import pytest
 
-from tests.faults.stack import PUBLISH_LOCK, SWEEP_INTERVAL, wait_until
+from tests.faults.stack import PUBLISH_LOCK, SWEEP_INTERVAL
+from tests.processes import wait_until
 
 # A killed worker is back after the supervisor's first wait (1 s) and its start-up
 # (a few seconds on a loaded machine); then its lock lapses and one sweep runs.
