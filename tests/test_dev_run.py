@@ -2,68 +2,40 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import psutil
-import pytest
 import redis
 
 from mylivelinks.dev import EmbeddedRedis
 from mylivelinks.supervision import restart_wait
-from tests.processes import free_port
-
-ROOT = Path(__file__).parent.parent
-
-
-def _request(url: str, body: dict | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+from tests.processes import (
+    ROOT,
+    ChildProcess,
+    JsonClient,
+    free_port,
+    inherited_environment,
+    wait_until,
+)
 
 
-def _wait_ready(base: str, supervisor: subprocess.Popen, timeout: float = 90) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        assert supervisor.poll() is None, "the supervisor exited before being ready"
-        try:
-            if _request(f"{base}/readyz")[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"/readyz did not answer 200 within {timeout} s")
-
-
-def _processes_of(supervisor: subprocess.Popen, var_dir: Path) -> list[psutil.Process]:
+def _processes_of(supervisor: ChildProcess, var_dir: Path) -> list[psutil.Process]:
     processes = psutil.Process(supervisor.pid).children(recursive=True)
     postmaster_pid = int((var_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
     return [*processes, psutil.Process(postmaster_pid)]
 
 
 def _run_once(var_dir: Path, port: int, check) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = inherited_environment()
     env.update({"VAR_DIR": str(var_dir), "PORT": str(port), "SSE_MAX_LISTENERS": "16"})
-    supervisor = subprocess.Popen(
-        [sys.executable, "-m", "mylivelinks.dev", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "mylivelinks.dev", "run"]
+    supervisor = ChildProcess("make run", command, env, var_dir.parent / "run.log").start()
+    assert supervisor.process is not None
     try:
-        _wait_ready(f"http://127.0.0.1:{port}", supervisor)
+        supervisor.wait_ready(JsonClient(port), 90)
         processes = _processes_of(supervisor, var_dir)
         names = " ".join(" ".join(p.cmdline()) for p in processes)
         for expected in ("gunicorn", "rq worker", "mylivelinks.jobs.scheduler", "redis-server"):
@@ -71,56 +43,43 @@ def _run_once(var_dir: Path, port: int, check) -> None:
         assert "postgres" in names
         # gunicorn's control socket is this run's own, not the one shared under $HOME.
         assert (var_dir / "gunicorn.ctl").is_socket()
-        check(f"http://127.0.0.1:{port}", supervisor)
+        check(JsonClient(port, prefix="/api/v1"), supervisor)
         processes = list({*processes, *_processes_of(supervisor, var_dir)})
-        supervisor.send_signal(signal.SIGTERM)
-        assert supervisor.wait(60) == 0
+        supervisor.process.send_signal(signal.SIGTERM)
+        assert supervisor.process.wait(60) == 0
         _, alive = psutil.wait_procs(processes, timeout=10)
         assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
+        supervisor.stop(signal.SIGKILL, grace=10)
 
 
-def _child(supervisor: subprocess.Popen, marker: str) -> psutil.Process | None:
-    for process in psutil.Process(supervisor.pid).children():
-        with contextlib.suppress(psutil.Error):
-            if marker in " ".join(process.cmdline()):
-                return process
-    return None
-
-
-def _children_exiting_are_restarted(supervisor: subprocess.Popen) -> None:
+def _children_exiting_are_restarted(supervisor: ChildProcess) -> None:
     """A worker or cron process that dies is started again; nothing else stops."""
     for marker in ("rq worker", "mylivelinks.jobs.scheduler"):
-        dead = _child(supervisor, marker)
+        dead = supervisor.child(marker)
         assert dead is not None
+
+        def restarted(marker: str = marker, dead: psutil.Process = dead) -> bool:
+            again = supervisor.child(marker)
+            return again is not None and again.pid != dead.pid
+
         dead.kill()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            again = _child(supervisor, marker)
-            if again is not None and again.pid != dead.pid:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"{marker} was not restarted within 15 s")
-        assert supervisor.poll() is None
+        wait_until(restarted, 15, f"{marker} restarted", detail=supervisor.log)
+        assert supervisor.running()
 
 
 def test_run_starts_everything_stops_everything_and_keeps_data(tmp_path):
     var_dir, port = tmp_path / "var", free_port()
     account = {"username": "persisted", "email": "persisted@example.com", "password": "password1"}
 
-    def first(base, supervisor):
-        assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
-        assert _request(f"{base}/healthz")[0] == 200
+    def first(api: JsonClient, supervisor: ChildProcess) -> None:
+        assert api.request("POST", "/auth/register", account).status == 201
+        assert JsonClient(api.port).request("GET", "/healthz").status == 200
         _children_exiting_are_restarted(supervisor)
 
-    def second(base, supervisor):
-        status, body = _request(
-            f"{base}/api/v1/auth/login", {"login": "persisted", "password": "password1"}
-        )
-        assert status == 200, body
+    def second(api: JsonClient, supervisor: ChildProcess) -> None:
+        reply = api.request("POST", "/auth/login", {"login": "persisted", "password": "password1"})
+        assert reply.status == 200, reply
 
     _run_once(var_dir, port, first)
     _run_once(var_dir, port, second)
@@ -144,14 +103,10 @@ def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
     ]
     account = {"username": "someone", "email": "someone@example.com", "password": "password1"}
 
-    def check(base, supervisor):
-        assert _request(f"{base}/api/v1/auth/register", account)[0] == 201
+    def check(api: JsonClient, supervisor: ChildProcess) -> None:
+        assert api.request("POST", "/auth/register", account).status == 201
         # Only where `make run` keeps its data: no URL, no secret, no APP_ENV.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "APP_ENV")
-        }
+        env = inherited_environment("SECRET_KEY", "APP_ENV")
         env["VAR_DIR"] = str(var_dir)
         for command in commands:
             done = subprocess.run(
@@ -165,19 +120,12 @@ def test_the_readme_cli_block_works_as_written_with_no_variables(tmp_path):
                 timeout=120,
             )
             assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-        status, body = _request(
-            f"{base}/api/v1/auth/login", {"login": "boss", "password": "password1"}
-        )
-        assert status == 200 and body["user"]["role"] == "admin", body
-        status, body = _request(
-            f"{base}/api/v1/auth/login", {"login": "someone", "password": "password1"}
-        )
-        assert body["user"]["role"] == "moderator", body
-        wallet = urllib.request.Request(
-            f"{base}/api/v1/me/wallet", headers={"Authorization": f"Bearer {body['access_token']}"}
-        )
-        with urllib.request.urlopen(wallet, timeout=5) as response:
-            assert json.loads(response.read())["coin_balance"] == 1000
+        reply = api.request("POST", "/auth/login", {"login": "boss", "password": "password1"})
+        assert reply.status == 200 and reply.body["user"]["role"] == "admin", reply
+        reply = api.request("POST", "/auth/login", {"login": "someone", "password": "password1"})
+        assert reply.body["user"]["role"] == "moderator", reply
+        wallet = api.request("GET", "/me/wallet", token=reply.body["access_token"])
+        assert wallet.body["coin_balance"] == 1000
 
     _run_once(var_dir, port, check)
 
