@@ -22,8 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mylivelinks.dev import gunicorn_arguments
-from tests.conftest import TEST_SECRET_KEY
-from tests.processes import HOST, ChildProcess, JsonClient, free_port, inherited_environment
+from tests.processes import HOST, ChildProcess, JsonClient, free_port, server_environment
 
 
 class EventServer(JsonClient):
@@ -32,17 +31,11 @@ class EventServer(JsonClient):
     def __init__(self, server_urls: dict[str, str], log_path: Path, **settings: Any):
         super().__init__(free_port(), timeout=10)
         self.log_path = log_path
-        self.env = inherited_environment()
-        self.env.update(
-            {
-                "APP_ENV": "testing",
-                "SECRET_KEY": TEST_SECRET_KEY,
-                "LOG_LEVEL": "WARNING",
-                # Its users all register from 127.0.0.1.
-                "REGISTER_RATE_LIMIT": "10000 per minute",
-                **server_urls,
-                **{name: str(value) for name, value in settings.items()},
-            }
+        self.env = server_environment(
+            # Its users all register from 127.0.0.1.
+            REGISTER_RATE_LIMIT="10000 per minute",
+            **server_urls,
+            **{name: str(value) for name, value in settings.items()},
         )
         self.process: ChildProcess | None = None
 

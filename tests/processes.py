@@ -44,6 +44,17 @@ def inherited_environment(*dropped: str) -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in leave_out}
 
 
+def server_environment(**settings: str) -> dict[str, str]:
+    """The inherited environment, set as every server of the suite runs (testing, the
+    suite's secret key, warnings only), then `settings`."""
+    from tests.conftest import TEST_SECRET_KEY
+
+    env = inherited_environment()
+    env.update({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY, "LOG_LEVEL": "WARNING"})
+    env.update(settings)
+    return env
+
+
 def wait_until(
     condition: Callable[[], Any],
     bound: float,

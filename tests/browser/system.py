@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.conftest import TEST_SECRET_KEY
 from tests.processes import (
     HOST,
     ChildProcess,
     JsonClient,
     free_port,
-    inherited_environment,
+    server_environment,
 )
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -89,18 +88,12 @@ class WebSystem(Http):
     def __init__(self, environment: dict[str, str], var_dir: Path):
         super().__init__(free_port())
         self.var_dir = var_dir
-        self.env = inherited_environment()
-        self.env.update(
-            {
-                "APP_ENV": "testing",
-                "SECRET_KEY": TEST_SECRET_KEY,
-                "LOG_LEVEL": "WARNING",
-                "HOST": HOST,
-                "PORT": str(self.port),
-                "VAR_DIR": str(var_dir),
-                "SSE_MAX_LISTENERS": "200",
-                **environment,
-            }
+        self.env = server_environment(
+            HOST=HOST,
+            PORT=str(self.port),
+            VAR_DIR=str(var_dir),
+            SSE_MAX_LISTENERS="200",
+            **environment,
         )
         command = [sys.executable, "-m", "mylivelinks.dev", "run"]
         self.process = ChildProcess("the system", command, self.env, var_dir / "system.log")
