@@ -11,6 +11,7 @@ from mylivelinks.events.settings import EVENT_SETTINGS
 from mylivelinks.media_settings import MEDIA_SETTINGS, media_problems
 from mylivelinks.payments.packs import CoinPack, load_packs
 from mylivelinks.payments.settings import STORE_SETTINGS, store_problems
+from mylivelinks.services.accounts.passwords import DEFAULT_PROFILE, HashProfile
 from mylivelinks.settings_types import (
     Setting,
     parse_choice,
@@ -83,6 +84,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         parse_positive_int,
         30 * 24 * 3600,
         "lifetime of a refresh token",
+    ),
+    Setting(
+        "PASSWORD_HASH_PROFILE",
+        parse_choice(*HashProfile),
+        DEFAULT_PROFILE.value,
+        "Argon2id cost of new password hashes, a profile of argon2-cffi: "
+        "`RFC_9106_LOW_MEMORY` (64 MiB, 3 passes), `RFC_9106_HIGH_MEMORY` (2 GiB, 1 pass) or "
+        "`CHEAPEST` (for test suites; refused in production)",
     ),
     Setting("JWT_ISSUER", parse_text, "mylivelinks", "`iss` claim of the access tokens we mint"),
     Setting(
@@ -240,6 +249,7 @@ class Config:
     DATABASE_POOL_PING_IDLE_SECONDS: int
     ACCESS_TOKEN_TTL_SECONDS: int
     REFRESH_TOKEN_TTL_SECONDS: int
+    PASSWORD_HASH_PROFILE: str
     JWT_ISSUER: str
     AUTH_EXTERNAL_JWT_SECRET: str | None
     AUTH_EXTERNAL_JWKS_URL: str | None
@@ -356,6 +366,8 @@ class Config:
             problems.append("SECRET_KEY: is required")
         elif self.APP_ENV == "production" and len(self.SECRET_KEY) < 32:
             problems.append("SECRET_KEY: must be at least 32 characters in production")
+        if self.APP_ENV == "production" and self.PASSWORD_HASH_PROFILE == HashProfile.CHEAPEST:
+            problems.append("PASSWORD_HASH_PROFILE: CHEAPEST is for test suites, not production")
         external = self.AUTH_EXTERNAL_JWT_SECRET or self.AUTH_EXTERNAL_JWKS_URL
         if external and not self.AUTH_EXTERNAL_ISSUER:
             problems.append("AUTH_EXTERNAL_ISSUER: is required when external tokens are accepted")

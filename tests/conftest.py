@@ -48,9 +48,22 @@ def server_urls(tmp_path_factory) -> Iterator[dict[str, str]]:
         server.stop()
 
 
+# Argon2id at its minimum cost: the suite registers thousands of accounts, and the
+# production cost (about 0.1 s of CPU a hash) measures nothing any test asserts.
+TEST_HASH_PROFILE = {"PASSWORD_HASH_PROFILE": "CHEAPEST"}
+
+
 def make_config(server_urls: dict[str, str], **environ: str) -> Config:
     """A testing Config on the session's servers, with extra environment variables."""
-    return Config({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY, **server_urls, **environ})
+    return Config(
+        {
+            "APP_ENV": "testing",
+            "SECRET_KEY": TEST_SECRET_KEY,
+            **TEST_HASH_PROFILE,
+            **server_urls,
+            **environ,
+        }
+    )
 
 
 def pytest_generate_tests(metafunc):

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 
 from mylivelinks.extensions import db
 from mylivelinks.models import Profile
+from mylivelinks.services.accounts.passwords import hash_password
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import unique_username
 
@@ -29,6 +30,22 @@ def test_register_returns_user_and_tokens_that_work(api):
     me = api.get("/api/v1/me", headers=api.auth(session))
     assert me.status_code == 200
     assert me.get_json()["id"] == session["user"]["id"]
+
+
+def test_passwords_hash_at_the_configured_cost_and_verify_at_any(api, app):
+    session = api.register("hash_1", password="s3cret-pass")
+    production_cost = hash_password("s3cret-pass")  # no app: the default profile
+    assert production_cost.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    with app.app_context():
+        profile = db.session.scalar(select(Profile).where(Profile.username == "hash_1"))
+        assert profile is not None and profile.id == uuid.UUID(session["user"]["id"])
+        # The suite's PASSWORD_HASH_PROFILE (CHEAPEST), still Argon2id with a salt.
+        assert profile.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+        profile.password_hash = production_cost
+        db.session.commit()
+    login = {"login": "hash_1", "password": "s3cret-pass"}
+    assert api.post(LOGIN, json=login).status_code == 200
+    assert api.post(LOGIN, json={**login, "password": "s3cret-pasS"}).status_code == 401
 
 
 def test_login_by_username_or_email_case_insensitively(api):

@@ -59,6 +59,16 @@ def test_production_requires_a_strong_secret_and_the_servers():
         assert f"{name}: is required" in message
 
 
+def test_passwords_hash_at_rfc_9106_cost_unless_told_and_never_cheapest_in_production():
+    assert Config(GOOD).PASSWORD_HASH_PROFILE == "RFC_9106_LOW_MEMORY"
+    assert Config({**GOOD, "PASSWORD_HASH_PROFILE": "CHEAPEST"}).PASSWORD_HASH_PROFILE == "CHEAPEST"
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_PROFILE: must be one of"):
+        Config({**GOOD, "PASSWORD_HASH_PROFILE": "FAST"})
+    production = {**GOOD, "APP_ENV": "production", "PASSWORD_HASH_PROFILE": "CHEAPEST"}
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_PROFILE: CHEAPEST is for test suites"):
+        Config(production)
+
+
 def test_create_app_refuses_a_bad_environment(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "nonsense")
     with pytest.raises(ConfigError, match="DATABASE_URL"):

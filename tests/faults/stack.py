@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, make_url, text
 from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedRedis
+from tests.conftest import TEST_HASH_PROFILE
 from tests.fakes.livekit_harness import LiveKitHarness
 from tests.processes import (
     CONNECTION_ERRORS,
@@ -61,6 +62,7 @@ SETTINGS = {
     "SSE_PRESENCE_SECONDS": "1",
     # Every account of every test registers from 127.0.0.1.
     "REGISTER_RATE_LIMIT": "10000 per minute",
+    **TEST_HASH_PROFILE,
 }
 
 
