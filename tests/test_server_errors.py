@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,10 +14,12 @@ from tests.event_server import HOST, EventServer
 pytestmark = pytest.mark.real_session
 
 
-@pytest.fixture
-def server(server_urls, app, tmp_path: Path) -> Iterator[EventServer]:
-    """gunicorn with the API's worker class, as `make run` starts it."""
-    running = EventServer(server_urls, tmp_path / "gunicorn.log", MAX_CONTENT_LENGTH="1000")
+@pytest.fixture(scope="module")
+def server(server_urls, app, tmp_path_factory) -> Iterator[EventServer]:
+    """gunicorn with the API's worker class, as `make run` starts it; one for the module,
+    since each test only sends it a request it refuses before the app."""
+    log_path = tmp_path_factory.mktemp("server-errors") / "gunicorn.log"
+    running = EventServer(server_urls, log_path, MAX_CONTENT_LENGTH="1000")
     running.start()
     yield running
     running.stop()
