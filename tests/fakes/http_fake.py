@@ -65,7 +65,7 @@ class FakeHttpServer:
     server_class: ClassVar[type[FakeServer]] = FakeServer
     handler_class: ClassVar[type[FakeHandler]] = FakeHandler
     reentrant_lock: ClassVar[bool] = False  # `_lock` is an RLock rather than a Lock
-    poll_interval: ClassVar[float] = 0.5  # how often `serve_forever` looks for shutdown
+    poll_interval: ClassVar[float] = 0.05  # how often `serve_forever` looks for shutdown
 
     def __init__(self) -> None:
         self._lock = threading.RLock() if self.reentrant_lock else threading.Lock()

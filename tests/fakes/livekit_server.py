@@ -91,7 +91,6 @@ class FakeLiveKit(FlakyFakeHttpServer):
     thread_name = "fake-livekit"
     server_class = _Server
     handler_class = _Handler
-    poll_interval = 0.05
 
     def __init__(self, api_key: str, api_secret: str):
         super().__init__()
