@@ -23,6 +23,8 @@ from typing import Any
 
 import psutil
 
+from tests.conftest import TEST_HASH_PROFILE, TEST_SECRET_KEY
+
 ROOT = Path(__file__).parent.parent
 HOST = "127.0.0.1"
 # What a server that is starting, restarting or being killed answers a client with.
@@ -47,8 +49,6 @@ def inherited_environment(*dropped: str) -> dict[str, str]:
 def server_environment(**settings: str) -> dict[str, str]:
     """The inherited environment, set as every server of the suite runs (testing, the
     suite's secret key and password hashing, warnings only), then `settings`."""
-    from tests.conftest import TEST_HASH_PROFILE, TEST_SECRET_KEY
-
     env = inherited_environment()
     env.update({"APP_ENV": "testing", "SECRET_KEY": TEST_SECRET_KEY, "LOG_LEVEL": "WARNING"})
     env.update(TEST_HASH_PROFILE)
