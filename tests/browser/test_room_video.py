@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.system import Http, Worker, jwt_claims, with_redis_database
 from tests.conftest import TEST_SECRET_KEY
+from tests.databases import drop_database, migrated_database
 from tests.event_server import EventServer
 from tests.fakes.media import MediaHarness, build_harness
 
@@ -25,16 +26,24 @@ pytestmark = pytest.mark.real_session
 SDK_PATH = "**/static/web/vendor/livekit-client.esm.mjs"
 STAND_IN = Path(__file__).parent / "stand_ins" / "livekit-client.esm.mjs"
 LIVEKIT_REDIS_DATABASE = 2
+LIVEKIT_DATABASE = "mylivelinks_browser_livekit"
 
 
 @pytest.fixture
 def livekit(web_system, tmp_path) -> Iterator[tuple[Http, MediaHarness]]:
-    """The API (gunicorn) and a worker selling video through the fake LiveKit."""
+    """The API (gunicorn) and a worker selling video through the fake LiveKit, on a database
+    and a Redis database of their own: the browser tests' system sweeps every stream of its
+    database with its own provider and presence, and would apply this one's publishing
+    first (its worker then finding nothing to do, its page never told)."""
     redis_url = with_redis_database(web_system.env["REDIS_URL"], LIVEKIT_REDIS_DATABASE)
     redis.Redis.from_url(redis_url).flushdb()
+    server_url = web_system.env["DATABASE_URL"]
+    urls = {
+        "DATABASE_URL": migrated_database(server_url, LIVEKIT_DATABASE, redis_url),
+        "REDIS_URL": redis_url,
+    }
     harness = build_harness("livekit", redis_url, TEST_SECRET_KEY)
     harness.start()
-    urls = {"DATABASE_URL": web_system.env["DATABASE_URL"], "REDIS_URL": redis_url}
     server = EventServer(urls, tmp_path / "livekit-api.log", **harness.settings())
     worker = Worker(server.env, tmp_path / "livekit-worker.log").start()
     try:
@@ -44,6 +53,7 @@ def livekit(web_system, tmp_path) -> Iterator[tuple[Http, MediaHarness]]:
         worker.stop()
         server.stop()
         harness.stop()
+        drop_database(server_url, LIVEKIT_DATABASE)
 
 
 def _with_sdk(page: Page) -> Page:
@@ -57,7 +67,7 @@ def _calls(page: Page, at_least: int) -> list[list]:
     return page.evaluate("window.__livekit")
 
 
-def test_the_camera_is_published_only_while_someone_watches(system, livekit, open_page):
+def test_the_camera_is_published_only_while_someone_watches(livekit, open_page):
     api, harness = livekit
     streamer, viewer = api.register("star"), api.register("fan")
     streamer_page = _with_sdk(open_page("/", streamer, server=api))
@@ -97,7 +107,7 @@ def test_the_camera_is_published_only_while_someone_watches(system, livekit, ope
     assert not streamer_page.errors and not viewer_page.errors
 
 
-def test_without_the_sdk_the_box_says_how_to_install_it(system, livekit, open_page):
+def test_without_the_sdk_the_box_says_how_to_install_it(livekit, open_page):
     api, _ = livekit
     streamer, viewer = api.register("star"), api.register("fan")
     api.call("POST", "/rooms/main/live", streamer, {})

@@ -25,12 +25,13 @@ from typing import Any
 import psutil
 from flask import Flask
 from redis import Redis
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
 from mylivelinks import create_app
 from mylivelinks.config import Config
 from mylivelinks.dev import EmbeddedRedis
 from tests.conftest import TEST_HASH_PROFILE
+from tests.databases import drop_database, fresh_database
 from tests.fakes.livekit_harness import LiveKitHarness
 from tests.processes import (
     CONNECTION_ERRORS,
@@ -115,9 +116,8 @@ class Stack:
     def __init__(self, tmp: Path, database_url: str):
         self.tmp = tmp
         self.code_root = Path(os.environ.get("FAULTS_CODE_ROOT") or ROOT)
-        admin_url = make_url(database_url)
-        self._admin_url = admin_url.set(database="postgres")
-        self.database_url = admin_url.set(database=DATABASE).render_as_string(False)
+        self._server_url = database_url
+        self.database_url = make_url(database_url).set(database=DATABASE).render_as_string(False)
         self.redis_server = EmbeddedRedis(tmp / "redis")
         self.livekit = LiveKitHarness()
         self.port = free_port()
@@ -130,7 +130,7 @@ class Stack:
 
     def start(self) -> None:
         """Create the database, start Redis, the fake vendor and `make run`; wait until ready."""
-        self._recreate_database()
+        fresh_database(self._server_url, DATABASE)
         redis_url = self.redis_server.start()
         self.livekit.start()
         vendor = {k: str(v) for k, v in self.livekit.settings().items()}
@@ -159,13 +159,6 @@ class Stack:
         self.app = create_app(Config(environment))
         self.supervisor.wait_ready(JsonClient(self.port), 120)
 
-    def _recreate_database(self) -> None:
-        engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-        engine.dispose()
-
     def stop(self) -> None:
         """Stop everything this stack started and drop its database."""
         self.heartbeats.stop()
@@ -178,10 +171,7 @@ class Stack:
                 db.engine.dispose()
         self.redis_server.stop()
         self.livekit.stop()
-        engine = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        engine.dispose()
+        drop_database(self._server_url, DATABASE)
 
     # --- processes ----------------------------------------------------------------------------
 
