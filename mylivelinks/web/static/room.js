@@ -82,7 +82,8 @@ class Room {
   }
 
   // Where this user already is, after a page reload: back in their box (and its video), or
-  // their place in the queue. Also read again while queued, as the streamers ahead leave.
+  // their place in the queue. Read again at each room reload while queued, so the place
+  // follows the boxes that free up.
   async restorePlace() {
     let place;
     try {
