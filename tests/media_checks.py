@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask
+from rq import Queue
 
 from mylivelinks.events.streams import PUBLISH_START, PUBLISH_STOP, user_stream_key
+from mylivelinks.extensions import get_redis
+from mylivelinks.jobs import DEFAULT_QUEUE
+from mylivelinks.jobs.media import end_stream_if_still_gone
 from mylivelinks.providers.base import Credentials, ProviderRejected, ProviderUnavailable
 from tests.fakes.media import MediaHarness
 
@@ -44,3 +48,16 @@ def credentials_from_json(body: dict) -> Credentials:
     """API.md `credentials` as the Credentials the harnesses read."""
     fields = {**body, "expires_at": datetime.fromisoformat(body["expires_at"])}
     return Credentials(**fields)
+
+
+def run_gone_checks(app: Flask) -> list[bool]:
+    """Run the scheduled `end_stream_if_still_gone` jobs as the worker would after the grace."""
+    with app.app_context():
+        queue = Queue(DEFAULT_QUEUE, connection=get_redis())
+        results = []
+        for job_id in queue.scheduled_job_registry.get_job_ids():
+            job = queue.fetch_job(job_id)
+            if job is not None and job.func is end_stream_if_still_gone:
+                results.append(job.func(*job.args))
+                queue.scheduled_job_registry.remove(job)
+        return results

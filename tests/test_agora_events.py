@@ -5,14 +5,12 @@ order; and a project with co-host authentication on, where the token is the swit
 from __future__ import annotations
 
 import pytest
-from rq import Queue
 from sqlalchemy import select
 
-from mylivelinks.extensions import db, get_redis
-from mylivelinks.jobs import DEFAULT_QUEUE
-from mylivelinks.jobs.media import end_stream_if_still_gone
+from mylivelinks.extensions import db
 from mylivelinks.jobs.publishing import enforce_revoke, sweep_rooms
 from mylivelinks.models import MediaEventRecord, Stream
+from tests.media_checks import run_gone_checks
 from tests.money import run_jobs
 
 HOOK = "/api/v1/webhooks/media/agora"
@@ -42,17 +40,6 @@ def _outcomes(app) -> list[str]:
         )
 
 
-def _gone_checks(app) -> list[bool]:
-    with app.app_context():
-        queue = Queue(DEFAULT_QUEUE, connection=get_redis())
-        results = []
-        for job_id in queue.scheduled_job_registry.get_job_ids():
-            job = queue.fetch_job(job_id)
-            if job is not None and job.func is end_stream_if_still_gone:
-                results.append(job.func(*job.args))
-        return results
-
-
 @pytest.mark.parametrize("media_name", ["agora"], indirect=True)
 def test_a_streamer_who_leaves_as_audience_is_ended(api, app, main_room, media_harness):
     """A revoked streamer switched to audience (112): their leave is event 106, not 104."""
@@ -60,7 +47,7 @@ def test_a_streamer_who_leaves_as_audience_is_ended(api, app, main_room, media_h
     _post(api, media_harness.webhook("audience_joined", "main", who, url=URL))
     _post(api, media_harness.webhook("audience_left", "main", who, url=URL))
     run_jobs(app)
-    assert _gone_checks(app) == [True]
+    assert run_gone_checks(app) == [True]
     with app.app_context():
         assert db.session.get(Stream, stream_id).ended_reason == "provider_left"
 

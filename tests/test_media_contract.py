@@ -20,7 +20,7 @@ from mylivelinks.jobs.media import end_stream_if_still_gone
 from mylivelinks.models import MediaEventRecord, Stream
 from mylivelinks.providers import media_credentials, media_provider
 from mylivelinks.providers.base import ProviderRejected, ProviderUnavailable
-from tests.media_checks import credentials_from_json, publish_actions
+from tests.media_checks import credentials_from_json, publish_actions, run_gone_checks
 from tests.money import run_jobs
 
 pytestmark = pytest.mark.all_media_providers
@@ -182,19 +182,6 @@ def test_a_streamer_who_left_the_vendor_room_is_ended_after_the_grace(
     assert _status(app, stream_id) == ("ended", "provider_left")
 
 
-def _run_gone_checks(app) -> list[bool]:
-    """Run the scheduled `end_stream_if_still_gone` jobs as the worker would after the grace."""
-    with app.app_context():
-        queue = Queue(DEFAULT_QUEUE, connection=get_redis())
-        results = []
-        for job_id in queue.scheduled_job_registry.get_job_ids():
-            job = queue.fetch_job(job_id)
-            if job is not None and job.func is end_stream_if_still_gone:
-                results.append(job.func(*job.args))
-                queue.scheduled_job_registry.remove(job)
-        return results
-
-
 @pytest.mark.parametrize("order", ["left_then_joined", "joined_then_left"])
 def test_a_streamer_who_reconnects_in_the_same_second_stays_live(
     api, app, main_room, media_harness, order
@@ -216,7 +203,7 @@ def test_a_streamer_who_reconnects_in_the_same_second_stays_live(
         assert reply.status_code == 200
     run_jobs(app)
     # A leave the vendor sequenced before the join is not even checked (Agora's clientSeq).
-    assert True not in _run_gone_checks(app)
+    assert True not in run_gone_checks(app)
     assert _status(app, stream_id) == ("live", None)
 
 
@@ -235,9 +222,9 @@ def test_a_streamer_who_joined_and_left_in_the_same_second_is_ended(
     if not has_view and media_harness.name == "local":
         # Without a view or a sequence, a join stamped in the leave's second is taken as a
         # return (the heartbeat timeout ends a streamer who really left).
-        assert _run_gone_checks(app) == [False]
+        assert run_gone_checks(app) == [False]
         return
-    assert _run_gone_checks(app) == [True]
+    assert run_gone_checks(app) == [True]
     assert _status(app, stream_id) == ("ended", "provider_left")
 
 

@@ -42,36 +42,37 @@ def test_the_docs_page_loads_swagger_ui_from_this_server(api):
     assert "SwaggerUIBundle" in bundle
 
 
+def _operations(document: dict):
+    """(where, operation, its path's shared parameters) of every operation of the document."""
+    for path, operations in document["paths"].items():
+        shared = operations.get("parameters", [])
+        for method, operation in operations.items():
+            if method != "parameters":
+                yield f"{method.upper()} {path}", operation, shared
+
+
 def test_every_operation_documents_its_responses_and_private_ones_their_auth():
     document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            if method == "parameters":
-                continue
-            where = f"{method.upper()} {path}"
-            assert operation.get("summary"), f"{where} has no summary"
-            responses = operation["responses"]
-            assert any(code.startswith("2") for code in responses), where
-            if operation.get("security"):
-                assert "401" in responses, f"{where} is private but does not document 401"
-            parameters = operation.get("parameters", []) + operations.get("parameters", [])
-            if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
-                assert {"400", "422"} & set(responses), f"{where} takes input, documents no 4xx"
-            if any(p["in"] == "path" for p in parameters):
-                assert "404" in responses, f"{where} names a resource but does not document 404"
+    for where, operation, shared in _operations(document):
+        assert operation.get("summary"), f"{where} has no summary"
+        responses = operation["responses"]
+        assert any(code.startswith("2") for code in responses), where
+        if operation.get("security"):
+            assert "401" in responses, f"{where} is private but does not document 401"
+        parameters = operation.get("parameters", []) + shared
+        if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
+            assert {"400", "422"} & set(responses), f"{where} takes input, documents no 4xx"
+        if any(p["in"] == "path" for p in parameters):
+            assert "404" in responses, f"{where} names a resource but does not document 404"
 
 
 def _inputs(document: dict):
     """(where, schema) of every parameter and request body of the document."""
-    for path, operations in document["paths"].items():
-        shared = operations.get("parameters", [])
-        for method, operation in operations.items():
-            if method == "parameters":
-                continue
-            for parameter in operation.get("parameters", []) + shared:
-                yield f"{method.upper()} {path} {parameter['name']}", parameter.get("schema", {})
-            for content in operation.get("requestBody", {}).get("content", {}).values():
-                yield f"{method.upper()} {path} body", content["schema"]
+    for where, operation, shared in _operations(document):
+        for parameter in operation.get("parameters", []) + shared:
+            yield f"{where} {parameter['name']}", parameter.get("schema", {})
+        for content in operation.get("requestBody", {}).get("content", {}).values():
+            yield f"{where} body", content["schema"]
 
 
 def _unbounded_numbers(document: dict, schema: dict, where: str, seen: set[str]):
@@ -110,19 +111,15 @@ def test_every_number_a_client_sends_has_the_bounds_its_column_holds():
 
 def test_no_operation_hides_its_answers_behind_a_default():
     document = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            if method == "parameters":
-                continue
-            where = f"{method.upper()} {path}"
-            responses = operation["responses"]
-            assert "default" not in responses, where
-            if "requestBody" in operation:
-                assert {"400", "413"} <= set(responses), f"{where}: malformed or too large"
-            if operation.get("security") and {"bearerAuth": []} in operation["security"]:
-                assert "WWW-Authenticate" in responses["401"].get("headers", {}), where
-            if "429" in responses:
-                assert "Retry-After" in responses["429"]["headers"], where
+    for where, operation, _ in _operations(document):
+        responses = operation["responses"]
+        assert "default" not in responses, where
+        if "requestBody" in operation:
+            assert {"400", "413"} <= set(responses), f"{where}: malformed or too large"
+        if operation.get("security") and {"bearerAuth": []} in operation["security"]:
+            assert "WWW-Authenticate" in responses["401"].get("headers", {}), where
+        if "429" in responses:
+            assert "Retry-After" in responses["429"]["headers"], where
 
 
 def test_optional_bodies_are_documented_as_optional():

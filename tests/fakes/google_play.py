@@ -91,6 +91,17 @@ class _GoogleError(Exception):
         }
 
 
+def _known_package(package: str) -> None:
+    """Google's answer for an app the service account cannot see: 404 applicationNotFound."""
+    if package != PACKAGE:
+        raise _GoogleError(
+            404,
+            "No application was found for the given package name.",
+            "applicationNotFound",
+            "androidpublisher",
+        )
+
+
 class FakeGooglePlay(FlakyFakeHttpServer):
     """Google Play's purchase records, its OAuth token endpoint and OIDC certificates."""
 
@@ -347,13 +358,7 @@ class FakeGooglePlay(FlakyFakeHttpServer):
     def _product(
         self, method: str, package: str, product_id: str, token: str, action: str | None
     ) -> tuple[int, dict[str, Any]]:
-        if package != PACKAGE:
-            raise _GoogleError(
-                404,
-                "No application was found for the given package name.",
-                "applicationNotFound",
-                "androidpublisher",
-            )
+        _known_package(package)
         with self._lock:
             record = self.purchases.get(token)
             if record is None or record["productId"] != product_id or record["_package"] != package:
@@ -378,13 +383,7 @@ class FakeGooglePlay(FlakyFakeHttpServer):
         return 204, {}
 
     def _voided(self, package: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        if package != PACKAGE:
-            raise _GoogleError(
-                404,
-                "No application was found for the given package name.",
-                "applicationNotFound",
-                "androidpublisher",
-            )
+        _known_package(package)
         params = {name: values[-1] for name, values in query.items()}
         with self._lock:
             self.voided_queries.append(params)
